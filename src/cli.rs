@@ -1,0 +1,46 @@
+//! Command line.
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+use crate::telemetry::LogFormat;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "centinela",
+    version,
+    about = "Prometheus exporter and alerting sidecar for PostgreSQL"
+)]
+pub struct Cli {
+    /// Configuration file (TOML). Without it: built-in defaults, CENTINELA__* variables and
+    /// the libpq PG* variables.
+    #[arg(long, short, global = true, env = "CENTINELA_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Log line format.
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text, env = "CENTINELA_LOG_FORMAT")]
+    pub log_format: LogFormat,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the exporter (the default).
+    Run,
+    /// Validate the configuration; print every problem with its key; exit 1 on any.
+    CheckConfig,
+    /// Run every collector once and print the exposition; exit 1 if any failed.
+    Collect,
+    /// List every metric centinela can export.
+    Metrics {
+        #[arg(long, value_enum, default_value_t = CatalogFormat::Text)]
+        format: CatalogFormat,
+    },
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum CatalogFormat {
+    Text,
+    Markdown,
+}

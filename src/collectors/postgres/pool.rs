@@ -1,0 +1,175 @@
+//! The sessions centinela opens to PostgreSQL: never more than `max_connections`.
+//!
+//! One session to the home database (the DSN's) is kept open between runs; sessions to
+//! other databases are opened for one visit and closed. Every session carries
+//! `application_name`, `statement_timeout` and `lock_timeout` in its startup packet, so they
+//! are in force before the first query runs. sqlx's pool is per database, so it cannot
+//! enforce one cap across databases; this small set can.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use sqlx::postgres::{PgConnectOptions, PgConnection};
+use sqlx::Connection as _;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+
+use super::PgError;
+
+/// Shortest and longest wait before connecting again after a failure.
+const BACKOFF_MIN: Duration = Duration::from_secs(1);
+
+#[derive(Debug)]
+pub struct PgConnections {
+    options: PgConnectOptions,
+    permits: Arc<Semaphore>,
+    idle: Mutex<Option<(PgConnection, OwnedSemaphorePermit)>>,
+    /// Per database, so one database refusing connections does not hold back the others.
+    backoff: Mutex<HashMap<String, Backoff>>,
+    backoff_max: Duration,
+    connect_timeout: Duration,
+}
+
+#[derive(Debug, Default)]
+struct Backoff {
+    failures: u32,
+    retry_at: Option<Instant>,
+    last_error: Option<String>,
+}
+
+/// A session in use. `release` returns a healthy home session for reuse; dropping it closes
+/// the session (a run that timed out may have left it mid-query).
+#[derive(Debug)]
+pub struct PgSession<'a> {
+    pub conn: PgConnection,
+    permit: OwnedSemaphorePermit,
+    home: bool,
+    owner: &'a PgConnections,
+}
+
+impl PgSession<'_> {
+    pub fn release(self) {
+        if self.home {
+            let slot = self.owner.idle.lock();
+            if let Ok(mut slot) = slot {
+                *slot = Some((self.conn, self.permit));
+            }
+        }
+    }
+}
+
+impl PgConnections {
+    /// `backoff_max` is kept below the collector interval, so a server that comes back is
+    /// reconnected to at the next run.
+    pub fn new(options: PgConnectOptions, max_connections: u32, backoff_max: Duration) -> Self {
+        Self {
+            options,
+            permits: Arc::new(Semaphore::new(max_connections as usize)),
+            idle: Mutex::new(None),
+            backoff: Mutex::new(HashMap::new()),
+            backoff_max: backoff_max.max(BACKOFF_MIN),
+            connect_timeout: Duration::from_secs(10),
+        }
+    }
+
+    pub fn options(&self) -> &PgConnectOptions {
+        &self.options
+    }
+
+    /// A session to the home database, reusing the idle one if it still answers.
+    pub async fn home(&self) -> Result<PgSession<'_>, PgError> {
+        let idle = self.idle.lock().ok().and_then(|mut s| s.take());
+        if let Some((mut conn, permit)) = idle {
+            if conn.ping().await.is_ok() {
+                return Ok(PgSession {
+                    conn,
+                    permit,
+                    home: true,
+                    owner: self,
+                });
+            }
+            // The server restarted or dropped us: connect afresh with the same permit.
+            drop(conn);
+            let conn = self.connect(self.options.clone(), "").await?;
+            return Ok(PgSession {
+                conn,
+                permit,
+                home: true,
+                owner: self,
+            });
+        }
+        let permit = self.permit().await?;
+        let conn = self.connect(self.options.clone(), "").await?;
+        Ok(PgSession {
+            conn,
+            permit,
+            home: true,
+            owner: self,
+        })
+    }
+
+    /// A session to another database, closed when dropped.
+    pub async fn database(&self, datname: &str) -> Result<PgSession<'_>, PgError> {
+        let permit = self.permit().await?;
+        let conn = self
+            .connect(self.options.clone().database(datname), datname)
+            .await?;
+        Ok(PgSession {
+            conn,
+            permit,
+            home: false,
+            owner: self,
+        })
+    }
+
+    /// Waits for a free slot. If all are taken and the idle home session holds one, that
+    /// session is closed so the slot can be used (with max_connections = 1 the runs share it).
+    async fn permit(&self) -> Result<OwnedSemaphorePermit, PgError> {
+        if let Ok(p) = Arc::clone(&self.permits).try_acquire_owned() {
+            return Ok(p);
+        }
+        let idle = self.idle.lock().ok().and_then(|mut s| s.take());
+        if let Some((conn, permit)) = idle {
+            // Close politely; the permit is reused at once.
+            let _ = tokio::time::timeout(Duration::from_secs(1), conn.close()).await;
+            return Ok(permit);
+        }
+        Arc::clone(&self.permits)
+            .acquire_owned()
+            .await
+            .map_err(|_| PgError::Closed)
+    }
+
+    /// `key` names the database for the backoff ("" for the home database).
+    async fn connect(&self, options: PgConnectOptions, key: &str) -> Result<PgConnection, PgError> {
+        if let Some((wait, last)) = self.backoff_remaining(key) {
+            return Err(PgError::Backoff { wait, last });
+        }
+        let result =
+            tokio::time::timeout(self.connect_timeout, PgConnection::connect_with(&options))
+                .await
+                .map_err(|_| PgError::ConnectTimeout(self.connect_timeout))
+                .and_then(|r| r.map_err(|e| PgError::connect(&e)));
+        let mut all = self.backoff.lock().map_err(|_| PgError::Closed)?;
+        match &result {
+            Ok(_) => {
+                all.remove(key);
+            }
+            Err(e) => {
+                let backoff = all.entry(key.to_owned()).or_default();
+                backoff.failures += 1;
+                let exp = BACKOFF_MIN.saturating_mul(1 << backoff.failures.min(10));
+                backoff.retry_at = Some(Instant::now() + exp.min(self.backoff_max));
+                backoff.last_error = Some(e.to_string());
+            }
+        }
+        result
+    }
+
+    fn backoff_remaining(&self, key: &str) -> Option<(Duration, String)> {
+        let all = self.backoff.lock().ok()?;
+        let b = all.get(key)?;
+        let wait = b.retry_at?.checked_duration_since(Instant::now())?;
+        Some((wait, b.last_error.clone().unwrap_or_default()))
+    }
+}

@@ -1,0 +1,150 @@
+//! The SQL centinela runs, one constant per view, each with why it is written that way.
+//!
+//! Every value is cast to `float8` or `text` in SQL so rows decode into plain tuples.
+
+/// Server identity and settings in one round trip. Replication lag only on a replica:
+/// 0 when replay has caught up with what was received (an idle primary sends nothing, and
+/// "time since last replayed transaction" would grow without any lag).
+pub const IDENTITY: &str = "
+SELECT current_setting('server_version_num')::int4,
+       current_setting('server_version'),
+       extract(epoch FROM pg_postmaster_start_time())::float8,
+       pg_is_in_recovery(),
+       current_setting('max_connections')::float8,
+       current_setting('superuser_reserved_connections')::float8,
+       current_setting('autovacuum_freeze_max_age')::float8,
+       CASE WHEN pg_is_in_recovery() THEN
+         CASE WHEN pg_last_wal_receive_lsn() = pg_last_wal_replay_lsn() THEN 0::float8
+              ELSE greatest(0, extract(epoch FROM now() - pg_last_xact_replay_timestamp()))::float8
+         END
+       END";
+
+/// Backends per database and state, zeros included (as postgres_exporter does, so a state
+/// that empties shows 0 rather than disappearing).
+pub const ACTIVITY: &str = "
+SELECT d.datname::text, s.state, count(a.pid)::float8,
+       coalesce(max(extract(epoch FROM now() - a.xact_start)), 0)::float8
+FROM pg_database d
+CROSS JOIN (VALUES ('active'), ('idle'), ('idle in transaction'),
+                   ('idle in transaction (aborted)'), ('fastpath function call'),
+                   ('disabled')) AS s(state)
+LEFT JOIN pg_stat_activity a ON a.datid = d.oid AND a.state = s.state
+GROUP BY d.datname, s.state
+ORDER BY d.datname, s.state";
+
+/// Locks per database and mode, zeros included, mode lower-cased like postgres_exporter.
+pub const LOCKS: &str = "
+SELECT d.datname::text, m.mode, count(l.mode)::float8
+FROM pg_database d
+CROSS JOIN (VALUES ('accesssharelock'), ('rowsharelock'), ('rowexclusivelock'),
+                   ('shareupdateexclusivelock'), ('sharelock'), ('sharerowexclusivelock'),
+                   ('exclusivelock'), ('accessexclusivelock'), ('sireadlock')) AS m(mode)
+LEFT JOIN pg_locks l ON l.database = d.oid AND lower(l.mode) = m.mode
+GROUP BY d.datname, m.mode
+ORDER BY d.datname, m.mode";
+
+/// Per database: transaction-ID age (wraparound) and sessions waiting for a lock.
+pub const DATABASES: &str = "
+SELECT d.datname::text, age(d.datfrozenxid)::float8,
+       (SELECT count(*) FROM pg_stat_activity a
+         WHERE a.datid = d.oid AND a.wait_event_type = 'Lock')::float8
+FROM pg_database d
+ORDER BY d.datname";
+
+/// WAL archiving. Timestamps are NULL when nothing was ever archived or failed.
+pub const ARCHIVER: &str = "
+SELECT archived_count::float8, failed_count::float8,
+       extract(epoch FROM last_archived_time)::float8,
+       extract(epoch FROM last_failed_time)::float8,
+       extract(epoch FROM now() - last_archived_time)::float8
+FROM pg_stat_archiver";
+
+/// Replication slots and the WAL each keeps on disk.
+pub const SLOTS: &str = "
+SELECT slot_name::text, slot_type::text, coalesce(database::text, ''), active,
+       coalesce(pg_wal_lsn_diff(
+         CASE WHEN pg_is_in_recovery() THEN pg_last_wal_receive_lsn() ELSE pg_current_wal_lsn() END,
+         restart_lsn), 0)::float8
+FROM pg_replication_slots
+ORDER BY slot_name";
+
+/// The databases to visit, and which one this session is connected to.
+pub const DISCOVER: &str = "
+SELECT current_database()::text, datname::text
+FROM pg_database WHERE datallowconn ORDER BY datname";
+
+/// Per table. Size functions take an ACCESS SHARE lock on the relation, which queues behind
+/// an ACCESS EXCLUSIVE lock held *or awaited* by another session (ALTER TABLE, LOCK,
+/// VACUUM FULL). Relations with such a lock get the catalog estimate (relpages) instead, so
+/// the collection never waits; `lock_timeout` covers the race of a lock taken mid-query.
+pub const TABLES: &str = "
+WITH locked AS (
+  SELECT DISTINCT relation FROM pg_locks
+  WHERE locktype = 'relation' AND mode = 'AccessExclusiveLock'
+    AND database = (SELECT oid FROM pg_database WHERE datname = current_database())
+)
+SELECT s.schemaname::text, s.relname::text,
+       s.n_live_tup::float8, s.n_dead_tup::float8, s.n_mod_since_analyze::float8,
+       s.seq_scan::float8, coalesce(s.idx_scan, 0)::float8,
+       s.vacuum_count::float8, s.autovacuum_count::float8,
+       s.analyze_count::float8, s.autoanalyze_count::float8,
+       extract(epoch FROM s.last_vacuum)::float8, extract(epoch FROM s.last_autovacuum)::float8,
+       extract(epoch FROM s.last_analyze)::float8, extract(epoch FROM s.last_autoanalyze)::float8,
+       CASE WHEN l.relation IS NULL THEN pg_table_size(s.relid)
+            ELSE c.relpages::int8 * current_setting('block_size')::int8 END::float8,
+       CASE WHEN l.relation IS NULL THEN pg_indexes_size(s.relid)
+            ELSE (SELECT coalesce(sum(ic.relpages), 0)::int8 FROM pg_index i
+                  JOIN pg_class ic ON ic.oid = i.indexrelid WHERE i.indrelid = s.relid)
+                 * current_setting('block_size')::int8 END::float8,
+       l.relation IS NOT NULL
+FROM pg_stat_user_tables s
+JOIN pg_class c ON c.oid = s.relid
+LEFT JOIN locked l ON l.relation = s.relid";
+
+/// Per index, with what the unused-index check needs. An index is sized on its own lock,
+/// and an index of a locked table still answers pg_relation_size.
+pub const INDEXES: &str = "
+WITH locked AS (
+  SELECT DISTINCT relation FROM pg_locks
+  WHERE locktype = 'relation' AND mode = 'AccessExclusiveLock'
+    AND database = (SELECT oid FROM pg_database WHERE datname = current_database())
+)
+SELECT s.schemaname::text, s.relname::text, s.indexrelname::text,
+       coalesce(s.idx_scan, 0)::float8,
+       CASE WHEN l.relation IS NULL THEN pg_relation_size(s.indexrelid)
+            ELSE c.relpages::int8 * current_setting('block_size')::int8 END::float8,
+       l.relation IS NOT NULL, i.indisunique, i.indisprimary
+FROM pg_stat_user_indexes s
+JOIN pg_index i ON i.indexrelid = s.indexrelid
+JOIN pg_class c ON c.oid = s.indexrelid
+LEFT JOIN locked l ON l.relation = s.indexrelid";
+
+/// Size of the database this session is connected to.
+pub const DATABASE_SIZE: &str = "SELECT pg_database_size(current_database())::float8";
+
+/// Whether pg_stat_statements is installed in this database.
+pub const HAS_STATEMENTS: &str =
+    "SELECT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'pg_stat_statements')";
+
+/// The slowest statements by mean time, grouped over users because only `datname` and
+/// `queryid` label them (never the text). `$1` threshold in ms, `$2` limit.
+/// PostgreSQL 13 renamed total_time to total_exec_time.
+pub const STATEMENTS_13: &str = "
+SELECT d.datname::text, s.queryid::text, sum(s.calls)::float8,
+       (sum(s.total_exec_time) / 1000)::float8,
+       (sum(s.total_exec_time) / nullif(sum(s.calls), 0) / 1000)::float8 AS mean
+FROM pg_stat_statements s JOIN pg_database d ON d.oid = s.dbid
+WHERE s.queryid IS NOT NULL
+GROUP BY d.datname, s.queryid
+HAVING sum(s.total_exec_time) / nullif(sum(s.calls), 0) > $1
+ORDER BY mean DESC LIMIT $2";
+
+pub const STATEMENTS_12: &str = "
+SELECT d.datname::text, s.queryid::text, sum(s.calls)::float8,
+       (sum(s.total_time) / 1000)::float8,
+       (sum(s.total_time) / nullif(sum(s.calls), 0) / 1000)::float8 AS mean
+FROM pg_stat_statements s JOIN pg_database d ON d.oid = s.dbid
+WHERE s.queryid IS NOT NULL
+GROUP BY d.datname, s.queryid
+HAVING sum(s.total_time) / nullif(sum(s.calls), 0) > $1
+ORDER BY mean DESC LIMIT $2";

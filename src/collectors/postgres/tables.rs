@@ -1,0 +1,613 @@
+//! `postgres_tables` collector: tables, indexes, database sizes and slow statements in every
+//! discovered database, every `slow_interval`.
+//!
+//! Exports `pg_stat_user_tables_*`, `pg_stat_user_indexes_*`, `pg_unused_index_size_bytes`,
+//! `pg_database_size_bytes`, `pg_stat_statements_*` and `centinela_pg_*` bookkeeping.
+//! Databases are visited one at a time; a database that fails is reported with
+//! `centinela_pg_database_collect_success 0` and the others are still exported.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use sqlx::postgres::{PgConnection, PgRow};
+use sqlx::Row as _;
+
+use super::{queries, DatabaseFilter, PgConnections, PgError};
+use crate::collectors::{CollectError, Collector};
+use crate::config::PostgresConfig;
+use crate::metrics::catalog::{
+    DB_COLLECTED, DB_SIZE, DB_SIZE_ESTIMATED, DB_TABLES, DB_TABLES_AGGREGATED, I_SCAN, I_SIZE,
+    I_UNUSED, ST_CALLS, ST_MEAN, ST_SECONDS, T_ANALYZE_COUNT, T_AUTOANALYZE_COUNT,
+    T_AUTOVACUUM_COUNT, T_DEAD, T_IDX_SCAN, T_INDEX_SIZE, T_LAST_ANALYZE, T_LAST_AUTOANALYZE,
+    T_LAST_AUTOVACUUM, T_LAST_VACUUM, T_LIVE, T_MOD, T_SEQ_SCAN, T_TABLE_SIZE, T_VACUUM_COUNT,
+};
+use crate::metrics::{labels, Batch, Labels, MetricDesc};
+
+/// Label value for the sum of the tables (and their indexes) beyond the cap.
+pub const OTHER: &str = "__other__";
+
+/// SQLSTATE lock_not_available: `lock_timeout` fired.
+const LOCK_NOT_AVAILABLE: &str = "55P03";
+
+/// Thresholds that decide what gets its own series.
+#[derive(Debug, Clone)]
+pub struct Limits {
+    pub max_tables: usize,
+    pub unused_max_scans: f64,
+    pub unused_min_size: f64,
+    pub bloat_min_ratio: f64,
+    pub bloat_min_dead: f64,
+}
+
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct TableRow {
+    pub schema: String,
+    pub name: String,
+    pub live: f64,
+    pub dead: f64,
+    pub modified: f64,
+    pub seq_scan: f64,
+    pub idx_scan: f64,
+    pub vacuum_count: f64,
+    pub autovacuum_count: f64,
+    pub analyze_count: f64,
+    pub autoanalyze_count: f64,
+    pub last_vacuum: Option<f64>,
+    pub last_autovacuum: Option<f64>,
+    pub last_analyze: Option<f64>,
+    pub last_autoanalyze: Option<f64>,
+    pub table_size: f64,
+    pub index_size: f64,
+    pub estimated: bool,
+}
+
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct IndexRow {
+    pub schema: String,
+    pub table: String,
+    pub name: String,
+    pub scans: f64,
+    pub size: f64,
+    pub estimated: bool,
+    pub unique: bool,
+    pub primary: bool,
+}
+
+type TableField = fn(&TableRow) -> Option<f64>;
+
+/// Per-table families and how each reads its row.
+const TABLE_FAMILIES: &[(&MetricDesc, TableField)] = &[
+    (&T_LIVE, |r| Some(r.live)),
+    (&T_DEAD, |r| Some(r.dead)),
+    (&T_MOD, |r| Some(r.modified)),
+    (&T_SEQ_SCAN, |r| Some(r.seq_scan)),
+    (&T_IDX_SCAN, |r| Some(r.idx_scan)),
+    (&T_VACUUM_COUNT, |r| Some(r.vacuum_count)),
+    (&T_AUTOVACUUM_COUNT, |r| Some(r.autovacuum_count)),
+    (&T_ANALYZE_COUNT, |r| Some(r.analyze_count)),
+    (&T_AUTOANALYZE_COUNT, |r| Some(r.autoanalyze_count)),
+    (&T_LAST_VACUUM, |r| r.last_vacuum),
+    (&T_LAST_AUTOVACUUM, |r| r.last_autovacuum),
+    (&T_LAST_ANALYZE, |r| r.last_analyze),
+    (&T_LAST_AUTOANALYZE, |r| r.last_autoanalyze),
+    (&T_TABLE_SIZE, |r| Some(r.table_size)),
+    (&T_INDEX_SIZE, |r| Some(r.index_size)),
+];
+
+impl TableRow {
+    fn is_bloated(&self, limits: &Limits) -> bool {
+        self.dead > limits.bloat_min_dead && self.dead > self.live * limits.bloat_min_ratio
+    }
+
+    fn add(&mut self, other: &TableRow) {
+        self.live += other.live;
+        self.dead += other.dead;
+        self.modified += other.modified;
+        self.seq_scan += other.seq_scan;
+        self.idx_scan += other.idx_scan;
+        self.vacuum_count += other.vacuum_count;
+        self.autovacuum_count += other.autovacuum_count;
+        self.analyze_count += other.analyze_count;
+        self.autoanalyze_count += other.autoanalyze_count;
+        self.table_size += other.table_size;
+        self.index_size += other.index_size;
+    }
+}
+
+impl IndexRow {
+    fn is_unused(&self, limits: &Limits) -> bool {
+        !self.unique
+            && !self.primary
+            && self.scans < limits.unused_max_scans
+            && self.size > limits.unused_min_size
+    }
+}
+
+/// Turns one database's rows into series: the largest `max_tables` tables and every bloated
+/// table get their own; the rest are summed into `relname="__other__"` (timestamps, which
+/// cannot be summed, are left out there). Unused indexes are always listed.
+#[allow(clippy::cast_precision_loss)]
+pub fn database_batch(
+    datname: &str,
+    mut tables: Vec<TableRow>,
+    indexes: &[IndexRow],
+    limits: &Limits,
+) -> Batch {
+    let mut b = Batch::default();
+    let total_tables = tables.len();
+    let estimated = tables.iter().filter(|t| t.estimated).count()
+        + indexes.iter().filter(|i| i.estimated).count();
+
+    tables.sort_by(|a, b| {
+        (b.table_size + b.index_size)
+            .total_cmp(&(a.table_size + a.index_size))
+            .then_with(|| (&a.schema, &a.name).cmp(&(&b.schema, &b.name)))
+    });
+    let mut kept = Vec::with_capacity(tables.len().min(limits.max_tables));
+    let mut other: Option<TableRow> = None;
+    for (rank, t) in tables.into_iter().enumerate() {
+        if rank < limits.max_tables || t.is_bloated(limits) {
+            kept.push(t);
+        } else {
+            other
+                .get_or_insert_with(|| TableRow {
+                    schema: OTHER.into(),
+                    name: OTHER.into(),
+                    ..TableRow::default()
+                })
+                .add(&t);
+        }
+    }
+    let aggregated = total_tables - kept.len();
+    let kept_names: HashSet<(&str, &str)> = kept
+        .iter()
+        .map(|t| (t.schema.as_str(), t.name.as_str()))
+        .collect();
+
+    let rows: Vec<(Labels, &TableRow)> = kept
+        .iter()
+        .chain(other.as_ref())
+        .map(|t| {
+            let l = labels([
+                ("datname", datname),
+                ("schemaname", &t.schema),
+                ("relname", &t.name),
+            ]);
+            (l, t)
+        })
+        .collect();
+    for (desc, field) in TABLE_FAMILIES {
+        for (l, t) in &rows {
+            if let Some(v) = field(t) {
+                b.push(desc, Arc::clone(l), v);
+            }
+        }
+    }
+
+    let mut index_rows: Vec<(Labels, f64, f64)> = Vec::new();
+    let (mut other_scans, mut other_size, mut others) = (0.0, 0.0, 0usize);
+    for i in indexes {
+        if kept_names.contains(&(i.schema.as_str(), i.table.as_str())) {
+            let l = labels([
+                ("datname", datname),
+                ("schemaname", &i.schema),
+                ("relname", &i.table),
+                ("indexrelname", &i.name),
+            ]);
+            index_rows.push((l, i.scans, i.size));
+        } else {
+            other_scans += i.scans;
+            other_size += i.size;
+            others += 1;
+        }
+    }
+    if others > 0 {
+        let l = labels([
+            ("datname", datname),
+            ("schemaname", OTHER),
+            ("relname", OTHER),
+            ("indexrelname", OTHER),
+        ]);
+        index_rows.push((l, other_scans, other_size));
+    }
+    for (l, scans, _) in &index_rows {
+        b.push(&I_SCAN, Arc::clone(l), *scans);
+    }
+    for (l, _, size) in &index_rows {
+        b.push(&I_SIZE, Arc::clone(l), *size);
+    }
+    for i in indexes.iter().filter(|i| i.is_unused(limits)) {
+        let l = labels([
+            ("datname", datname),
+            ("schemaname", &i.schema),
+            ("relname", &i.table),
+            ("indexrelname", &i.name),
+        ]);
+        b.push(&I_UNUSED, l, i.size);
+    }
+    let db = labels([("datname", datname)]);
+    b.push(&DB_TABLES, Arc::clone(&db), total_tables as f64);
+    b.push(&DB_TABLES_AGGREGATED, Arc::clone(&db), aggregated as f64);
+    b.push(&DB_SIZE_ESTIMATED, db, estimated as f64);
+    b
+}
+
+#[derive(Debug)]
+pub struct TablesCollector {
+    pg: Arc<PgConnections>,
+    filter: DatabaseFilter,
+    limits: Limits,
+    slow_statement_ms: f64,
+    slow_statement_limit: i64,
+}
+
+// === impl TablesCollector ===
+
+impl TablesCollector {
+    #[allow(clippy::cast_precision_loss)]
+    pub fn new(pg: Arc<PgConnections>, config: &PostgresConfig) -> Self {
+        Self {
+            pg,
+            filter: DatabaseFilter::new(config),
+            limits: Limits {
+                max_tables: config.max_tables_per_database,
+                unused_max_scans: config.unused_index_max_scans as f64,
+                unused_min_size: config.unused_index_min_size.as_u64() as f64,
+                bloat_min_ratio: config.bloat_min_dead_ratio,
+                bloat_min_dead: config.bloat_min_dead_tuples as f64,
+            },
+            slow_statement_ms: config.slow_statement_threshold.as_secs_f64() * 1000.0,
+            slow_statement_limit: i64::from(config.slow_statement_limit),
+        }
+    }
+
+    /// Reads one database. `statements_done` is set once pg_stat_statements has been read,
+    /// since the view is cluster-wide and needs reading only once per run.
+    async fn visit(
+        &self,
+        conn: &mut PgConnection,
+        datname: &str,
+        statements_done: &mut bool,
+    ) -> Result<Batch, PgError> {
+        let tables = fetch_lock_safe(conn, queries::TABLES, "tables").await?;
+        let tables: Vec<TableRow> = tables
+            .iter()
+            .map(table_row)
+            .collect::<Result<_, _>>()
+            .map_err(|e| PgError::query("tables", &e))?;
+        let indexes = fetch_lock_safe(conn, queries::INDEXES, "indexes").await?;
+        let indexes: Vec<IndexRow> = indexes
+            .iter()
+            .map(index_row)
+            .collect::<Result<_, _>>()
+            .map_err(|e| PgError::query("indexes", &e))?;
+        let size: f64 = sqlx::query_scalar(queries::DATABASE_SIZE)
+            .fetch_one(&mut *conn)
+            .await
+            .map_err(|e| PgError::query("database_size", &e))?;
+
+        let mut b = database_batch(datname, tables, &indexes, &self.limits);
+        b.push(&DB_SIZE, labels([("datname", datname)]), size);
+        if !*statements_done {
+            if let Some(statements) = self.statements(conn, datname).await? {
+                b.append(statements);
+                *statements_done = true;
+            }
+        }
+        Ok(b)
+    }
+
+    /// The slow statements, if pg_stat_statements is installed in this database. A view
+    /// that cannot be read (the library not preloaded) is logged and skipped, not an error.
+    async fn statements(
+        &self,
+        conn: &mut PgConnection,
+        datname: &str,
+    ) -> Result<Option<Batch>, PgError> {
+        let (installed, version): (bool, i32) = sqlx::query_as(
+            "SELECT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'pg_stat_statements'), \
+             current_setting('server_version_num')::int4",
+        )
+        .fetch_one(&mut *conn)
+        .await
+        .map_err(|e| PgError::query("pg_extension", &e))?;
+        if !installed {
+            return Ok(None);
+        }
+        let sql = if version >= 130_000 {
+            queries::STATEMENTS_13
+        } else {
+            queries::STATEMENTS_12
+        };
+        let rows: Vec<(String, String, f64, f64, f64)> = match sqlx::query_as(sql)
+            .bind(self.slow_statement_ms)
+            .bind(self.slow_statement_limit)
+            .fetch_all(&mut *conn)
+            .await
+        {
+            Ok(rows) => rows,
+            Err(e) => {
+                tracing::warn!(datname, error = %e, "Cannot read pg_stat_statements; slow statements are not exported.");
+                return Ok(Some(Batch::default()));
+            }
+        };
+        let mut b = Batch::default();
+        let rows: Vec<_> = rows
+            .into_iter()
+            .map(|(db, id, calls, secs, mean)| {
+                (
+                    labels([("datname", &db), ("queryid", &id)]),
+                    calls,
+                    secs,
+                    mean,
+                )
+            })
+            .collect();
+        for (l, _, _, mean) in &rows {
+            b.push(&ST_MEAN, Arc::clone(l), *mean);
+        }
+        for (l, calls, _, _) in &rows {
+            b.push(&ST_CALLS, Arc::clone(l), *calls);
+        }
+        for (l, _, secs, _) in &rows {
+            b.push(&ST_SECONDS, Arc::clone(l), *secs);
+        }
+        Ok(Some(b))
+    }
+}
+
+impl Collector for TablesCollector {
+    fn name(&self) -> &'static str {
+        "postgres_tables"
+    }
+
+    async fn collect(&self) -> Result<Batch, CollectError> {
+        let mut home = self.pg.home().await?;
+        let found: Vec<(String, String)> = sqlx::query_as(queries::DISCOVER)
+            .fetch_all(&mut home.conn)
+            .await
+            .map_err(|e| PgError::query("discover", &e))?;
+        home.release();
+        let home_db = found
+            .first()
+            .map(|(current, _)| current.clone())
+            .unwrap_or_default();
+        let databases: Vec<String> = found
+            .into_iter()
+            .map(|(_, d)| d)
+            .filter(|d| self.filter.allows(d))
+            .collect();
+
+        let mut batch = Batch::default();
+        let mut statements_done = false;
+        let mut failed = 0;
+        let mut last_failure = String::new();
+        for datname in &databases {
+            let session = if *datname == home_db {
+                self.pg.home().await
+            } else {
+                self.pg.database(datname).await
+            };
+            let result = match session {
+                Ok(mut session) => {
+                    let r = self
+                        .visit(&mut session.conn, datname, &mut statements_done)
+                        .await;
+                    if r.is_ok() {
+                        session.release();
+                    }
+                    r
+                }
+                Err(e) => Err(e),
+            };
+            let ok = match result {
+                Ok(part) => {
+                    batch.append(part);
+                    1.0
+                }
+                Err(e) => {
+                    tracing::warn!(collector = "postgres_tables", datname = %datname, error = %e, "Database skipped.");
+                    failed += 1;
+                    last_failure = e.to_string();
+                    0.0
+                }
+            };
+            batch.push(&DB_COLLECTED, labels([("datname", datname)]), ok);
+        }
+        if failed > 0 && failed == databases.len() {
+            return Err(PgError::AllDatabases(last_failure).into());
+        }
+        Ok(batch)
+    }
+}
+
+/// Runs a size query; if another session's lock was taken in the instant between reading
+/// pg_locks and sizing the relation, `lock_timeout` fires and the query is read once more.
+async fn fetch_lock_safe(
+    conn: &mut PgConnection,
+    sql: &'static str,
+    what: &'static str,
+) -> Result<Vec<PgRow>, PgError> {
+    match sqlx::query(sql).fetch_all(&mut *conn).await {
+        Err(e) if sql_state(&e).as_deref() == Some(LOCK_NOT_AVAILABLE) => sqlx::query(sql)
+            .fetch_all(&mut *conn)
+            .await
+            .map_err(|e| PgError::query(what, &e)),
+        r => r.map_err(|e| PgError::query(what, &e)),
+    }
+}
+
+fn sql_state(e: &sqlx::Error) -> Option<String> {
+    e.as_database_error()
+        .and_then(|d| d.code())
+        .map(|c| c.into_owned())
+}
+
+fn table_row(r: &PgRow) -> Result<TableRow, sqlx::Error> {
+    Ok(TableRow {
+        schema: r.try_get(0)?,
+        name: r.try_get(1)?,
+        live: r.try_get(2)?,
+        dead: r.try_get(3)?,
+        modified: r.try_get(4)?,
+        seq_scan: r.try_get(5)?,
+        idx_scan: r.try_get(6)?,
+        vacuum_count: r.try_get(7)?,
+        autovacuum_count: r.try_get(8)?,
+        analyze_count: r.try_get(9)?,
+        autoanalyze_count: r.try_get(10)?,
+        last_vacuum: r.try_get(11)?,
+        last_autovacuum: r.try_get(12)?,
+        last_analyze: r.try_get(13)?,
+        last_autoanalyze: r.try_get(14)?,
+        table_size: r.try_get(15)?,
+        index_size: r.try_get(16)?,
+        estimated: r.try_get(17)?,
+    })
+}
+
+fn index_row(r: &PgRow) -> Result<IndexRow, sqlx::Error> {
+    Ok(IndexRow {
+        schema: r.try_get(0)?,
+        table: r.try_get(1)?,
+        name: r.try_get(2)?,
+        scans: r.try_get(3)?,
+        size: r.try_get(4)?,
+        estimated: r.try_get(5)?,
+        unique: r.try_get(6)?,
+        primary: r.try_get(7)?,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn limits(max_tables: usize) -> Limits {
+        Limits {
+            max_tables,
+            unused_max_scans: 100.0,
+            unused_min_size: 10.0 * 1024.0 * 1024.0,
+            bloat_min_ratio: 0.1,
+            bloat_min_dead: 10_000.0,
+        }
+    }
+
+    fn table(name: &str, size: f64, live: f64, dead: f64) -> TableRow {
+        TableRow {
+            schema: "public".into(),
+            name: name.into(),
+            live,
+            dead,
+            table_size: size,
+            last_vacuum: Some(1000.0),
+            ..TableRow::default()
+        }
+    }
+
+    fn index(table: &str, name: &str, scans: f64, size: f64, unique: bool) -> IndexRow {
+        IndexRow {
+            schema: "public".into(),
+            table: table.into(),
+            name: name.into(),
+            scans,
+            size,
+            unique,
+            ..IndexRow::default()
+        }
+    }
+
+    #[test]
+    fn cap_keeps_largest_and_bloated_and_sums_the_rest() {
+        let tables = vec![
+            table("small", 10.0, 5.0, 1.0),
+            table("big", 1000.0, 50.0, 2.0),
+            table("bloated", 1.0, 100.0, 50_000.0),
+            table("mid", 100.0, 7.0, 3.0),
+        ];
+        let b = database_batch("app", tables, &[], &limits(2));
+        let dead = |rel: &str| b.value("pg_stat_user_tables_n_dead_tup", &[("relname", rel)]);
+        assert_eq!(dead("big"), Some(2.0));
+        assert_eq!(dead("mid"), Some(3.0));
+        assert_eq!(
+            dead("bloated"),
+            Some(50_000.0),
+            "bloated tables are never cut"
+        );
+        assert_eq!(dead("small"), None);
+        assert_eq!(dead(OTHER), Some(1.0));
+        assert_eq!(
+            b.value("pg_stat_user_tables_n_live_tup", &[("relname", OTHER)]),
+            Some(5.0)
+        );
+        // Sums cannot carry timestamps.
+        assert_eq!(
+            b.value("pg_stat_user_tables_last_vacuum", &[("relname", OTHER)]),
+            None
+        );
+        assert_eq!(
+            b.value("pg_stat_user_tables_last_vacuum", &[("relname", "big")]),
+            Some(1000.0)
+        );
+        assert_eq!(b.value("centinela_pg_tables", &[]), Some(4.0));
+        assert_eq!(b.value("centinela_pg_tables_aggregated", &[]), Some(1.0));
+        // The totals survive the cap.
+        let total: f64 = b
+            .families
+            .iter()
+            .find(|f| f.name == "pg_stat_user_tables_n_dead_tup")
+            .unwrap()
+            .samples
+            .iter()
+            .map(|s| s.value)
+            .sum();
+        assert_eq!(total, 50_006.0);
+    }
+
+    #[test]
+    fn unused_indexes_are_listed_whatever_the_cap() {
+        let tables = vec![
+            table("big", 1000.0, 1.0, 0.0),
+            table("small", 1.0, 1.0, 0.0),
+        ];
+        let mib = 1024.0 * 1024.0;
+        let indexes = vec![
+            index("small", "small_k", 0.0, 20.0 * mib, false),
+            index("small", "small_u", 0.0, 20.0 * mib, true),
+            index("big", "big_k", 500.0, 20.0 * mib, false),
+            index("big", "big_tiny", 0.0, 1.0 * mib, false),
+        ];
+        let b = database_batch("app", tables, &indexes, &limits(1));
+        let unused = |i: &str| b.value("pg_unused_index_size_bytes", &[("indexrelname", i)]);
+        assert_eq!(unused("small_k"), Some(20.0 * mib));
+        assert_eq!(
+            unused("small_u"),
+            None,
+            "unique indexes are never unused candidates"
+        );
+        assert_eq!(unused("big_k"), None, "scanned often enough");
+        assert_eq!(unused("big_tiny"), None, "below the size threshold");
+        // Per-index series follow the table cap: small's indexes are summed.
+        assert_eq!(
+            b.value(
+                "pg_stat_user_indexes_size_bytes",
+                &[("indexrelname", "big_k")]
+            ),
+            Some(20.0 * mib)
+        );
+        assert_eq!(
+            b.value(
+                "pg_stat_user_indexes_size_bytes",
+                &[("indexrelname", "small_k")]
+            ),
+            None
+        );
+        assert_eq!(
+            b.value(
+                "pg_stat_user_indexes_size_bytes",
+                &[("indexrelname", OTHER)]
+            ),
+            Some(40.0 * mib)
+        );
+    }
+}

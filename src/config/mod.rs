@@ -1,0 +1,299 @@
+//! Configuration: embedded defaults, then the `--config` file, then `CENTINELA__*` variables.
+
+mod validate;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use bytesize::ByteSize;
+use figment::providers::{Format as _, Toml};
+use figment::Figment;
+use secrecy::SecretString;
+use serde::Deserialize;
+
+pub use validate::{validate, ConfigError};
+
+/// The defaults, also the documented reference of every key.
+pub const DEFAULTS: &str = include_str!("defaults.toml");
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    pub server: ServerConfig,
+    pub postgres: PostgresConfig,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerConfig {
+    /// Listen address of the HTTP server.
+    pub listen: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PostgresConfig {
+    /// Connection string; a secret, never printed.
+    pub dsn: Option<SecretString>,
+    /// File holding the connection string (a mounted Secret).
+    pub dsn_file: Option<PathBuf>,
+    /// Interval of the fast collector (activity, locks, archiver, replication).
+    #[serde(with = "humantime_serde")]
+    pub interval: Duration,
+    /// Interval of the tables collector (tables, indexes, sizes, statements).
+    #[serde(with = "humantime_serde")]
+    pub slow_interval: Duration,
+    #[serde(with = "humantime_serde")]
+    pub statement_timeout: Duration,
+    #[serde(with = "humantime_serde")]
+    pub lock_timeout: Duration,
+    /// Hard cap on the sessions centinela opens.
+    pub max_connections: u32,
+    /// Databases to visit; `"*"` discovers every database that allows connections.
+    pub databases: Vec<String>,
+    pub exclude_databases: Vec<String>,
+    pub max_tables_per_database: usize,
+    pub unused_index_max_scans: i64,
+    pub unused_index_min_size: ByteSize,
+    pub bloat_min_dead_ratio: f64,
+    pub bloat_min_dead_tuples: i64,
+    #[serde(with = "humantime_serde")]
+    pub slow_statement_threshold: Duration,
+    pub slow_statement_limit: u32,
+}
+
+/// Where configuration comes from: the file and the process environment.
+#[derive(Debug, Default, Clone)]
+pub struct Sources {
+    pub file: Option<PathBuf>,
+    /// Environment variables; only `CENTINELA__*` are read here.
+    pub env: BTreeMap<String, String>,
+}
+
+impl Sources {
+    pub fn from_process(file: Option<PathBuf>) -> Self {
+        Self {
+            file,
+            env: std::env::vars()
+                .filter(|(k, _)| k.starts_with("CENTINELA__"))
+                .collect(),
+        }
+    }
+}
+
+impl Config {
+    /// Parses and validates; every problem is returned, each naming its key.
+    pub fn load(sources: &Sources) -> Result<Self, Vec<ConfigError>> {
+        let mut figment = Figment::from(Toml::string(DEFAULTS));
+        if let Some(path) = &sources.file {
+            if !path.is_file() {
+                return Err(vec![ConfigError::new(
+                    "--config",
+                    format!("file {} does not exist or is not a file", path.display()),
+                )]);
+            }
+            figment = figment.merge(Toml::file(path));
+        }
+        figment = figment.merge(env_provider(&sources.env));
+        let config: Config = figment.extract().map_err(|e| figment_errors(&e))?;
+        let problems = validate(&config);
+        if problems.is_empty() {
+            Ok(config)
+        } else {
+            Err(problems)
+        }
+    }
+
+    /// Parses a TOML string on top of the defaults (for tests and `check-config`).
+    pub fn from_toml(toml: &str) -> Result<Self, Vec<ConfigError>> {
+        let config: Config = Figment::from(Toml::string(DEFAULTS))
+            .merge(Toml::string(toml))
+            .extract()
+            .map_err(|e| figment_errors(&e))?;
+        let problems = validate(&config);
+        if problems.is_empty() {
+            Ok(config)
+        } else {
+            Err(problems)
+        }
+    }
+}
+
+/// `CENTINELA__POSTGRES__MAX_CONNECTIONS=3` becomes `postgres.max_connections = 3`; values
+/// are parsed like TOML values where they can be (numbers, booleans, arrays), else strings.
+fn env_provider(env: &BTreeMap<String, String>) -> EnvMap {
+    EnvMap(
+        env.iter()
+            .filter_map(|(k, v)| Some((k.strip_prefix("CENTINELA__")?.to_owned(), v.clone())))
+            .collect(),
+    )
+}
+
+/// Figment's `Env` only reads the process environment; this provider reads a map, so tests
+/// never touch the process environment.
+struct EnvMap(Vec<(String, String)>);
+
+impl figment::Provider for EnvMap {
+    fn metadata(&self) -> figment::Metadata {
+        figment::Metadata::named("environment variable(s)")
+    }
+
+    fn data(
+        &self,
+    ) -> Result<figment::value::Map<figment::Profile, figment::value::Dict>, figment::Error> {
+        let mut dict = figment::value::Dict::new();
+        for (key, raw) in &self.0 {
+            let path: Vec<String> = key.split("__").map(str::to_ascii_lowercase).collect();
+            let value: figment::value::Value = raw.parse().unwrap_or_else(|_| raw.clone().into());
+            insert_path(&mut dict, &path, value);
+        }
+        Ok(figment::Profile::Default.collect(dict))
+    }
+}
+
+fn insert_path(dict: &mut figment::value::Dict, path: &[String], value: figment::value::Value) {
+    use figment::value::{Dict, Value};
+    match path {
+        [] => {}
+        [last] => {
+            dict.insert(last.clone(), value);
+        }
+        [first, rest @ ..] => {
+            let entry = dict
+                .entry(first.clone())
+                .or_insert_with(|| Value::from(Dict::new()));
+            if let Value::Dict(_, inner) = entry {
+                insert_path(inner, rest, value);
+            }
+        }
+    }
+}
+
+fn figment_errors(err: &figment::Error) -> Vec<ConfigError> {
+    err.clone()
+        .into_iter()
+        .map(|e| {
+            let key = if e.path.is_empty() {
+                "(root)".to_owned()
+            } else {
+                e.path.join(".")
+            };
+            let source = e
+                .metadata
+                .as_ref()
+                .and_then(|m| m.source.as_ref())
+                .map(|s| format!(" (from {s})"))
+                .or_else(|| e.metadata.as_ref().map(|m| format!(" (from {})", m.name)))
+                .unwrap_or_default();
+            ConfigError::new(key, format!("{}{source}", e.kind))
+        })
+        .collect()
+}
+
+/// Reads a secret from a file, trimming the trailing newline editors and `kubectl` add.
+pub fn read_secret_file(path: &Path) -> std::io::Result<SecretString> {
+    let raw = std::fs::read_to_string(path)?;
+    Ok(SecretString::from(
+        raw.trim_end_matches(['\n', '\r']).to_owned(),
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use secrecy::ExposeSecret;
+
+    fn load_with(toml: Option<&str>, env: &[(&str, &str)]) -> Result<Config, Vec<ConfigError>> {
+        let dir = tempfile::tempdir().unwrap();
+        let file = toml.map(|t| {
+            let p = dir.path().join("c.toml");
+            std::fs::write(&p, t).unwrap();
+            p
+        });
+        Config::load(&Sources {
+            file,
+            env: env
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect(),
+        })
+    }
+
+    fn messages(errs: &[ConfigError]) -> Vec<String> {
+        errs.iter().map(ToString::to_string).collect()
+    }
+
+    #[test]
+    fn defaults_load_without_a_file() {
+        let c = load_with(None, &[]).unwrap();
+        assert_eq!(c.server.listen, "0.0.0.0:9432");
+        assert_eq!(c.postgres.interval, Duration::from_secs(15));
+        assert_eq!(c.postgres.slow_interval, Duration::from_secs(300));
+        assert_eq!(c.postgres.max_connections, 2);
+        assert_eq!(c.postgres.unused_index_min_size, ByteSize::mib(10));
+        assert!(c.postgres.dsn.is_none());
+    }
+
+    #[test]
+    fn file_then_env_override() {
+        let c = load_with(
+            Some("[postgres]\ninterval = \"30s\"\nmax_connections = 3\n"),
+            &[
+                ("CENTINELA__POSTGRES__MAX_CONNECTIONS", "1"),
+                ("CENTINELA__POSTGRES__DSN", "postgres://u:pw@h/db"),
+                ("CENTINELA__POSTGRES__DATABASES", "[\"app\", \"other\"]"),
+            ],
+        )
+        .unwrap();
+        assert_eq!(c.postgres.interval, Duration::from_secs(30));
+        assert_eq!(c.postgres.max_connections, 1);
+        assert_eq!(
+            c.postgres.dsn.unwrap().expose_secret(),
+            "postgres://u:pw@h/db"
+        );
+        assert_eq!(c.postgres.databases, ["app", "other"]);
+    }
+
+    #[test]
+    fn unknown_key_is_named() {
+        let e = messages(&load_with(Some("[postgres]\nintervall = \"5s\"\n"), &[]).unwrap_err());
+        assert_eq!(e.len(), 1, "{e:?}");
+        assert!(
+            e[0].contains("postgres") && e[0].contains("intervall"),
+            "{e:?}"
+        );
+    }
+
+    #[test]
+    fn unknown_env_key_is_named() {
+        let e = messages(&load_with(None, &[("CENTINELA__POSTGRES__NOPE", "1")]).unwrap_err());
+        assert!(e[0].contains("nope"), "{e:?}");
+    }
+
+    #[test]
+    fn wrong_type_and_bad_duration_are_named() {
+        let e =
+            messages(&load_with(Some("[postgres]\nmax_connections = \"two\"\n"), &[]).unwrap_err());
+        assert!(e[0].starts_with("postgres.max_connections:"), "{e:?}");
+        let e =
+            messages(&load_with(Some("[postgres]\ninterval = \"15 parsecs\"\n"), &[]).unwrap_err());
+        assert!(e[0].starts_with("postgres.interval:"), "{e:?}");
+    }
+
+    #[test]
+    fn missing_config_file_is_an_error() {
+        let e = Config::load(&Sources {
+            file: Some("/nonexistent/centinela.toml".into()),
+            env: BTreeMap::new(),
+        })
+        .unwrap_err();
+        assert!(e[0].to_string().contains("/nonexistent/centinela.toml"));
+    }
+
+    #[test]
+    fn example_config_parses() {
+        let example = include_str!("../../examples/centinela.toml");
+        Config::from_toml(example).unwrap();
+    }
+}

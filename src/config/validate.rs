@@ -1,0 +1,203 @@
+//! Second phase of loading: cross-field and value checks, every problem at once.
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use secrecy::ExposeSecret;
+
+use super::Config;
+
+/// One configuration problem, with the key path it concerns.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError {
+    pub key: String,
+    pub message: String,
+}
+
+impl ConfigError {
+    pub fn new(key: impl Into<String>, message: impl Into<String>) -> Self {
+        Self {
+            key: key.into(),
+            message: message.into(),
+        }
+    }
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.key, self.message)
+    }
+}
+
+/// Checks values serde cannot. Secrets are never quoted in the messages.
+pub fn validate(config: &Config) -> Vec<ConfigError> {
+    let mut errors = Vec::new();
+    let mut err = |key: &str, msg: String| errors.push(ConfigError::new(key, msg));
+
+    if config.server.listen.parse::<SocketAddr>().is_err() {
+        err(
+            "server.listen",
+            format!(
+                "expected an address like 0.0.0.0:9432, got {:?}",
+                config.server.listen
+            ),
+        );
+    }
+
+    let pg = &config.postgres;
+    match (&pg.dsn, &pg.dsn_file) {
+        (Some(_), Some(_)) => err(
+            "postgres.dsn_file",
+            "set either dsn or dsn_file, not both".into(),
+        ),
+        (Some(dsn), None) => {
+            if let Err(reason) = check_dsn(dsn.expose_secret()) {
+                err("postgres.dsn", reason);
+            }
+        }
+        (None, Some(path)) => match super::read_secret_file(path) {
+            Err(e) => err(
+                "postgres.dsn_file",
+                format!("cannot read {}: {e}", path.display()),
+            ),
+            Ok(dsn) => {
+                if let Err(reason) = check_dsn(dsn.expose_secret()) {
+                    err("postgres.dsn_file", format!("{}: {reason}", path.display()));
+                }
+            }
+        },
+        (None, None) => {}
+    }
+
+    for (key, value) in [
+        ("postgres.interval", pg.interval),
+        ("postgres.slow_interval", pg.slow_interval),
+        ("postgres.statement_timeout", pg.statement_timeout),
+        ("postgres.lock_timeout", pg.lock_timeout),
+        (
+            "postgres.slow_statement_threshold",
+            pg.slow_statement_threshold,
+        ),
+    ] {
+        if value.is_zero() {
+            err(key, "must be greater than 0".into());
+        }
+    }
+    if pg.interval < Duration::from_secs(1) && !pg.interval.is_zero() {
+        err("postgres.interval", "must be at least 1s".into());
+    }
+    if pg.statement_timeout >= pg.interval && !pg.interval.is_zero() {
+        err(
+            "postgres.statement_timeout",
+            format!(
+                "must be shorter than postgres.interval ({}), or a slow statement delays the next run",
+                humantime::format_duration(pg.interval)
+            ),
+        );
+    }
+    if pg.lock_timeout > pg.statement_timeout {
+        err(
+            "postgres.lock_timeout",
+            "must not be longer than postgres.statement_timeout".into(),
+        );
+    }
+    if pg.max_connections == 0 {
+        err("postgres.max_connections", "must be at least 1".into());
+    }
+    if pg.databases.is_empty() {
+        err(
+            "postgres.databases",
+            "must list at least one database, or \"*\"".into(),
+        );
+    }
+    if pg.max_tables_per_database == 0 {
+        err(
+            "postgres.max_tables_per_database",
+            "must be at least 1".into(),
+        );
+    }
+    if pg.unused_index_max_scans < 0 {
+        err(
+            "postgres.unused_index_max_scans",
+            format!("must be >= 0, got {}", pg.unused_index_max_scans),
+        );
+    }
+    if !(0.0..=100.0).contains(&pg.bloat_min_dead_ratio) {
+        err(
+            "postgres.bloat_min_dead_ratio",
+            format!("must be between 0 and 100, got {}", pg.bloat_min_dead_ratio),
+        );
+    }
+    if pg.slow_statement_limit == 0 || pg.slow_statement_limit > 1000 {
+        err(
+            "postgres.slow_statement_limit",
+            format!(
+                "must be between 1 and 1000, got {}",
+                pg.slow_statement_limit
+            ),
+        );
+    }
+    errors
+}
+
+/// Parses a DSN without ever echoing it: parser messages can quote the input.
+fn check_dsn(dsn: &str) -> Result<(), String> {
+    const EXPECTED: &str =
+        "not a valid PostgreSQL connection URL (postgres://user:password@host:port/database?sslmode=…)";
+    if !(dsn.starts_with("postgres://") || dsn.starts_with("postgresql://")) {
+        return Err(EXPECTED.into());
+    }
+    dsn.parse::<sqlx::postgres::PgConnectOptions>()
+        .map(|_| ())
+        .map_err(|_| EXPECTED.into())
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::config::Config;
+
+    fn problems(toml: &str) -> Vec<String> {
+        match Config::from_toml(toml) {
+            Ok(_) => Vec::new(),
+            Err(e) => e.iter().map(ToString::to_string).collect(),
+        }
+    }
+
+    #[test]
+    fn collects_every_problem() {
+        let p = problems(
+            "[server]\nlisten = \"nowhere\"\n[postgres]\nmax_connections = 0\nstatement_timeout = \"20s\"\ndatabases = []\n",
+        );
+        assert_eq!(p.len(), 4, "{p:?}");
+        assert!(p.iter().any(|m| m.starts_with("server.listen:")));
+        assert!(p.iter().any(|m| m.starts_with("postgres.max_connections:")));
+        assert!(p
+            .iter()
+            .any(|m| m.starts_with("postgres.statement_timeout:")));
+        assert!(p.iter().any(|m| m.starts_with("postgres.databases:")));
+    }
+
+    #[test]
+    fn bad_dsn_is_reported_without_its_text() {
+        let p = problems("[postgres]\ndsn = \"mysql://user:hunter2@host/db\"\n");
+        assert_eq!(p.len(), 1, "{p:?}");
+        assert!(p[0].starts_with("postgres.dsn:"));
+        assert!(!p[0].contains("hunter2"));
+    }
+
+    #[test]
+    fn missing_dsn_file_is_named() {
+        let p = problems("[postgres]\ndsn_file = \"/nonexistent/dsn\"\n");
+        assert!(
+            p[0].starts_with("postgres.dsn_file:") && p[0].contains("/nonexistent/dsn"),
+            "{p:?}"
+        );
+    }
+
+    #[test]
+    fn dsn_and_dsn_file_exclude_each_other() {
+        let p = problems("[postgres]\ndsn = \"postgres://h/db\"\ndsn_file = \"/x\"\n");
+        assert!(p.iter().any(|m| m.contains("not both")), "{p:?}");
+    }
+}

@@ -1,0 +1,112 @@
+//! Health endpoints: liveness, readiness latch and per-component health as JSON.
+
+use std::time::SystemTime;
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::Json;
+use serde::Serialize;
+
+use super::AppState;
+use crate::state::Slot;
+
+/// Liveness: answers while the process runs; it never depends on PostgreSQL, so a database
+/// outage does not get the sidecar (and with it the pod) restarted.
+pub async fn health() -> &'static str {
+    "ok\n"
+}
+
+#[derive(Serialize)]
+pub struct Readiness {
+    status: &'static str,
+    pending: Vec<&'static str>,
+}
+
+/// Readiness: 503 until every collector has finished its first run, successful or not.
+/// A failing database must not make the pod it runs in unready.
+pub async fn ready(State(state): State<AppState>) -> (StatusCode, Json<Readiness>) {
+    let pending: Vec<_> = state
+        .snapshot
+        .slots()
+        .iter()
+        .filter(|s| s.load().status.runs == 0)
+        .map(|s| s.name)
+        .collect();
+    if pending.is_empty() {
+        (
+            StatusCode::OK,
+            Json(Readiness {
+                status: "ready",
+                pending,
+            }),
+        )
+    } else {
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(Readiness {
+                status: "starting",
+                pending,
+            }),
+        )
+    }
+}
+
+#[derive(Debug, Serialize)]
+pub struct ComponentHealth {
+    pub status: &'static str,
+    pub collector: &'static str,
+    pub last_success_age_seconds: Option<f64>,
+    pub freshness_limit_seconds: f64,
+    pub error: Option<String>,
+}
+
+/// `/health/db`: the `postgres` collector's last run.
+pub async fn db(State(state): State<AppState>) -> (StatusCode, Json<ComponentHealth>) {
+    match state.snapshot.slot("postgres") {
+        Some(slot) => component(slot),
+        None => (
+            StatusCode::NOT_FOUND,
+            Json(ComponentHealth {
+                status: "disabled",
+                collector: "postgres",
+                last_success_age_seconds: None,
+                freshness_limit_seconds: 0.0,
+                error: None,
+            }),
+        ),
+    }
+}
+
+/// 200 when the collector's last run succeeded and is fresh, 503 with the reason otherwise.
+pub fn component(slot: &Slot) -> (StatusCode, Json<ComponentHealth>) {
+    let entry = slot.load();
+    let st = &entry.status;
+    let age = st
+        .last_success
+        .map(|t| SystemTime::now().duration_since(t).unwrap_or_default());
+    let limit = slot.freshness_limit();
+    let status = if st.runs == 0 {
+        "pending"
+    } else if st.last_error.is_some() {
+        "failing"
+    } else if age.is_none_or(|a| a > limit) {
+        "stale"
+    } else {
+        "ok"
+    };
+    let code = if status == "ok" {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (
+        code,
+        Json(ComponentHealth {
+            status,
+            collector: slot.name,
+            last_success_age_seconds: age.map(|a| a.as_secs_f64()),
+            freshness_limit_seconds: limit.as_secs_f64(),
+            error: st.last_error.clone(),
+        }),
+    )
+}

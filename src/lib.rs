@@ -1,0 +1,10 @@
+//! centinela: a Prometheus exporter and alerting sidecar for PostgreSQL.
+
+pub mod app;
+pub mod cli;
+pub mod collectors;
+pub mod config;
+pub mod http;
+pub mod metrics;
+pub mod state;
+pub mod telemetry;

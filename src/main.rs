@@ -1,0 +1,95 @@
+//! Entry point: parse the command line, load the configuration, run; exit codes only.
+
+use std::io::Write as _;
+use std::process::ExitCode;
+
+use clap::Parser as _;
+
+use centinela::cli::{CatalogFormat, Cli, Command};
+use centinela::config::{Config, Sources};
+use centinela::metrics::catalog;
+use centinela::{app, telemetry};
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let command = cli.command.unwrap_or(Command::Run);
+    if let Command::Metrics { format } = command {
+        let text = match format {
+            CatalogFormat::Text => catalog::render_text(),
+            CatalogFormat::Markdown => catalog::render_markdown(),
+        };
+        return print(&text);
+    }
+
+    let config = match Config::load(&Sources::from_process(cli.config.clone())) {
+        Ok(c) => c,
+        Err(problems) => {
+            let mut err = std::io::stderr().lock();
+            for p in &problems {
+                let _ = writeln!(err, "error: {p}");
+            }
+            let _ = writeln!(
+                err,
+                "configuration is invalid ({} problem(s))",
+                problems.len()
+            );
+            return ExitCode::FAILURE;
+        }
+    };
+    if let Command::CheckConfig = command {
+        return print("configuration is valid\n");
+    }
+
+    telemetry::init(cli.log_format);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        // Two workers are plenty for a sidecar, and keep its memory small.
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: failed to start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    runtime.block_on(async move {
+        match command {
+            Command::Collect => match app::collect_once(&config).await {
+                Ok((text, failures)) => {
+                    let code = print(&text);
+                    for (collector, error) in &failures {
+                        eprintln!("error: collector {collector} failed: {error}");
+                    }
+                    if failures.is_empty() {
+                        code
+                    } else {
+                        ExitCode::FAILURE
+                    }
+                }
+                Err(e) => {
+                    eprintln!("error: {e:#}");
+                    ExitCode::FAILURE
+                }
+            },
+            _ => match app::start(&config).await {
+                Ok(running) => {
+                    running.until_signal().await;
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    tracing::error!(error = format!("{e:#}"), "centinela could not start.");
+                    ExitCode::FAILURE
+                }
+            },
+        }
+    })
+}
+
+fn print(text: &str) -> ExitCode {
+    match std::io::stdout().lock().write_all(text.as_bytes()) {
+        Ok(()) => ExitCode::SUCCESS,
+        // A closed pipe (`centinela metrics | head`) is not a failure worth a panic.
+        Err(_) => ExitCode::FAILURE,
+    }
+}

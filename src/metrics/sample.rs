@@ -1,0 +1,152 @@
+//! The sample model every collector produces: families of labelled values, grouped in a batch.
+
+use std::borrow::Cow;
+use std::sync::Arc;
+
+/// How a family is typed in the exposition.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MetricKind {
+    Gauge,
+    Counter,
+    /// Used for postgres_exporter-compatible names that break Prometheus naming rules
+    /// (`pg_locks_count` as a gauge, `pg_stat_user_tables_seq_scan` as a counter without
+    /// `_total`): untyped keeps the name dashboards use and passes `promtool check metrics`.
+    Untyped,
+}
+
+impl MetricKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Gauge => "gauge",
+            Self::Counter => "counter",
+            Self::Untyped => "untyped",
+        }
+    }
+}
+
+/// A metric centinela can export: the single source for `/metrics`, `centinela metrics`
+/// and the README's metric reference.
+#[derive(Debug)]
+pub struct MetricDesc {
+    pub name: &'static str,
+    pub kind: MetricKind,
+    pub labels: &'static [&'static str],
+    pub help: &'static str,
+}
+
+/// One label pair. Names are mostly static; values are shared between the families of one
+/// row (a table's `datname`, `schemaname`, `relname` appear in ~15 families).
+pub type Label = (Cow<'static, str>, Arc<str>);
+/// A sample's labels, shared by reference count between families.
+pub type Labels = Arc<[Label]>;
+
+/// Builds a label set from static names and values.
+pub fn labels<const N: usize>(pairs: [(&'static str, &str); N]) -> Labels {
+    pairs
+        .into_iter()
+        .map(|(k, v)| (Cow::Borrowed(k), Arc::<str>::from(v)))
+        .collect()
+}
+
+/// Extends a shared label set with more pairs.
+pub fn extend_labels<const N: usize>(base: &Labels, pairs: [(&'static str, &str); N]) -> Labels {
+    base.iter()
+        .cloned()
+        .chain(
+            pairs
+                .into_iter()
+                .map(|(k, v)| (Cow::Borrowed(k), Arc::<str>::from(v))),
+        )
+        .collect()
+}
+
+#[derive(Clone, Debug)]
+pub struct Sample {
+    pub labels: Labels,
+    pub value: f64,
+}
+
+#[derive(Clone, Debug)]
+pub struct Family {
+    pub name: Cow<'static, str>,
+    pub help: Cow<'static, str>,
+    pub kind: MetricKind,
+    pub samples: Vec<Sample>,
+}
+
+impl Family {
+    pub fn new(desc: &'static MetricDesc) -> Self {
+        Self {
+            name: Cow::Borrowed(desc.name),
+            help: Cow::Borrowed(desc.help),
+            kind: desc.kind,
+            samples: Vec::new(),
+        }
+    }
+}
+
+/// What one collector run produced.
+#[derive(Clone, Debug, Default)]
+pub struct Batch {
+    pub families: Vec<Family>,
+}
+
+impl Batch {
+    /// Adds a sample to the family of `desc`, creating the family on first use.
+    pub fn push(&mut self, desc: &'static MetricDesc, labels: Labels, value: f64) {
+        debug_assert_eq!(
+            labels.len(),
+            desc.labels.len(),
+            "label count of {} does not match its descriptor",
+            desc.name
+        );
+        let sample = Sample { labels, value };
+        // Collectors add families in runs, so the last family is almost always the match.
+        if let Some(f) = self.families.last_mut() {
+            if f.name == desc.name {
+                f.samples.push(sample);
+                return;
+            }
+        }
+        if let Some(f) = self.families.iter_mut().find(|f| f.name == desc.name) {
+            f.samples.push(sample);
+            return;
+        }
+        let mut family = Family::new(desc);
+        family.samples.push(sample);
+        self.families.push(family);
+    }
+
+    /// Adds a sample without labels.
+    pub fn set(&mut self, desc: &'static MetricDesc, value: f64) {
+        self.push(desc, Labels::from([]), value);
+    }
+
+    pub fn append(&mut self, other: Batch) {
+        for family in other.families {
+            match self.families.iter_mut().find(|f| f.name == family.name) {
+                Some(f) => f.samples.extend(family.samples),
+                None => self.families.push(family),
+            }
+        }
+    }
+
+    pub fn series(&self) -> usize {
+        self.families.iter().map(|f| f.samples.len()).sum()
+    }
+
+    /// The value of the first sample of `name` whose labels include all of `matchers`.
+    pub fn value(&self, name: &str, matchers: &[(&str, &str)]) -> Option<f64> {
+        self.families
+            .iter()
+            .find(|f| f.name == name)?
+            .samples
+            .iter()
+            .find(|s| {
+                matchers
+                    .iter()
+                    .all(|(k, v)| s.labels.iter().any(|(lk, lv)| lk == k && &**lv == *v))
+            })
+            .map(|s| s.value)
+    }
+}

@@ -1,0 +1,197 @@
+//! Shared state: the latest batch of every collector and how its runs went.
+//!
+//! Collector runners write here; `/metrics`, the health endpoints and (later) the alerting
+//! engine read. A scrape never waits for a collector: it reads the last published entry.
+
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, SystemTime};
+
+use arc_swap::ArcSwap;
+use bytes::Bytes;
+
+use crate::metrics::{catalog, encode, labels, Batch, Format};
+
+/// What one collector last published.
+#[derive(Debug, Default)]
+pub struct Entry {
+    /// Samples served now: the last successful batch, or what the collector reports on
+    /// failure (`pg_up 0`), never stale data.
+    pub batch: Arc<Batch>,
+    /// `batch` encoded as Prometheus text, once per run.
+    pub text: Bytes,
+    /// `batch` encoded as OpenMetrics, on the first scrape that asks for it.
+    openmetrics: OnceLock<Bytes>,
+    pub status: RunStatus,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct RunStatus {
+    pub runs: u64,
+    pub errors_total: u64,
+    pub last_run: Option<SystemTime>,
+    pub last_success: Option<SystemTime>,
+    pub last_duration: Duration,
+    /// The last run's error, already free of secrets.
+    pub last_error: Option<String>,
+}
+
+impl RunStatus {
+    pub fn ok(&self) -> bool {
+        self.runs > 0 && self.last_error.is_none()
+    }
+}
+
+impl Entry {
+    pub fn new(batch: Batch, status: RunStatus) -> Self {
+        let text = Bytes::from(encode::encode(&batch, Format::Text));
+        Self {
+            batch: Arc::new(batch),
+            text,
+            openmetrics: OnceLock::new(),
+            status,
+        }
+    }
+
+    pub fn encoded(&self, format: Format) -> Bytes {
+        match format {
+            Format::Text => self.text.clone(),
+            Format::OpenMetrics => self
+                .openmetrics
+                .get_or_init(|| Bytes::from(encode::encode(&self.batch, Format::OpenMetrics)))
+                .clone(),
+        }
+    }
+}
+
+/// One collector's place in the snapshot.
+#[derive(Debug)]
+pub struct Slot {
+    pub name: &'static str,
+    pub interval: Duration,
+    pub timeout: Duration,
+    entry: ArcSwap<Entry>,
+}
+
+impl Slot {
+    pub fn load(&self) -> Arc<Entry> {
+        self.entry.load_full()
+    }
+
+    pub fn publish(&self, entry: Entry) {
+        self.entry.store(Arc::new(entry));
+    }
+
+    /// How old the last success may be before a health check calls it stale: two missed
+    /// intervals plus the run's own time budget.
+    pub fn freshness_limit(&self) -> Duration {
+        self.interval * 2 + self.timeout
+    }
+}
+
+/// The latest state of every enabled collector.
+#[derive(Debug)]
+pub struct Snapshot {
+    slots: Vec<Slot>,
+}
+
+impl Snapshot {
+    pub fn new(collectors: impl IntoIterator<Item = (&'static str, Duration, Duration)>) -> Self {
+        Self {
+            slots: collectors
+                .into_iter()
+                .map(|(name, interval, timeout)| Slot {
+                    name,
+                    interval,
+                    timeout,
+                    entry: ArcSwap::from_pointee(Entry::default()),
+                })
+                .collect(),
+        }
+    }
+
+    pub fn slots(&self) -> &[Slot] {
+        &self.slots
+    }
+
+    pub fn slot(&self, name: &str) -> Option<&Slot> {
+        self.slots.iter().find(|s| s.name == name)
+    }
+
+    /// True once every collector has finished one run, successful or not.
+    pub fn all_ran(&self) -> bool {
+        self.slots.iter().all(|s| s.load().status.runs > 0)
+    }
+
+    /// centinela's own metrics, built from the run statuses at scrape time (a few series).
+    pub fn self_metrics(&self) -> Batch {
+        let mut b = Batch::default();
+        b.push(
+            &catalog::BUILD_INFO,
+            labels([("version", env!("CARGO_PKG_VERSION"))]),
+            1.0,
+        );
+        let entries: Vec<_> = self.slots.iter().map(|s| (s.name, s.load())).collect();
+        for (name, e) in &entries {
+            if e.status.runs > 0 {
+                let up = if e.status.ok() { 1.0 } else { 0.0 };
+                b.push(&catalog::COLLECTOR_UP, labels([("collector", name)]), up);
+            }
+        }
+        for (name, e) in &entries {
+            if e.status.runs > 0 {
+                let secs = e.status.last_duration.as_secs_f64();
+                b.push(
+                    &catalog::COLLECTOR_DURATION,
+                    labels([("collector", name)]),
+                    secs,
+                );
+            }
+        }
+        for (name, e) in &entries {
+            if let Some(t) = e.status.last_success {
+                b.push(
+                    &catalog::COLLECTOR_LAST_SUCCESS,
+                    labels([("collector", name)]),
+                    unix_seconds(t),
+                );
+            }
+        }
+        for (name, e) in &entries {
+            #[allow(clippy::cast_precision_loss)]
+            let errors = e.status.errors_total as f64;
+            b.push(
+                &catalog::COLLECTOR_ERRORS,
+                labels([("collector", name)]),
+                errors,
+            );
+        }
+        for (name, e) in &entries {
+            if e.status.runs > 0 {
+                #[allow(clippy::cast_precision_loss)]
+                let series = e.batch.series() as f64;
+                b.push(
+                    &catalog::COLLECTOR_SERIES,
+                    labels([("collector", name)]),
+                    series,
+                );
+            }
+        }
+        b
+    }
+
+    /// The whole exposition as a list of chunks: self-metrics, then each collector's bytes.
+    pub fn exposition(&self, format: Format) -> Vec<Bytes> {
+        let mut chunks = Vec::with_capacity(self.slots.len() + 2);
+        chunks.push(Bytes::from(encode::encode(&self.self_metrics(), format)));
+        chunks.extend(self.slots.iter().map(|s| s.load().encoded(format)));
+        if format == Format::OpenMetrics {
+            chunks.push(Bytes::from_static(encode::OPENMETRICS_EOF.as_bytes()));
+        }
+        chunks
+    }
+}
+
+pub fn unix_seconds(t: SystemTime) -> f64 {
+    t.duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64())
+}
