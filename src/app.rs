@@ -92,14 +92,17 @@ async fn shutdown_signal() {
                     _ = term.recv() => {}
                 }
             }
-            Err(_) => {
-                let _ = ctrl_c.await;
+            Err(e) => {
+                tracing::warn!(error = %e, "Cannot watch SIGTERM; stopping on SIGINT only.");
+                if let Err(e) = ctrl_c.await {
+                    tracing::error!(error = %e, "Cannot watch SIGINT either.");
+                }
             }
         }
     }
     #[cfg(not(unix))]
-    {
-        let _ = ctrl_c.await;
+    if let Err(e) = ctrl_c.await {
+        tracing::error!(error = %e, "Cannot watch SIGINT.");
     }
 }
 

@@ -24,15 +24,10 @@ fn main() -> ExitCode {
     let config = match Config::load(&Sources::from_process(cli.config.clone())) {
         Ok(c) => c,
         Err(problems) => {
-            let mut err = std::io::stderr().lock();
             for p in &problems {
-                let _ = writeln!(err, "error: {p}");
+                eprintln!("error: {p}");
             }
-            let _ = writeln!(
-                err,
-                "configuration is invalid ({} problem(s))",
-                problems.len()
-            );
+            eprintln!("configuration is invalid ({} problem(s))", problems.len());
             return ExitCode::FAILURE;
         }
     };

@@ -457,7 +457,7 @@ mod tests {
                 assert!(!d.help.is_empty(), "{} has no help", d.name);
                 match d.kind {
                     crate::metrics::sample::MetricKind::Counter => {
-                        assert!(d.name.ends_with("_total"), "{}", d.name)
+                        assert!(d.name.ends_with("_total"), "{}", d.name);
                     }
                     _ => assert!(!d.name.ends_with("_total"), "{}", d.name),
                 }

@@ -4,8 +4,6 @@
 //! concatenates ready bytes. `prometheus-client` writes OpenMetrics only and encodes its
 //! registry on every scrape, which is why this small encoder exists.
 
-use std::fmt::Write as _;
-
 use super::sample::{Batch, Family, MetricKind};
 
 pub const TEXT_CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
@@ -123,10 +121,12 @@ fn write_value(out: &mut String, v: f64) {
         out.push_str(if v > 0.0 { "+Inf" } else { "-Inf" });
     } else if v.fract() == 0.0 && v.abs() < 1e15 {
         // Integral values (counts, bytes, timestamps) print without a fraction.
+        // Exact, since every integer below 2^53 is.
         #[allow(clippy::cast_possible_truncation)]
-        let _ = write!(out, "{}", v as i64);
+        out.push_str(itoa::Buffer::new().format(v as i64));
     } else {
-        let _ = write!(out, "{v}");
+        // Shortest representation that parses back to the same f64.
+        out.push_str(ryu::Buffer::new().format_finite(v));
     }
 }
 
@@ -196,7 +196,7 @@ mod tests {
             write_value(&mut s, v);
             s.push(' ');
         }
-        assert_eq!(s, "+Inf -Inf -2 100000000000000000000 0.00000015 ");
+        assert_eq!(s, "+Inf -Inf -2 1e20 1.5e-7 ");
     }
 
     #[test]

@@ -90,9 +90,15 @@ impl DatabaseFilter {
         }
     }
 
-    pub fn allows(&self, datname: &str) -> bool {
+    /// Whether the tables collector visits `datname`.
+    pub fn visits(&self, datname: &str) -> bool {
+        self.reports(datname) && (self.all || self.include.iter().any(|d| d == datname))
+    }
+
+    /// Whether server-level per-database series (activity, locks, xid age) include
+    /// `datname`: every database not excluded, since they cost no visit.
+    pub fn reports(&self, datname: &str) -> bool {
         !self.exclude.iter().any(|d| d == datname)
-            && (self.all || self.include.iter().any(|d| d == datname))
     }
 }
 
@@ -177,7 +183,7 @@ impl PostgresCollector {
             .map_err(|e| PgError::query("activity", &e))?;
         let activity: Vec<_> = activity
             .into_iter()
-            .filter(|r| self.filter.allows(&r.0))
+            .filter(|r| self.filter.reports(&r.0))
             .collect();
         for (datname, state, count, _) in &activity {
             b.push(
@@ -200,7 +206,7 @@ impl PostgresCollector {
             .map_err(|e| PgError::query("databases", &e))?;
         let databases: Vec<_> = databases
             .into_iter()
-            .filter(|r| self.filter.allows(&r.0))
+            .filter(|r| self.filter.reports(&r.0))
             .collect();
         for (datname, xid_age, _) in &databases {
             b.push(&PG_XID_AGE, labels([("datname", datname)]), *xid_age);
@@ -213,7 +219,7 @@ impl PostgresCollector {
             .fetch_all(&mut *conn)
             .await
             .map_err(|e| PgError::query("locks", &e))?;
-        for (datname, mode, count) in locks.iter().filter(|r| self.filter.allows(&r.0)) {
+        for (datname, mode, count) in locks.iter().filter(|r| self.filter.reports(&r.0)) {
             b.push(
                 &PG_LOCKS_COUNT,
                 labels([("datname", datname), ("mode", mode)]),

@@ -130,8 +130,8 @@ impl PgConnections {
         }
         let idle = self.idle.lock().ok().and_then(|mut s| s.take());
         if let Some((conn, permit)) = idle {
-            // Close politely; the permit is reused at once.
-            let _ = tokio::time::timeout(Duration::from_secs(1), conn.close()).await;
+            // Close politely; the outcome does not matter, the slot is reused either way.
+            let _closed = tokio::time::timeout(Duration::from_secs(1), conn.close()).await;
             return Ok(permit);
         }
         Arc::clone(&self.permits)

@@ -375,7 +375,7 @@ impl Collector for TablesCollector {
         let databases: Vec<String> = found
             .into_iter()
             .map(|(_, d)| d)
-            .filter(|d| self.filter.allows(d))
+            .filter(|d| self.filter.visits(d))
             .collect();
 
         let mut batch = Batch::default();
@@ -439,8 +439,8 @@ async fn fetch_lock_safe(
 
 fn sql_state(e: &sqlx::Error) -> Option<String> {
     e.as_database_error()
-        .and_then(|d| d.code())
-        .map(|c| c.into_owned())
+        .and_then(sqlx::error::DatabaseError::code)
+        .map(std::borrow::Cow::into_owned)
 }
 
 fn table_row(r: &PgRow) -> Result<TableRow, sqlx::Error> {

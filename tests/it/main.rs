@@ -1,0 +1,13 @@
+//! Integration tests: one binary, real PostgreSQL and promtool.
+
+// Test helpers panic on purpose when the environment is broken.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::let_underscore_must_use
+)]
+
+mod cli;
+mod common;
+mod http;
+mod postgres;

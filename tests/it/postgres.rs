@@ -1,0 +1,491 @@
+//! PostgreSQL collectors against real throw-away clusters.
+
+use std::time::{Duration, Instant};
+
+use sqlx::Connection as _;
+
+use crate::common::{test_config, App, PgCluster};
+
+const WAIT: Duration = Duration::from_secs(20);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dead_tuples_are_reported_and_drop_after_vacuum() {
+    let pg = PgCluster::start();
+    // Autovacuum off, so only our VACUUM clears the dead rows; the session ends, which
+    // flushes its statistics.
+    pg.exec(
+        "postgres",
+        "CREATE TABLE bloat (id int, v int) WITH (autovacuum_enabled = off);
+         INSERT INTO bloat SELECT g, 0 FROM generate_series(1, 2000) g;
+         UPDATE bloat SET v = 1;",
+    )
+    .await;
+    let app = App::start(&test_config(&pg.dsn("postgres"), "")).await;
+    let table = [
+        ("datname", "postgres"),
+        ("schemaname", "public"),
+        ("relname", "bloat"),
+    ];
+    let m = app
+        .wait_metrics(WAIT, "n_dead_tup of bloat near 2000", |m| {
+            m.get("pg_stat_user_tables_n_dead_tup", &table)
+                .is_some_and(|v| (v - 2000.0).abs() <= 100.0)
+        })
+        .await;
+    assert_eq!(
+        m.get("pg_stat_user_tables_n_live_tup", &table),
+        Some(2000.0)
+    );
+    assert_eq!(
+        m.get("pg_stat_user_tables_last_vacuum", &table),
+        None,
+        "a table never vacuumed has no last_vacuum sample, not 0"
+    );
+    assert!(
+        m.get("pg_stat_user_tables_table_size_bytes", &table)
+            .unwrap()
+            > 8192.0
+    );
+
+    let before = now();
+    pg.exec("postgres", "VACUUM bloat").await;
+    let m = app
+        .wait_metrics(WAIT, "n_dead_tup of bloat at 0 after VACUUM", |m| {
+            m.get("pg_stat_user_tables_n_dead_tup", &table) == Some(0.0)
+        })
+        .await;
+    let last_vacuum = m
+        .get("pg_stat_user_tables_last_vacuum", &table)
+        .expect("last_vacuum after VACUUM");
+    assert!(
+        last_vacuum >= before - 1.0 && last_vacuum <= now() + 1.0,
+        "{last_vacuum} vs {before}"
+    );
+    assert_eq!(m.get("pg_stat_user_tables_vacuum_count", &table), Some(1.0));
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unused_index_series_follows_scans_and_ignores_unique_indexes() {
+    let pg = PgCluster::start();
+    pg.exec(
+        "postgres",
+        "CREATE TABLE items (id int, k int, u int);
+         INSERT INTO items SELECT g, g, g FROM generate_series(1, 100000) g;
+         CREATE INDEX items_k ON items (k);
+         CREATE UNIQUE INDEX items_u ON items (u);
+         ANALYZE items;",
+    )
+    .await;
+    let config = test_config(
+        &pg.dsn("postgres"),
+        "unused_index_min_size = \"1MiB\"\nunused_index_max_scans = 3",
+    );
+    let app = App::start(&config).await;
+    let k = [("relname", "items"), ("indexrelname", "items_k")];
+    let u = [("relname", "items"), ("indexrelname", "items_u")];
+    let m = app
+        .wait_metrics(WAIT, "items_k listed as unused", |m| {
+            m.get("pg_unused_index_size_bytes", &k).is_some()
+        })
+        .await;
+    let size_k = m.get("pg_unused_index_size_bytes", &k).unwrap();
+    let size_u = m.get("pg_stat_user_indexes_size_bytes", &u).unwrap();
+    assert!(size_k > 1024.0 * 1024.0, "items_k is {size_k} bytes");
+    assert!(
+        (size_k - size_u).abs() < 0.1 * size_k,
+        "same-size unique index: {size_k} vs {size_u}"
+    );
+    assert_eq!(
+        m.get("pg_unused_index_size_bytes", &u),
+        None,
+        "a unique index is never unused"
+    );
+    assert_eq!(m.get("pg_stat_user_indexes_idx_scan", &k), Some(0.0));
+
+    pg.exec(
+        "postgres",
+        "SET enable_seqscan = off; SET enable_bitmapscan = off;
+         SELECT * FROM items WHERE k = 1; SELECT * FROM items WHERE k = 2;
+         SELECT * FROM items WHERE k = 3;",
+    )
+    .await;
+    let m = app
+        .wait_metrics(WAIT, "items_k no longer unused after 3 scans", |m| {
+            m.get("pg_unused_index_size_bytes", &k).is_none()
+                && m.get("pg_stat_user_indexes_idx_scan", &k) == Some(3.0)
+        })
+        .await;
+    assert_eq!(
+        m.get(
+            "centinela_collector_up",
+            &[("collector", "postgres_tables")]
+        ),
+        Some(1.0)
+    );
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn idle_connections_raise_the_idle_count() {
+    let pg = PgCluster::start();
+    pg.exec("postgres", "CREATE DATABASE idlers").await;
+    // centinela visits only `postgres`, so its own sessions never touch `idlers`.
+    let app = App::start(&test_config(
+        &pg.dsn("postgres"),
+        "databases = [\"postgres\"]",
+    ))
+    .await;
+    let idle = [("datname", "idlers"), ("state", "idle")];
+    app.wait_metrics(WAIT, "idle count 0 in idlers", |m| {
+        m.get("pg_stat_activity_count", &idle) == Some(0.0)
+    })
+    .await;
+    let mut sessions = Vec::new();
+    for _ in 0..5 {
+        sessions.push(pg.connect("idlers").await);
+    }
+    app.wait_metrics(WAIT, "idle count 5 in idlers", |m| {
+        m.get("pg_stat_activity_count", &idle) == Some(5.0)
+    })
+    .await;
+    for s in sessions {
+        s.close().await.unwrap();
+    }
+    app.wait_metrics(WAIT, "idle count back to 0", |m| {
+        m.get("pg_stat_activity_count", &idle) == Some(0.0)
+    })
+    .await;
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_database_is_visited_within_the_connection_cap() {
+    let pg = PgCluster::start();
+    pg.exec("postgres", "CREATE DATABASE second").await;
+    pg.exec(
+        "postgres",
+        "CREATE TABLE first_t AS SELECT g FROM generate_series(1, 10) g",
+    )
+    .await;
+    pg.exec(
+        "second",
+        "CREATE TABLE second_t AS SELECT g FROM generate_series(1, 42) g",
+    )
+    .await;
+    let app = App::start(&test_config(&pg.dsn("postgres"), "max_connections = 1")).await;
+
+    // Sample centinela's sessions while it works: never more than max_connections.
+    let mut watcher = pg.connect("postgres").await;
+    let deadline = Instant::now() + Duration::from_secs(4);
+    let mut most = 0i64;
+    while Instant::now() < deadline {
+        let n: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'centinela'",
+        )
+        .fetch_one(&mut watcher)
+        .await
+        .unwrap();
+        most = most.max(n);
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(most >= 1, "centinela was never seen connected");
+    assert_eq!(
+        most, 1,
+        "centinela held {most} sessions with max_connections = 1"
+    );
+
+    let m = app
+        .wait_metrics(WAIT, "tables of both databases", |m| {
+            m.get(
+                "pg_stat_user_tables_n_live_tup",
+                &[("datname", "second"), ("relname", "second_t")],
+            )
+            .is_some()
+                && m.get(
+                    "pg_stat_user_tables_n_live_tup",
+                    &[("datname", "postgres"), ("relname", "first_t")],
+                )
+                .is_some()
+        })
+        .await;
+    assert_eq!(
+        m.get(
+            "pg_stat_user_tables_n_live_tup",
+            &[("datname", "second"), ("relname", "second_t")]
+        ),
+        Some(42.0)
+    );
+    assert_eq!(
+        m.get(
+            "centinela_pg_database_collect_success",
+            &[("datname", "second")]
+        ),
+        Some(1.0)
+    );
+    assert!(
+        m.get("pg_database_size_bytes", &[("datname", "second")])
+            .unwrap()
+            > 1e6
+    );
+    // template0/template1 are excluded by default.
+    assert!(m
+        .values("pg_database_size_bytes", &[("datname", "template1")])
+        .is_empty());
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_locked_table_does_not_stall_the_collection() {
+    let pg = PgCluster::start();
+    pg.exec(
+        "postgres",
+        "CREATE TABLE locked AS SELECT g FROM generate_series(1, 1000) g;
+         CREATE TABLE free AS SELECT g FROM generate_series(1, 500) g;",
+    )
+    .await;
+    // ANALYZE sets relpages, the estimate used for the locked table.
+    pg.exec("postgres", "ANALYZE locked, free").await;
+    let mut holder = pg.connect("postgres").await;
+    sqlx::raw_sql("BEGIN; LOCK TABLE locked IN ACCESS EXCLUSIVE MODE;")
+        .execute(&mut holder)
+        .await
+        .unwrap();
+
+    let app = App::start(&test_config(&pg.dsn("postgres"), "")).await;
+    let m = app
+        .wait_metrics(
+            WAIT,
+            "a successful tables run while `locked` is locked",
+            |m| {
+                m.get(
+                    "centinela_collector_up",
+                    &[("collector", "postgres_tables")],
+                ) == Some(1.0)
+            },
+        )
+        .await;
+    assert_eq!(
+        m.get("pg_stat_user_tables_n_live_tup", &[("relname", "free")]),
+        Some(500.0)
+    );
+    // The locked table is still reported, sized from the catalog.
+    assert_eq!(
+        m.get("pg_stat_user_tables_n_live_tup", &[("relname", "locked")]),
+        Some(1000.0)
+    );
+    assert!(
+        m.get(
+            "pg_stat_user_tables_table_size_bytes",
+            &[("relname", "locked")]
+        )
+        .unwrap()
+            > 0.0
+    );
+    assert_eq!(
+        m.get(
+            "centinela_pg_relations_size_estimated",
+            &[("datname", "postgres")]
+        ),
+        Some(1.0)
+    );
+    let took = m
+        .get(
+            "centinela_collector_duration_seconds",
+            &[("collector", "postgres_tables")],
+        )
+        .unwrap();
+    assert!(
+        took < 0.9,
+        "the run took {took}s, longer than statement_timeout"
+    );
+
+    sqlx::raw_sql("COMMIT").execute(&mut holder).await.unwrap();
+    app.wait_metrics(WAIT, "exact size once the lock is gone", |m| {
+        m.get(
+            "centinela_pg_relations_size_estimated",
+            &[("datname", "postgres")],
+        ) == Some(0.0)
+    })
+    .await;
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_outage_is_reported_and_recovered_without_restart() {
+    let pg = PgCluster::start();
+    pg.exec("postgres", "CREATE TABLE t AS SELECT 1 AS x").await;
+    let interval = 2.0;
+    let config = test_config(&pg.dsn("postgres"), "");
+    let mut config = config;
+    config.postgres.interval = Duration::from_secs_f64(interval);
+    let app = App::start(&config).await;
+    app.wait_metrics(WAIT, "pg_up 1 and tables", |m| {
+        m.get("pg_up", &[]) == Some(1.0)
+            && m.get("pg_stat_user_tables_n_live_tup", &[("relname", "t")])
+                .is_some()
+    })
+    .await;
+    let health = app.get("/health/db").await;
+    assert_eq!(health.status(), 200);
+
+    pg.stop();
+    let m = app
+        .wait_metrics(WAIT, "pg_up 0", |m| m.get("pg_up", &[]) == Some(0.0))
+        .await;
+    assert_eq!(
+        m.get("centinela_collector_up", &[("collector", "postgres")]),
+        Some(0.0)
+    );
+    assert!(m
+        .get(
+            "centinela_collector_last_success_timestamp_seconds",
+            &[("collector", "postgres")]
+        )
+        .is_some());
+    assert!(
+        m.values("pg_stat_activity_count", &[]).is_empty(),
+        "no stale series while down"
+    );
+    let m = app
+        .wait_metrics(WAIT, "table series gone", |m| {
+            m.values("pg_stat_user_tables_n_live_tup", &[]).is_empty()
+        })
+        .await;
+    assert_eq!(
+        m.get(
+            "centinela_collector_up",
+            &[("collector", "postgres_tables")]
+        ),
+        Some(0.0)
+    );
+    let health = app.get("/health/db").await;
+    assert_eq!(health.status(), 503);
+    let body: serde_json::Value = health.json().await.unwrap();
+    assert_eq!(body["status"], "failing");
+    assert!(
+        body["error"].as_str().unwrap().contains("connect"),
+        "{body}"
+    );
+    assert_eq!(app.get("/health").await.status(), 200);
+
+    pg.restart();
+    let back = Instant::now();
+    app.wait_metrics(WAIT, "pg_up 1 again", |m| m.get("pg_up", &[]) == Some(1.0))
+        .await;
+    let took = back.elapsed().as_secs_f64();
+    assert!(
+        took <= 2.0 * interval + 0.5,
+        "pg_up came back after {took:.1}s, more than two intervals"
+    );
+    assert_eq!(app.get("/health/db").await.status(), 200);
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pg_monitor_role_sees_what_a_superuser_sees() {
+    let pg = PgCluster::start();
+    pg.exec(
+        "postgres",
+        "CREATE ROLE watcher LOGIN PASSWORD 'watcher-pw' IN ROLE pg_monitor;
+         CREATE DATABASE busy;",
+    )
+    .await;
+    pg.exec(
+        "busy",
+        "CREATE TABLE owned_by_super (id int); INSERT INTO owned_by_super SELECT generate_series(1, 300);
+         DELETE FROM owned_by_super WHERE id <= 100;",
+    )
+    .await;
+    let mut idle = Vec::new();
+    for _ in 0..3 {
+        idle.push(pg.connect("busy").await);
+    }
+    let only_busy = "databases = [\"busy\"]";
+    let superuser = App::start(&test_config(&pg.dsn("postgres"), only_busy)).await;
+    let monitor = App::start(&test_config(
+        &pg.dsn_as("watcher", "watcher-pw", "postgres"),
+        only_busy,
+    ))
+    .await;
+    let table = [("datname", "busy"), ("relname", "owned_by_super")];
+    let ready = |m: &crate::common::Exposition| {
+        m.get("pg_stat_user_tables_n_dead_tup", &table) == Some(100.0)
+            && m.get("centinela_collector_up", &[("collector", "postgres")]) == Some(1.0)
+    };
+    let a = superuser.wait_metrics(WAIT, "superuser view", ready).await;
+    let b = monitor.wait_metrics(WAIT, "pg_monitor view", ready).await;
+    for name in [
+        "pg_stat_user_tables_n_live_tup",
+        "pg_stat_user_tables_n_dead_tup",
+        "pg_stat_user_tables_table_size_bytes",
+    ] {
+        assert_eq!(a.get(name, &table), b.get(name, &table), "{name}");
+    }
+    let idle_busy = [("datname", "busy"), ("state", "idle")];
+    assert_eq!(
+        b.get("pg_stat_activity_count", &idle_busy),
+        Some(3.0),
+        "pg_monitor sees other roles' sessions"
+    );
+    assert_eq!(
+        a.get("pg_stat_activity_count", &idle_busy),
+        b.get("pg_stat_activity_count", &idle_busy)
+    );
+    superuser.stop().await;
+    monitor.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slow_statements_are_labelled_by_queryid_only() {
+    let pg = PgCluster::start();
+    pg.exec(
+        "postgres",
+        "CREATE EXTENSION pg_stat_statements; SELECT pg_sleep(0.3);",
+    )
+    .await;
+    let app = App::start(&test_config(
+        &pg.dsn("postgres"),
+        "slow_statement_threshold = \"200ms\"",
+    ))
+    .await;
+    let m = app
+        .wait_metrics(WAIT, "a slow statement", |m| {
+            !m.values("pg_stat_statements_mean_seconds", &[]).is_empty()
+        })
+        .await;
+    let slow: Vec<_> = m
+        .samples
+        .iter()
+        .filter(|(n, _, _)| n == "pg_stat_statements_mean_seconds")
+        .collect();
+    assert_eq!(
+        slow.len(),
+        1,
+        "only pg_sleep(0.3) is slower than 200ms: {slow:?}"
+    );
+    let (_, labels, mean) = slow[0];
+    assert!(*mean >= 0.3, "{mean}");
+    assert_eq!(
+        labels.keys().map(String::as_str).collect::<Vec<_>>(),
+        ["datname", "queryid"]
+    );
+    assert_eq!(labels["datname"], "postgres");
+    let id = labels["queryid"].as_str();
+    assert_eq!(
+        m.get("pg_stat_statements_calls_total", &[("queryid", id)]),
+        Some(1.0)
+    );
+    assert!(
+        !m.raw.contains("pg_sleep"),
+        "query text must never be exported"
+    );
+    app.stop().await;
+}
+
+fn now() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs_f64()
+}
