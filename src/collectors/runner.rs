@@ -65,5 +65,14 @@ pub async fn run_once(scheduled: &Scheduled, slot: &Slot) {
             scheduled.collector.on_failure(&err)
         }
     };
-    slot.publish(Entry::new(batch, status));
+    // Encoding a large batch (hundreds of thousands of series) is CPU work: keep it off
+    // the async workers that serve scrapes.
+    let entry = match tokio::task::spawn_blocking(move || Entry::new(batch, status)).await {
+        Ok(entry) => entry,
+        Err(e) => {
+            tracing::error!(collector = name, error = %e, "Encoding the batch failed.");
+            return;
+        }
+    };
+    slot.publish(entry);
 }

@@ -48,18 +48,6 @@ pub fn labels<const N: usize>(pairs: [(&'static str, &str); N]) -> Labels {
         .collect()
 }
 
-/// Extends a shared label set with more pairs.
-pub fn extend_labels<const N: usize>(base: &Labels, pairs: [(&'static str, &str); N]) -> Labels {
-    base.iter()
-        .cloned()
-        .chain(
-            pairs
-                .into_iter()
-                .map(|(k, v)| (Cow::Borrowed(k), Arc::<str>::from(v))),
-        )
-        .collect()
-}
-
 #[derive(Clone, Debug)]
 pub struct Sample {
     pub labels: Labels,
