@@ -9,7 +9,7 @@ use std::time::{Duration, SystemTime};
 use arc_swap::ArcSwap;
 use bytes::Bytes;
 
-use crate::metrics::{catalog, encode, labels, Batch, Format};
+use crate::metrics::{catalog, encode, labels, Batch, Format, MetricDesc};
 
 /// What one collector last published.
 #[derive(Debug, Default)]
@@ -130,50 +130,16 @@ impl Snapshot {
             labels([("version", env!("CARGO_PKG_VERSION"))]),
             1.0,
         );
-        let entries: Vec<_> = self.slots.iter().map(|s| (s.name, s.load())).collect();
-        for (name, e) in &entries {
-            if e.status.runs > 0 {
-                let up = if e.status.ok() { 1.0 } else { 0.0 };
-                b.push(&catalog::COLLECTOR_UP, labels([("collector", name)]), up);
-            }
-        }
-        for (name, e) in &entries {
-            if e.status.runs > 0 {
-                let secs = e.status.last_duration.as_secs_f64();
-                b.push(
-                    &catalog::COLLECTOR_DURATION,
-                    labels([("collector", name)]),
-                    secs,
-                );
-            }
-        }
-        for (name, e) in &entries {
-            if let Some(t) = e.status.last_success {
-                b.push(
-                    &catalog::COLLECTOR_LAST_SUCCESS,
-                    labels([("collector", name)]),
-                    unix_seconds(t),
-                );
-            }
-        }
-        for (name, e) in &entries {
-            #[allow(clippy::cast_precision_loss)]
-            let errors = e.status.errors_total as f64;
-            b.push(
-                &catalog::COLLECTOR_ERRORS,
-                labels([("collector", name)]),
-                errors,
-            );
-        }
-        for (name, e) in &entries {
-            if e.status.runs > 0 {
-                #[allow(clippy::cast_precision_loss)]
-                let series = e.batch.series() as f64;
-                b.push(
-                    &catalog::COLLECTOR_SERIES,
-                    labels([("collector", name)]),
-                    series,
-                );
+        let entries: Vec<_> = self
+            .slots
+            .iter()
+            .map(|s| (labels([("collector", s.name)]), s.load()))
+            .collect();
+        for (desc, field) in SELF_FAMILIES {
+            for (l, entry) in &entries {
+                if let Some(v) = field(entry) {
+                    b.push(desc, Arc::clone(l), v);
+                }
             }
         }
         b
@@ -190,6 +156,29 @@ impl Snapshot {
         chunks
     }
 }
+
+type EntryField = fn(&Entry) -> Option<f64>;
+
+/// Per-collector self-metrics and how each reads the collector's entry. Before a first run
+/// only the error count exists.
+#[allow(clippy::cast_precision_loss)]
+const SELF_FAMILIES: &[(&MetricDesc, EntryField)] = &[
+    (&catalog::COLLECTOR_UP, |e| {
+        (e.status.runs > 0).then(|| if e.status.ok() { 1.0 } else { 0.0 })
+    }),
+    (&catalog::COLLECTOR_DURATION, |e| {
+        (e.status.runs > 0).then_some(e.status.last_duration.as_secs_f64())
+    }),
+    (&catalog::COLLECTOR_LAST_SUCCESS, |e| {
+        e.status.last_success.map(unix_seconds)
+    }),
+    (&catalog::COLLECTOR_ERRORS, |e| {
+        Some(e.status.errors_total as f64)
+    }),
+    (&catalog::COLLECTOR_SERIES, |e| {
+        (e.status.runs > 0).then(|| e.batch.series() as f64)
+    }),
+];
 
 pub fn unix_seconds(t: SystemTime) -> f64 {
     t.duration_since(SystemTime::UNIX_EPOCH)

@@ -95,22 +95,17 @@ impl Config {
             }
             figment = figment.merge(Toml::file(path));
         }
-        figment = figment.merge(env_provider(&sources.env));
-        let config: Config = figment.extract().map_err(|e| figment_errors(&e))?;
-        let problems = validate(&config);
-        if problems.is_empty() {
-            Ok(config)
-        } else {
-            Err(problems)
-        }
+        Self::finish(&figment.merge(env_provider(&sources.env)))
     }
 
-    /// Parses a TOML string on top of the defaults (for tests and `check-config`).
+    /// Parses a TOML string on top of the defaults (tests).
     pub fn from_toml(toml: &str) -> Result<Self, Vec<ConfigError>> {
-        let config: Config = Figment::from(Toml::string(DEFAULTS))
-            .merge(Toml::string(toml))
-            .extract()
-            .map_err(|e| figment_errors(&e))?;
+        Self::finish(&Figment::from(Toml::string(DEFAULTS)).merge(Toml::string(toml)))
+    }
+
+    /// Phase 1, serde types; phase 2, every value problem at once.
+    fn finish(figment: &Figment) -> Result<Self, Vec<ConfigError>> {
+        let config: Config = figment.extract().map_err(|e| figment_errors(&e))?;
         let problems = validate(&config);
         if problems.is_empty() {
             Ok(config)
