@@ -12,7 +12,7 @@ use figment::Figment;
 use secrecy::SecretString;
 use serde::Deserialize;
 
-pub use validate::{validate, ConfigError};
+pub use validate::{split_host_port, validate, ConfigError};
 
 /// The defaults, also the documented reference of every key.
 pub const DEFAULTS: &str = include_str!("defaults.toml");
@@ -22,6 +22,179 @@ pub const DEFAULTS: &str = include_str!("defaults.toml");
 pub struct Config {
     pub server: ServerConfig,
     pub postgres: PostgresConfig,
+    pub schedule: ScheduleConfig,
+    pub host: HostConfig,
+    pub certs: CertsConfig,
+    #[serde(default)]
+    pub backups: Vec<BackupConfig>,
+    pub pgbackrest: PgBackRestConfig,
+    pub redis: RedisConfig,
+    pub files: FilesConfig,
+    #[serde(default)]
+    pub probes: Vec<ProbeConfig>,
+    pub textfile: TextfileConfig,
+}
+
+/// Intervals of the collectors other than PostgreSQL's.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScheduleConfig {
+    #[serde(with = "humantime_serde")]
+    pub certs: Duration,
+    #[serde(with = "humantime_serde")]
+    pub host: Duration,
+    #[serde(with = "humantime_serde")]
+    pub backups: Duration,
+    #[serde(with = "humantime_serde")]
+    pub pgbackrest: Duration,
+    #[serde(with = "humantime_serde")]
+    pub redis: Duration,
+    #[serde(with = "humantime_serde")]
+    pub files: Duration,
+    #[serde(with = "humantime_serde")]
+    pub probes: Duration,
+    #[serde(with = "humantime_serde")]
+    pub textfile: Duration,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HostConfig {
+    pub enabled: bool,
+    /// Filesystem types that are not disks.
+    pub exclude_fstypes: Vec<String>,
+    #[serde(with = "humantime_serde")]
+    pub statvfs_timeout: Duration,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CertsConfig {
+    pub files: Vec<CertFilesConfig>,
+    pub endpoints: Vec<CertEndpointConfig>,
+    /// Read PostgreSQL's own certificate when the connection may use TLS.
+    pub postgres: bool,
+    #[serde(with = "humantime_serde")]
+    pub timeout: Duration,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CertFilesConfig {
+    /// Globs (`**` included); every certificate of every matching file is reported.
+    pub paths: Vec<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CertEndpointConfig {
+    /// `host:port`.
+    pub address: String,
+    /// SNI name; the host of `address` by default.
+    #[serde(default)]
+    pub server_name: Option<String>,
+    #[serde(default)]
+    pub starttls: Option<StartTls>,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq, PartialOrd, Ord)]
+#[serde(rename_all = "lowercase")]
+pub enum StartTls {
+    /// PostgreSQL's SSLRequest before the TLS handshake.
+    Postgres,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BackupConfig {
+    pub name: String,
+    pub path: PathBuf,
+    /// Glob on file names; every regular file when absent.
+    #[serde(default)]
+    pub pattern: Option<String>,
+    #[serde(default)]
+    pub recursive: bool,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PgBackRestConfig {
+    pub enabled: bool,
+    pub command: String,
+    pub args: Vec<String>,
+    #[serde(with = "humantime_serde")]
+    pub timeout: Duration,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RedisConfig {
+    /// `redis://[user:password@]host:port[/db]`; a secret (it may hold a password).
+    #[serde(default)]
+    pub url: Option<SecretString>,
+    #[serde(default)]
+    pub url_file: Option<PathBuf>,
+    pub key_patterns: Vec<String>,
+    #[serde(with = "humantime_serde")]
+    pub scan_budget: Duration,
+    pub scan_count: u32,
+    #[serde(with = "humantime_serde")]
+    pub timeout: Duration,
+}
+
+impl RedisConfig {
+    pub fn enabled(&self) -> bool {
+        self.url.is_some() || self.url_file.is_some()
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FilesConfig {
+    pub stale: Vec<StaleFilesConfig>,
+    pub logs: Vec<LogConfig>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StaleFilesConfig {
+    pub name: String,
+    /// Directory searched, recursively, like `find`.
+    pub path: PathBuf,
+    /// Glob on file names.
+    pub pattern: String,
+    #[serde(with = "humantime_serde")]
+    pub older_than: Duration,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogConfig {
+    pub name: String,
+    /// Path with strftime fields (`%Y-%m-%d`), resolved in local time: today's file.
+    pub path: String,
+    /// Regular expression matched against each line.
+    pub pattern: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProbeConfig {
+    pub name: String,
+    pub url: String,
+    #[serde(default = "default_probe_timeout", with = "humantime_serde")]
+    pub timeout: Duration,
+}
+
+fn default_probe_timeout() -> Duration {
+    Duration::from_secs(5)
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TextfileConfig {
+    #[serde(default)]
+    pub directory: Option<PathBuf>,
 }
 
 #[derive(Debug, Deserialize)]

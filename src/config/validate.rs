@@ -138,7 +138,184 @@ pub fn validate(config: &Config) -> Vec<ConfigError> {
             ),
         );
     }
+    validate_others(config, &mut errors);
     errors
+}
+
+/// The collectors around the database.
+fn validate_others(config: &Config, errors: &mut Vec<ConfigError>) {
+    let mut err = |key: String, msg: String| errors.push(ConfigError::new(key, msg));
+    let s = &config.schedule;
+    for (key, value) in [
+        ("certs", s.certs),
+        ("host", s.host),
+        ("backups", s.backups),
+        ("pgbackrest", s.pgbackrest),
+        ("redis", s.redis),
+        ("files", s.files),
+        ("probes", s.probes),
+        ("textfile", s.textfile),
+    ] {
+        if value < Duration::from_secs(1) {
+            err(format!("schedule.{key}"), "must be at least 1s".into());
+        }
+    }
+    for (i, f) in config.certs.files.iter().enumerate() {
+        if f.paths.is_empty() {
+            err(
+                format!("certs.files[{i}].paths"),
+                "must list at least one path or glob".into(),
+            );
+        }
+        for (j, p) in f.paths.iter().enumerate() {
+            if let Err(e) = glob::Pattern::new(p) {
+                err(
+                    format!("certs.files[{i}].paths[{j}]"),
+                    format!("invalid glob {p:?}: {e}"),
+                );
+            }
+        }
+    }
+    for (i, e) in config.certs.endpoints.iter().enumerate() {
+        if split_host_port(&e.address).is_none() {
+            err(
+                format!("certs.endpoints[{i}].address"),
+                format!("expected host:port, got {:?}", e.address),
+            );
+        }
+    }
+    let mut names = std::collections::HashSet::new();
+    for (i, b) in config.backups.iter().enumerate() {
+        if b.name.is_empty() || !names.insert(b.name.as_str()) {
+            err(
+                format!("backups[{i}].name"),
+                format!("must be non-empty and unique, got {:?}", b.name),
+            );
+        }
+        if let Some(p) = &b.pattern {
+            if let Err(e) = glob::Pattern::new(p) {
+                err(
+                    format!("backups[{i}].pattern"),
+                    format!("invalid glob {p:?}: {e}"),
+                );
+            }
+        }
+    }
+    let r = &config.redis;
+    match (&r.url, &r.url_file) {
+        (Some(_), Some(_)) => err(
+            "redis.url_file".into(),
+            "set either url or url_file, not both".into(),
+        ),
+        (Some(url), None) => {
+            if redis::parse_redis_url(url.expose_secret()).is_none() {
+                err("redis.url".into(), "not a valid redis:// URL".into());
+            }
+        }
+        (None, Some(path)) => match super::read_secret_file(path) {
+            Err(e) => err(
+                "redis.url_file".into(),
+                format!("cannot read {}: {e}", path.display()),
+            ),
+            Ok(url) => {
+                if redis::parse_redis_url(url.expose_secret()).is_none() {
+                    err(
+                        "redis.url_file".into(),
+                        format!("{}: not a valid redis:// URL", path.display()),
+                    );
+                }
+            }
+        },
+        (None, None) => {
+            if !r.key_patterns.is_empty() {
+                err(
+                    "redis.key_patterns".into(),
+                    "needs redis.url or redis.url_file".into(),
+                );
+            }
+        }
+    }
+    if r.scan_count == 0 {
+        err("redis.scan_count".into(), "must be at least 1".into());
+    }
+    let mut names = std::collections::HashSet::new();
+    for (i, f) in config.files.stale.iter().enumerate() {
+        if f.name.is_empty() || !names.insert(f.name.as_str()) {
+            err(
+                format!("files.stale[{i}].name"),
+                format!("must be non-empty and unique, got {:?}", f.name),
+            );
+        }
+        if let Err(e) = glob::Pattern::new(&f.pattern) {
+            err(
+                format!("files.stale[{i}].pattern"),
+                format!("invalid glob {:?}: {e}", f.pattern),
+            );
+        }
+    }
+    let mut names = std::collections::HashSet::new();
+    for (i, l) in config.files.logs.iter().enumerate() {
+        if l.name.is_empty() || !names.insert(l.name.as_str()) {
+            err(
+                format!("files.logs[{i}].name"),
+                format!("must be non-empty and unique, got {:?}", l.name),
+            );
+        }
+        if let Err(e) = regex::Regex::new(&l.pattern) {
+            err(
+                format!("files.logs[{i}].pattern"),
+                format!("invalid regular expression: {e}"),
+            );
+        }
+        if chrono::format::StrftimeItems::new(&l.path)
+            .any(|i| matches!(i, chrono::format::Item::Error))
+        {
+            err(
+                format!("files.logs[{i}].path"),
+                format!("invalid strftime field in {:?}", l.path),
+            );
+        }
+    }
+    let mut names = std::collections::HashSet::new();
+    for (i, p) in config.probes.iter().enumerate() {
+        if p.name.is_empty() || !names.insert(p.name.as_str()) {
+            err(
+                format!("probes[{i}].name"),
+                format!("must be non-empty and unique, got {:?}", p.name),
+            );
+        }
+        match reqwest::Url::parse(&p.url) {
+            Ok(u) if matches!(u.scheme(), "http" | "https") => {}
+            _ => err(
+                format!("probes[{i}].url"),
+                format!("expected an http:// or https:// URL, got {:?}", p.url),
+            ),
+        }
+        if p.timeout.is_zero() {
+            err(
+                format!("probes[{i}].timeout"),
+                "must be greater than 0".into(),
+            );
+        }
+    }
+    if let Some(dir) = &config.textfile.directory {
+        if !dir.is_dir() {
+            err(
+                "textfile.directory".into(),
+                format!("{} is not a directory", dir.display()),
+            );
+        }
+    }
+}
+
+/// `host:port`, with `[v6]:port` accepted.
+pub fn split_host_port(address: &str) -> Option<(String, u16)> {
+    let (host, port) = address.rsplit_once(':')?;
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    if host.is_empty() {
+        return None;
+    }
+    Some((host.to_owned(), port.parse().ok()?))
 }
 
 /// Parses a DSN without ever echoing it: parser messages can quote the input.

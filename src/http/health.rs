@@ -62,13 +62,22 @@ pub struct ComponentHealth {
 
 /// `/health/db`: the `postgres` collector's last run.
 pub async fn db(State(state): State<AppState>) -> (StatusCode, Json<ComponentHealth>) {
-    match state.snapshot.slot("postgres") {
+    named(&state, "postgres")
+}
+
+/// `/health/redis`: the `redis` collector's last run; 404 when Redis is not configured.
+pub async fn redis(State(state): State<AppState>) -> (StatusCode, Json<ComponentHealth>) {
+    named(&state, "redis")
+}
+
+fn named(state: &AppState, collector: &'static str) -> (StatusCode, Json<ComponentHealth>) {
+    match state.snapshot.slot(collector) {
         Some(slot) => component(slot),
         None => (
             StatusCode::NOT_FOUND,
             Json(ComponentHealth {
                 status: "disabled",
-                collector: "postgres",
+                collector,
                 last_success_age_seconds: None,
                 freshness_limit_seconds: 0.0,
                 error: None,

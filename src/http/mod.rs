@@ -30,6 +30,7 @@ pub fn router(state: AppState) -> Router {
         .route("/health", get(health::health))
         .route("/ready", get(health::ready))
         .route("/health/db", get(health::db))
+        .route("/health/redis", get(health::redis))
         .merge(metrics)
         .with_state(state)
 }
@@ -39,7 +40,8 @@ async fn index() -> &'static str {
      /metrics     Prometheus metrics (text 0.0.4, OpenMetrics on request, gzip)\n\
      /health      200 while the process runs\n\
      /ready       200 once every collector has run once\n\
-     /health/db   200 while the last PostgreSQL collection succeeded and is fresh\n"
+     /health/db   200 while the last PostgreSQL collection succeeded and is fresh\n\
+     /health/redis  the same for Redis (404 when not configured)\n"
 }
 
 /// Serves until `shutdown` is cancelled, then finishes the requests in flight.

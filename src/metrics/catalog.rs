@@ -314,6 +314,303 @@ metric!(
 );
 metric!(DB_SIZE_ESTIMATED, "centinela_pg_relations_size_estimated", Gauge, ["datname"], "Relations whose size came from the catalog estimate (relpages) because another session held or awaited an ACCESS EXCLUSIVE lock on them.");
 
+// === host ===
+metric!(
+    FS_SIZE,
+    "centinela_filesystem_size_bytes",
+    Gauge,
+    ["mountpoint", "device", "fstype"],
+    "Filesystem size."
+);
+metric!(
+    FS_AVAIL,
+    "centinela_filesystem_avail_bytes",
+    Gauge,
+    ["mountpoint", "device", "fstype"],
+    "Space available to unprivileged users (what df shows as Avail)."
+);
+metric!(
+    FS_FREE,
+    "centinela_filesystem_free_bytes",
+    Gauge,
+    ["mountpoint", "device", "fstype"],
+    "Free space, including what is reserved for root."
+);
+metric!(
+    FS_FILES,
+    "centinela_filesystem_files",
+    Gauge,
+    ["mountpoint", "device", "fstype"],
+    "Inodes in the filesystem."
+);
+metric!(
+    FS_FILES_FREE,
+    "centinela_filesystem_files_free",
+    Gauge,
+    ["mountpoint", "device", "fstype"],
+    "Free inodes."
+);
+metric!(
+    FS_READONLY,
+    "centinela_filesystem_readonly",
+    Gauge,
+    ["mountpoint", "device", "fstype"],
+    "1 if the filesystem is mounted read-only."
+);
+metric!(FS_ERROR, "centinela_filesystem_device_error", Gauge, ["mountpoint", "device", "fstype", "reason"], "1 for a filesystem that could not be read (reason timeout: statvfs did not answer, as a hung network mount does).");
+metric!(
+    MEM_TOTAL,
+    "centinela_memory_total_bytes",
+    Gauge,
+    [],
+    "Total usable memory (MemTotal)."
+);
+metric!(MEM_AVAILABLE, "centinela_memory_available_bytes", Gauge, [], "Memory available for new work without swapping (MemAvailable), what free -m shows as available.");
+metric!(
+    MEM_FREE,
+    "centinela_memory_free_bytes",
+    Gauge,
+    [],
+    "Unused memory (MemFree)."
+);
+metric!(
+    MEM_CACHED,
+    "centinela_memory_cached_bytes",
+    Gauge,
+    [],
+    "Page cache (Cached)."
+);
+metric!(
+    MEM_SWAP_TOTAL,
+    "centinela_memory_swap_total_bytes",
+    Gauge,
+    [],
+    "Swap space."
+);
+metric!(
+    MEM_SWAP_FREE,
+    "centinela_memory_swap_free_bytes",
+    Gauge,
+    [],
+    "Unused swap space."
+);
+metric!(CG_MEM_MAX, "centinela_cgroup_memory_max_bytes", Gauge, [], "Memory limit of centinela's cgroup (v2 memory.max), i.e. the container's limit; absent when unlimited or outside cgroup v2.");
+metric!(CG_MEM_CURRENT, "centinela_cgroup_memory_current_bytes", Gauge, [], "Memory used by centinela's cgroup (v2 memory.current), i.e. the whole container or pod's share.");
+metric!(
+    CPU_SECONDS,
+    "centinela_cpu_seconds_total",
+    Counter,
+    ["mode"],
+    "CPU time of all cores by mode, from /proc/stat."
+);
+metric!(CPU_UTIL, "centinela_cpu_utilization_ratio", Gauge, [], "Share of CPU time not idle (idle and iowait count as idle) between the last two runs, 0 to 1; absent after the first.");
+metric!(
+    LOAD1,
+    "centinela_load1",
+    Gauge,
+    [],
+    "1-minute load average."
+);
+metric!(
+    LOAD5,
+    "centinela_load5",
+    Gauge,
+    [],
+    "5-minute load average."
+);
+metric!(
+    LOAD15,
+    "centinela_load15",
+    Gauge,
+    [],
+    "15-minute load average."
+);
+
+// === certs ===
+metric!(CERT_NOT_AFTER, "centinela_cert_not_after_timestamp_seconds", Gauge, ["source", "subject_cn", "issuer_cn", "serial"], "When the certificate expires (unix seconds). Source is a file path or an endpoint (host:port; postgres for the server's own).");
+metric!(
+    CERT_NOT_BEFORE,
+    "centinela_cert_not_before_timestamp_seconds",
+    Gauge,
+    ["source", "subject_cn", "issuer_cn", "serial"],
+    "When the certificate became valid (unix seconds)."
+);
+metric!(CERT_VERIFY_OK, "centinela_cert_verify_ok", Gauge, ["source", "reason"], "For a TLS endpoint: 1 if its chain verifies against the system roots for its name, 0 with the reason (expired, unknown_issuer for self-signed or private CAs, wrong_name, ...); the certificate is reported either way.");
+metric!(CERT_SOURCE_ERROR, "centinela_cert_source_errors", Gauge, ["source", "reason"], "1 for a certificate source that could not be read: a glob that matches nothing, an unreadable file, a file without certificates, an endpoint that does not answer.");
+
+// === backups ===
+metric!(
+    BK_NEWEST_TIME,
+    "centinela_backup_newest_timestamp_seconds",
+    Gauge,
+    ["name"],
+    "Modification time of the newest backup file (unix seconds); absent when there is none."
+);
+metric!(
+    BK_NEWEST_SIZE,
+    "centinela_backup_newest_size_bytes",
+    Gauge,
+    ["name"],
+    "Size of the newest backup file."
+);
+metric!(BK_NEWEST_VALID, "centinela_backup_newest_valid", Gauge, ["name"], "1 if the newest backup file looks valid: not empty, and with the right header for pg_dump custom format (PGDMP) or gzip (.gz).");
+metric!(
+    BK_FILES,
+    "centinela_backup_files",
+    Gauge,
+    ["name"],
+    "Backup files in the set."
+);
+metric!(
+    BK_SIZE,
+    "centinela_backup_size_bytes",
+    Gauge,
+    ["name"],
+    "Total size of the backup files in the set."
+);
+metric!(
+    BK_ERROR,
+    "centinela_backup_errors",
+    Gauge,
+    ["name", "reason"],
+    "1 when the set cannot be read or holds nothing (reason missing, unreadable, empty)."
+);
+
+// === pgbackrest ===
+metric!(
+    PGBR_LAST,
+    "centinela_pgbackrest_last_backup_timestamp_seconds",
+    Gauge,
+    ["stanza", "type"],
+    "When the newest pgBackRest backup of each type (full, diff, incr) finished (unix seconds)."
+);
+metric!(
+    PGBR_STATUS,
+    "centinela_pgbackrest_stanza_status_code",
+    Gauge,
+    ["stanza", "message"],
+    "pgBackRest's status code for the stanza (0 ok, 2 no valid backups, ...), with its message."
+);
+metric!(
+    PGBR_ERROR,
+    "centinela_pgbackrest_last_backup_error",
+    Gauge,
+    ["stanza"],
+    "1 if pgBackRest recorded an error (checksum or otherwise) in the newest backup of the stanza."
+);
+
+// === redis ===
+metric!(
+    REDIS_UP,
+    "redis_up",
+    Gauge,
+    [],
+    "1 if Redis answered PING, 0 if not."
+);
+metric!(
+    REDIS_PING,
+    "centinela_redis_ping_seconds",
+    Gauge,
+    [],
+    "Round-trip time of PING."
+);
+metric!(
+    REDIS_MEM_USED,
+    "redis_memory_used_bytes",
+    Gauge,
+    [],
+    "Memory used by Redis (used_memory)."
+);
+metric!(
+    REDIS_MEM_MAX,
+    "redis_memory_max_bytes",
+    Gauge,
+    [],
+    "Redis maxmemory; 0 means no limit."
+);
+metric!(
+    REDIS_CLIENTS,
+    "redis_connected_clients",
+    Gauge,
+    [],
+    "Connected clients."
+);
+metric!(
+    REDIS_EVICTED,
+    "redis_evicted_keys_total",
+    Counter,
+    [],
+    "Keys evicted because of maxmemory."
+);
+metric!(
+    REDIS_DB_KEYS,
+    "redis_db_keys",
+    Gauge,
+    ["db"],
+    "Keys per database."
+);
+metric!(REDIS_KEYS_COUNT, "redis_keys_count", Untyped, ["db", "pattern"], "Keys matching each configured pattern, counted with SCAN (redis_exporter name; untyped because of its _count suffix). Check centinela_redis_key_scan_complete.");
+metric!(REDIS_SCAN_COMPLETE, "centinela_redis_key_scan_complete", Gauge, ["db", "pattern"], "1 if the pattern's SCAN finished within scan_budget, 0 if the count is partial (a lower bound).");
+
+// === files ===
+metric!(
+    STALE_FILES,
+    "centinela_stale_files",
+    Gauge,
+    ["name"],
+    "Files matching the pattern older than older_than (find -mtime)."
+);
+metric!(
+    STALE_BYTES,
+    "centinela_stale_files_bytes",
+    Gauge,
+    ["name"],
+    "Total size of those files."
+);
+metric!(STALE_ERROR, "centinela_stale_files_errors", Gauge, ["name", "reason"], "1 when the directory cannot be read (missing, unreadable) or the walk was cut short (truncated).");
+metric!(LOG_MATCHES, "centinela_log_matches", Gauge, ["name"], "Lines matching the pattern in today's file (grep -c); starts over when the date, and so the file, changes.");
+metric!(LOG_MATCHES_TOTAL, "centinela_log_matches_total", Counter, ["name"], "Matching lines seen since centinela started, across days, truncation and rotation; never counts a line twice.");
+metric!(
+    LOG_FILE_PRESENT,
+    "centinela_log_file_present",
+    Gauge,
+    ["name"],
+    "1 if today's file exists."
+);
+
+// === probes ===
+metric!(
+    PROBE_SUCCESS,
+    "centinela_probe_success",
+    Gauge,
+    ["name"],
+    "1 if the URL answered with a status below 400 within the timeout (curl -f), 0 otherwise."
+);
+metric!(
+    PROBE_DURATION,
+    "centinela_probe_duration_seconds",
+    Gauge,
+    ["name"],
+    "How long the probe took."
+);
+metric!(
+    PROBE_STATUS,
+    "centinela_probe_http_status_code",
+    Gauge,
+    ["name"],
+    "HTTP status of the answer; 0 when there was none."
+);
+
+// === textfile ===
+metric!(TEXTFILE_ERROR, "centinela_textfile_scrape_error", Gauge, ["file"], "1 if the *.prom file could not be read or parsed (it is skipped; the others still load), 0 if it loaded.");
+metric!(
+    TEXTFILE_MTIME,
+    "centinela_textfile_mtime_seconds",
+    Gauge,
+    ["file"],
+    "Modification time of each *.prom file that loaded."
+);
+
 /// The catalogue: collector name and the metrics it can export.
 pub static CATALOG: &[(&str, &[&MetricDesc])] = &[
     (
@@ -383,6 +680,79 @@ pub static CATALOG: &[(&str, &[&MetricDesc])] = &[
             &DB_SIZE_ESTIMATED,
         ],
     ),
+    (
+        "host",
+        &[
+            &FS_SIZE,
+            &FS_AVAIL,
+            &FS_FREE,
+            &FS_FILES,
+            &FS_FILES_FREE,
+            &FS_READONLY,
+            &FS_ERROR,
+            &MEM_TOTAL,
+            &MEM_AVAILABLE,
+            &MEM_FREE,
+            &MEM_CACHED,
+            &MEM_SWAP_TOTAL,
+            &MEM_SWAP_FREE,
+            &CG_MEM_MAX,
+            &CG_MEM_CURRENT,
+            &CPU_SECONDS,
+            &CPU_UTIL,
+            &LOAD1,
+            &LOAD5,
+            &LOAD15,
+        ],
+    ),
+    (
+        "certs",
+        &[
+            &CERT_NOT_AFTER,
+            &CERT_NOT_BEFORE,
+            &CERT_VERIFY_OK,
+            &CERT_SOURCE_ERROR,
+        ],
+    ),
+    (
+        "backups",
+        &[
+            &BK_NEWEST_TIME,
+            &BK_NEWEST_SIZE,
+            &BK_NEWEST_VALID,
+            &BK_FILES,
+            &BK_SIZE,
+            &BK_ERROR,
+        ],
+    ),
+    ("pgbackrest", &[&PGBR_LAST, &PGBR_STATUS, &PGBR_ERROR]),
+    (
+        "redis",
+        &[
+            &REDIS_UP,
+            &REDIS_PING,
+            &REDIS_MEM_USED,
+            &REDIS_MEM_MAX,
+            &REDIS_CLIENTS,
+            &REDIS_EVICTED,
+            &REDIS_DB_KEYS,
+            &REDIS_KEYS_COUNT,
+            &REDIS_SCAN_COMPLETE,
+        ],
+    ),
+    (
+        "files",
+        &[
+            &STALE_FILES,
+            &STALE_BYTES,
+            &STALE_ERROR,
+            &LOG_MATCHES,
+            &LOG_MATCHES_TOTAL,
+            &LOG_FILE_PRESENT,
+        ],
+    ),
+    ("probes", &[&PROBE_SUCCESS, &PROBE_DURATION, &PROBE_STATUS]),
+    ("textfile", &[&TEXTFILE_ERROR, &TEXTFILE_MTIME]),
 ];
 
 /// Looks a metric up by name.

@@ -288,6 +288,7 @@ impl Collector for PostgresCollector {
         let unreachable = match error {
             CollectError::Postgres(e) => e.is_unreachable(),
             CollectError::Timeout(_) => true,
+            _ => false,
         };
         b.set(&PG_UP, if unreachable { 0.0 } else { 1.0 });
         b

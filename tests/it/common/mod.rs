@@ -1,6 +1,7 @@
 //! Shared test harness: PostgreSQL clusters, a running centinela, exposition parsing.
 
 pub mod pg;
+pub mod redis;
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
@@ -9,6 +10,19 @@ use centinela::app::{self, Running};
 use centinela::config::Config;
 
 pub use pg::PgCluster;
+
+/// A config with the PostgreSQL section of `test_config`, the other collectors off unless
+/// `extra` (TOML tables) turns them on, and their intervals at 1 s.
+pub fn config_with(dsn: &str, extra: &str) -> Config {
+    let toml = format!(
+        "[server]\nlisten = \"127.0.0.1:0\"\n\
+         [postgres]\ndsn = \"{dsn}\"\ninterval = \"1s\"\nslow_interval = \"1s\"\n\
+         statement_timeout = \"900ms\"\nlock_timeout = \"300ms\"\n\
+         [schedule]\ncerts = \"1s\"\nhost = \"1s\"\nbackups = \"1s\"\npgbackrest = \"1s\"\n\
+         redis = \"1s\"\nfiles = \"1s\"\nprobes = \"1s\"\ntextfile = \"1s\"\n{extra}\n"
+    );
+    Config::from_toml(&toml).unwrap_or_else(|e| panic!("test config invalid: {e:?}\n{toml}"))
+}
 
 /// A config for tests: fast intervals, listening on a free port.
 pub fn test_config(dsn: &str, extra_postgres: &str) -> Config {
@@ -181,6 +195,32 @@ fn parse_labels(s: &str) -> BTreeMap<String, String> {
         }
     }
     out
+}
+
+/// `promtool check metrics` finds nothing wrong with `text`.
+pub fn assert_promtool_ok(text: &str) {
+    use std::io::Write as _;
+    use std::process::{Command, Stdio};
+    let mut child = Command::new(promtool())
+        .args(["check", "metrics"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(text.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "promtool check metrics failed:\n{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 /// Finds promtool or fails saying how to get it.

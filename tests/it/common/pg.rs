@@ -268,6 +268,51 @@ impl PgCluster {
         self.start_server();
     }
 
+    pub fn data_dir(&self) -> PathBuf {
+        self.data()
+    }
+
+    /// The cluster's private directory (its Unix socket lives here).
+    pub fn dir(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// Runs a program as the cluster's owner (the `postgres` user when the tests run as root).
+    pub fn run_as_owner(&self, program: &str, args: &[&str]) -> Output {
+        let mut cmd = match &installation().run_as {
+            Some((user, _, _)) => {
+                let mut c = Command::new("runuser");
+                c.args(["-u", user, "--", program]);
+                c
+            }
+            None => Command::new(program),
+        };
+        cmd.args(args)
+            .output()
+            .unwrap_or_else(|e| panic!("cannot run {program}: {e}"))
+    }
+
+    /// Makes `path` belong to the cluster's owner.
+    pub fn give(&self, path: &Path) {
+        installation().own(path);
+    }
+
+    /// Turns TLS on with the given certificate and key (PEM), as server.crt / server.key.
+    pub async fn enable_ssl(&self, cert_pem: &str, key_pem: &str) {
+        use std::os::unix::fs::PermissionsExt as _;
+        for (name, data) in [("server.crt", cert_pem), ("server.key", key_pem)] {
+            let path = self.data().join(name);
+            std::fs::write(&path, data).unwrap();
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+            installation().own(&path);
+        }
+        self.exec(
+            "postgres",
+            "ALTER SYSTEM SET ssl = 'on'; SELECT pg_reload_conf()",
+        )
+        .await;
+    }
+
     /// Superuser URL with the password, for `database`.
     pub fn dsn(&self, database: &str) -> String {
         format!(

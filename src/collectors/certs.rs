@@ -1,0 +1,451 @@
+//! `certs` collector: `openssl x509 -enddate` and `openssl s_client`, continuously.
+//!
+//! Exports `centinela_cert_not_after_timestamp_seconds`, `centinela_cert_not_before_timestamp_seconds`
+//! (one series per certificate: every certificate of every PEM bundle or DER file, and the
+//! chain each TLS endpoint presents), `centinela_cert_verify_ok` per endpoint and
+//! `centinela_cert_source_errors` for sources that cannot be read. Endpoints are the
+//! configured ones, PostgreSQL's own server (SSLRequest, then TLS) and every https probe.
+
+use std::collections::BTreeSet;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::client::WebPkiServerVerifier;
+use rustls::crypto::CryptoProvider;
+use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
+use rustls::{DigitallySignedStruct, RootCertStore, SignatureScheme};
+use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+use tokio::net::TcpStream;
+
+use super::{CollectError, Collector};
+use crate::config::{split_host_port, Config, StartTls};
+use crate::metrics::catalog::{CERT_NOT_AFTER, CERT_NOT_BEFORE, CERT_SOURCE_ERROR, CERT_VERIFY_OK};
+use crate::metrics::{labels, Batch};
+
+/// PostgreSQL's SSLRequest: length 8, code 80877103.
+const SSL_REQUEST: [u8; 8] = [0, 0, 0, 8, 0x04, 0xd2, 0x16, 0x2f];
+
+/// What is reported of one certificate.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CertInfo {
+    pub subject_cn: String,
+    pub issuer_cn: String,
+    pub serial: String,
+    pub not_before: i64,
+    pub not_after: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Endpoint {
+    /// Label value: `host:port`.
+    pub source: String,
+    pub host: String,
+    pub port: u16,
+    pub server_name: String,
+    pub starttls: Option<StartTls>,
+    /// PostgreSQL with sslmode=prefer: a server without TLS is not an error.
+    pub tls_optional: bool,
+}
+
+#[derive(Debug)]
+pub struct CertsCollector {
+    patterns: Vec<String>,
+    endpoints: Vec<Endpoint>,
+    timeout: Duration,
+    provider: Arc<CryptoProvider>,
+    roots: Arc<RootCertStore>,
+}
+
+// === impl CertsCollector ===
+
+impl CertsCollector {
+    /// `postgres` is the PostgreSQL connection when its server certificate should be read.
+    pub fn new(config: &Config, postgres: Option<Endpoint>) -> Self {
+        let mut endpoints = BTreeSet::new();
+        for e in &config.certs.endpoints {
+            if let Some((host, port)) = split_host_port(&e.address) {
+                endpoints.insert(Endpoint {
+                    source: e.address.clone(),
+                    server_name: e.server_name.clone().unwrap_or_else(|| host.clone()),
+                    host,
+                    port,
+                    starttls: e.starttls,
+                    tls_optional: false,
+                });
+            }
+        }
+        let mut automatic: Vec<Endpoint> = postgres.into_iter().collect();
+        for p in &config.probes {
+            if let Ok(url) = reqwest::Url::parse(&p.url) {
+                if let (Some(host), Some(port), "https") =
+                    (url.host_str(), url.port_or_known_default(), url.scheme())
+                {
+                    let host = host
+                        .trim_start_matches('[')
+                        .trim_end_matches(']')
+                        .to_owned();
+                    automatic.push(Endpoint {
+                        source: format!("{}:{port}", url.host_str().unwrap_or_default()),
+                        server_name: host.clone(),
+                        host,
+                        port,
+                        starttls: None,
+                        tls_optional: false,
+                    });
+                }
+            }
+        }
+        // One series per source: a configured endpoint wins over the automatic ones.
+        for auto in automatic {
+            if !endpoints.iter().any(|e| e.source == auto.source) {
+                endpoints.insert(auto);
+            }
+        }
+        let mut roots = RootCertStore::empty();
+        let native = rustls_native_certs::load_native_certs();
+        roots.add_parsable_certificates(native.certs);
+        Self {
+            patterns: config
+                .certs
+                .files
+                .iter()
+                .flat_map(|f| f.paths.iter().cloned())
+                .collect(),
+            endpoints: endpoints.into_iter().collect(),
+            timeout: config.certs.timeout,
+            provider: Arc::new(rustls::crypto::ring::default_provider()),
+            roots: Arc::new(roots),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.patterns.is_empty() && self.endpoints.is_empty()
+    }
+
+    /// Connects, handshakes, and returns the presented chain and why it would not verify.
+    async fn probe(&self, e: &Endpoint) -> Result<Option<(Vec<CertInfo>, Option<String>)>, String> {
+        let mut tcp = TcpStream::connect((e.host.as_str(), e.port))
+            .await
+            .map_err(|err| format!("connect: {}", err.kind()))?;
+        if e.starttls == Some(StartTls::Postgres) {
+            tcp.write_all(&SSL_REQUEST)
+                .await
+                .map_err(|_| "ssl_request_failed".to_owned())?;
+            let mut answer = [0u8; 1];
+            tcp.read_exact(&mut answer)
+                .await
+                .map_err(|_| "ssl_request_failed".to_owned())?;
+            match answer[0] {
+                b'S' => {}
+                b'N' if e.tls_optional => return Ok(None),
+                b'N' => return Err("tls_not_offered".into()),
+                _ => return Err("not_postgres".into()),
+            }
+        }
+        let verifier = Arc::new(RecordingVerifier {
+            inner: WebPkiServerVerifier::builder_with_provider(
+                Arc::clone(&self.roots),
+                Arc::clone(&self.provider),
+            )
+            .build()
+            .ok(),
+            provider: Arc::clone(&self.provider),
+            outcome: Mutex::new(None),
+        });
+        let tls = rustls::ClientConfig::builder_with_provider(Arc::clone(&self.provider))
+            .with_safe_default_protocol_versions()
+            .map_err(|err| format!("tls_config: {err}"))?
+            .dangerous()
+            .with_custom_certificate_verifier(Arc::clone(&verifier) as Arc<dyn ServerCertVerifier>)
+            .with_no_client_auth();
+        let name = ServerName::try_from(e.server_name.clone())
+            .map_err(|_| "bad_server_name".to_owned())?;
+        let stream = tokio_rustls::TlsConnector::from(Arc::new(tls))
+            .connect(name, tcp)
+            .await
+            .map_err(|err| format!("handshake: {}", tls_reason(&err.to_string())))?;
+        let chain: Vec<CertInfo> = stream
+            .get_ref()
+            .1
+            .peer_certificates()
+            .unwrap_or_default()
+            .iter()
+            .filter_map(|der| cert_info(der).ok())
+            .collect();
+        let failure = verifier
+            .outcome
+            .lock()
+            .ok()
+            .and_then(|o| o.clone())
+            .flatten();
+        Ok(Some((chain, failure)))
+    }
+}
+
+impl Collector for CertsCollector {
+    fn name(&self) -> &'static str {
+        "certs"
+    }
+
+    async fn collect(&self) -> Result<Batch, CollectError> {
+        let mut found: Vec<(String, CertInfo)> = Vec::new();
+        let mut errors: Vec<(String, String)> = Vec::new();
+        let mut verify: Vec<(String, String)> = Vec::new();
+        for pattern in &self.patterns {
+            let paths: Vec<_> = match glob::glob(pattern) {
+                Ok(paths) => paths
+                    .filter_map(Result::ok)
+                    .filter(|p| p.is_file())
+                    .collect(),
+                Err(_) => Vec::new(),
+            };
+            if paths.is_empty() {
+                let plain = !pattern.contains(['*', '?', '[']);
+                errors.push((
+                    pattern.clone(),
+                    if plain { "missing" } else { "no_match" }.into(),
+                ));
+            }
+            for path in paths {
+                let source = path.display().to_string();
+                match read_cert_file(&path) {
+                    Ok(certs) => found.extend(certs.into_iter().map(|c| (source.clone(), c))),
+                    Err(reason) => errors.push((source, reason.into())),
+                }
+            }
+        }
+        let probes = self.endpoints.iter().map(|e| async move {
+            let r = tokio::time::timeout(self.timeout, self.probe(e)).await;
+            (e, r.unwrap_or_else(|_| Err("timeout".into())))
+        });
+        for (e, result) in futures_util::future::join_all(probes).await {
+            match result {
+                Ok(None) => {}
+                Ok(Some((chain, failure))) => {
+                    if chain.is_empty() {
+                        errors.push((e.source.clone(), "no_certificate".into()));
+                    }
+                    found.extend(chain.into_iter().map(|c| (e.source.clone(), c)));
+                    verify.push((e.source.clone(), failure.unwrap_or_default()));
+                }
+                Err(reason) => errors.push((e.source.clone(), reason)),
+            }
+        }
+        for (source, reason) in &errors {
+            tracing::warn!(source = %source, reason = %reason, "Certificate source not read.");
+        }
+
+        let mut b = Batch::default();
+        let rows: Vec<_> = found
+            .iter()
+            .map(|(source, c)| {
+                let l = labels([
+                    ("source", source),
+                    ("subject_cn", &c.subject_cn),
+                    ("issuer_cn", &c.issuer_cn),
+                    ("serial", &c.serial),
+                ]);
+                (l, c)
+            })
+            .collect();
+        #[allow(clippy::cast_precision_loss)]
+        for (l, c) in &rows {
+            b.push(&CERT_NOT_AFTER, Arc::clone(l), c.not_after as f64);
+        }
+        #[allow(clippy::cast_precision_loss)]
+        for (l, c) in &rows {
+            b.push(&CERT_NOT_BEFORE, Arc::clone(l), c.not_before as f64);
+        }
+        for (source, reason) in &verify {
+            let ok = if reason.is_empty() { 1.0 } else { 0.0 };
+            b.push(
+                &CERT_VERIFY_OK,
+                labels([("source", source), ("reason", reason)]),
+                ok,
+            );
+        }
+        for (source, reason) in &errors {
+            b.push(
+                &CERT_SOURCE_ERROR,
+                labels([("source", source), ("reason", reason)]),
+                1.0,
+            );
+        }
+        Ok(b)
+    }
+}
+
+/// Every certificate in a PEM bundle, or the one in a DER file.
+pub fn read_cert_file(path: &Path) -> Result<Vec<CertInfo>, &'static str> {
+    let data = std::fs::read(path).map_err(|_| "unreadable")?;
+    parse_certs(&data)
+}
+
+pub fn parse_certs(data: &[u8]) -> Result<Vec<CertInfo>, &'static str> {
+    if data.windows(11).any(|w| w == b"-----BEGIN ") {
+        let certs: Vec<CertInfo> = x509_parser::pem::Pem::iter_from_buffer(data)
+            .filter_map(Result::ok)
+            .filter(|p| p.label == "CERTIFICATE" || p.label == "TRUSTED CERTIFICATE")
+            .filter_map(|p| cert_info(&p.contents).ok())
+            .collect();
+        if certs.is_empty() {
+            return Err("not_a_certificate");
+        }
+        return Ok(certs);
+    }
+    cert_info(data)
+        .map(|c| vec![c])
+        .map_err(|()| "not_a_certificate")
+}
+
+fn cert_info(der: &[u8]) -> Result<CertInfo, ()> {
+    let (_, cert) = x509_parser::parse_x509_certificate(der).map_err(|_| ())?;
+    let cn = |name: &x509_parser::x509::X509Name<'_>| {
+        name.iter_common_name()
+            .next()
+            .and_then(|cn| cn.as_str().ok())
+            .unwrap_or_default()
+            .to_owned()
+    };
+    Ok(CertInfo {
+        subject_cn: cn(cert.subject()),
+        issuer_cn: cn(cert.issuer()),
+        serial: cert.raw_serial_as_string().replace(':', ""),
+        not_before: cert.validity().not_before.timestamp(),
+        not_after: cert.validity().not_after.timestamp(),
+    })
+}
+
+/// A short, stable reason from a rustls error, for a label.
+fn tls_reason(message: &str) -> String {
+    let m = message.to_ascii_lowercase();
+    let reason = if m.contains("expired") {
+        "expired"
+    } else if m.contains("not valid yet") || m.contains("notvalidyet") {
+        "not_yet_valid"
+    } else if m.contains("unknownissuer") || m.contains("unknown issuer") {
+        "unknown_issuer"
+    } else if m.contains("notvalidforname") || m.contains("not valid for name") {
+        "wrong_name"
+    } else if m.contains("revoked") {
+        "revoked"
+    } else if m.contains("badsignature") || m.contains("bad signature") {
+        "bad_signature"
+    } else if m.contains("certificate") {
+        "invalid_certificate"
+    } else {
+        "tls_error"
+    };
+    reason.to_owned()
+}
+
+/// Verifies like a normal client but never fails the handshake: the outcome is recorded,
+/// so a certificate that is expired, self-signed or for another name is still read.
+#[derive(Debug)]
+struct RecordingVerifier {
+    inner: Option<Arc<WebPkiServerVerifier>>,
+    provider: Arc<CryptoProvider>,
+    /// `Some(None)`: verified; `Some(Some(reason))`: would not verify.
+    outcome: Mutex<Option<Option<String>>>,
+}
+
+impl ServerCertVerifier for RecordingVerifier {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        server_name: &ServerName<'_>,
+        ocsp_response: &[u8],
+        now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        let failure = match &self.inner {
+            None => Some("no_trust_roots".to_owned()),
+            Some(v) => v
+                .verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now)
+                .err()
+                .map(|e| tls_reason(&format!("{e} {e:?}"))),
+        };
+        if let Ok(mut o) = self.outcome.lock() {
+            *o = Some(failure);
+        }
+        Ok(ServerCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.provider.signature_verification_algorithms,
+        )
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.provider.signature_verification_algorithms,
+        )
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.provider
+            .signature_verification_algorithms
+            .supported_schemes()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cert(cn: &str, days: i64) -> (rcgen::Certificate, rcgen::KeyPair) {
+        let mut params = rcgen::CertificateParams::new(vec![cn.to_owned()]).unwrap();
+        params
+            .distinguished_name
+            .push(rcgen::DnType::CommonName, cn);
+        let now = time_now();
+        params.not_before = rcgen::date_time_ymd(2020, 1, 1);
+        params.not_after = now + ::time::Duration::days(days);
+        let key = rcgen::KeyPair::generate().unwrap();
+        let cert = params.self_signed(&key).unwrap();
+        (cert, key)
+    }
+
+    fn time_now() -> ::time::OffsetDateTime {
+        ::time::OffsetDateTime::now_utc()
+    }
+
+    #[test]
+    fn pem_bundle_der_and_garbage() {
+        let a = cert("a.example", 10);
+        let b = cert("b.example", 100);
+        let bundle = format!("{}{}", a.0.pem(), b.0.pem());
+        let certs = parse_certs(bundle.as_bytes()).unwrap();
+        assert_eq!(certs.len(), 2);
+        assert_eq!(certs[0].subject_cn, "a.example");
+        assert_eq!(certs[0].issuer_cn, "a.example");
+        let in_ten_days = time_now().unix_timestamp() + 10 * 86400;
+        assert!((certs[0].not_after - in_ten_days).abs() < 5);
+        let der = parse_certs(a.0.der()).unwrap();
+        assert_eq!(der, certs[..1]);
+        assert_eq!(parse_certs(b"hello"), Err("not_a_certificate"));
+        assert_eq!(
+            parse_certs(a.1.serialize_pem().as_bytes()),
+            Err("not_a_certificate")
+        );
+    }
+}

@@ -1,0 +1,387 @@
+//! `files` collector: `find /tmp -name "dtem_*" -mtime +1` and
+//! `grep -c ERROR app.log.$(date +%Y-%m-%d)`, continuously.
+//!
+//! Exports `centinela_stale_files{name}`, `centinela_stale_files_bytes{name}`,
+//! `centinela_stale_files_errors{name,reason}`, and per log `centinela_log_matches{name}`
+//! (today's matching lines), `centinela_log_matches_total{name}` and
+//! `centinela_log_file_present{name}`.
+//!
+//! Logs are read incrementally: only bytes written since the last run. The file handle is
+//! kept between runs, so when the file is rotated (renamed, a new one created) the rest of
+//! the old file is read before the new one; when it is truncated (copytruncate) reading
+//! starts again at 0. The counter never counts a line twice and never goes backwards; the
+//! gauge counts today's lines and starts over when the date, and so the path, changes.
+
+use std::fs::File;
+use std::io::{Read as _, Seek as _, SeekFrom};
+use std::os::unix::fs::MetadataExt as _;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime};
+
+use regex::bytes::Regex;
+
+use super::{CollectError, Collector};
+use crate::config::FilesConfig;
+use crate::metrics::catalog::{
+    LOG_FILE_PRESENT, LOG_MATCHES, LOG_MATCHES_TOTAL, STALE_BYTES, STALE_ERROR, STALE_FILES,
+};
+use crate::metrics::{labels, Batch};
+
+/// Entries a stale-file walk visits before it stops and says so.
+const MAX_WALK_ENTRIES: usize = 1_000_000;
+/// Bytes of log read per run at most; the rest is read in the following runs.
+const MAX_READ_PER_RUN: u64 = 256 * 1024 * 1024;
+
+#[derive(Debug, Clone)]
+pub struct StaleSpec {
+    pub name: String,
+    pub path: PathBuf,
+    pub pattern: glob::Pattern,
+    pub older_than: Duration,
+}
+
+/// (files, bytes, error)
+pub fn scan_stale(spec: &StaleSpec, now: SystemTime) -> (u64, u64, Option<&'static str>) {
+    if !spec.path.is_dir() {
+        return (0, 0, Some("missing"));
+    }
+    let (mut files, mut bytes, mut visited, mut error) = (0, 0, 0usize, None);
+    let mut dirs = vec![spec.path.clone()];
+    while let Some(dir) = dirs.pop() {
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            // Like find, an unreadable subdirectory is reported and the rest still counted.
+            error = Some("unreadable");
+            continue;
+        };
+        for entry in entries.flatten() {
+            visited += 1;
+            if visited > MAX_WALK_ENTRIES {
+                return (files, bytes, Some("truncated"));
+            }
+            // symlink_metadata: links are not followed, as find does by default.
+            let Ok(meta) = std::fs::symlink_metadata(entry.path()) else {
+                continue;
+            };
+            if meta.is_dir() {
+                dirs.push(entry.path());
+            } else if meta.is_file() && spec.pattern.matches(&entry.file_name().to_string_lossy()) {
+                let age = meta
+                    .modified()
+                    .ok()
+                    .and_then(|m| now.duration_since(m).ok());
+                if age.is_some_and(|a| a > spec.older_than) {
+                    files += 1;
+                    bytes += meta.len();
+                }
+            }
+        }
+    }
+    (files, bytes, error)
+}
+
+/// Incremental matcher for one log.
+#[derive(Debug)]
+pub struct LogTail {
+    template: String,
+    pattern: Regex,
+    path: Option<PathBuf>,
+    file: Option<File>,
+    inode: (u64, u64),
+    offset: u64,
+    partial: Vec<u8>,
+    /// Matching lines in today's file.
+    pub today: u64,
+    /// Matching lines since start.
+    pub total: u64,
+    pub present: bool,
+}
+
+impl LogTail {
+    pub fn new(template: &str, pattern: Regex) -> Self {
+        Self {
+            template: template.to_owned(),
+            pattern,
+            path: None,
+            file: None,
+            inode: (0, 0),
+            offset: 0,
+            partial: Vec::new(),
+            today: 0,
+            total: 0,
+            present: false,
+        }
+    }
+
+    /// Reads what was written since the last call; `path` is today's path.
+    pub fn poll_path(&mut self, path: PathBuf) {
+        if self.path.as_ref() != Some(&path) {
+            // A new day: what yesterday's file still got is counted in the total only.
+            if self.file.is_some() {
+                let late = self.drain();
+                self.total += late;
+            }
+            self.path = Some(path.clone());
+            self.file = None;
+            self.today = 0;
+        }
+        let meta = std::fs::metadata(&path).ok();
+        self.present = meta.is_some();
+        let Some(meta) = meta else {
+            // Rotated away and not yet recreated: finish the old file.
+            self.count_drained();
+            return;
+        };
+        let id = (meta.dev(), meta.ino());
+        if self.file.is_none() || id != self.inode {
+            // Rotated: finish the old file, then start the new one from its beginning.
+            self.count_drained();
+            match File::open(&path) {
+                Ok(f) => {
+                    self.file = Some(f);
+                    self.inode = id;
+                    self.offset = 0;
+                    self.partial.clear();
+                }
+                Err(_) => {
+                    self.present = false;
+                    return;
+                }
+            }
+        }
+        if meta.len() < self.offset {
+            // Truncated in place: what is there now is new.
+            self.offset = 0;
+            self.partial.clear();
+        }
+        self.count_drained();
+    }
+
+    pub fn poll(&mut self, now: chrono::DateTime<chrono::Local>) {
+        let path = PathBuf::from(now.format(&self.template).to_string());
+        self.poll_path(path);
+    }
+
+    fn count_drained(&mut self) {
+        let n = self.drain();
+        self.today += n;
+        self.total += n;
+    }
+
+    /// Matching complete lines from the handle's offset to its end.
+    fn drain(&mut self) -> u64 {
+        let Some(file) = self.file.as_mut() else {
+            return 0;
+        };
+        if file.seek(SeekFrom::Start(self.offset)).is_err() {
+            return 0;
+        }
+        let mut buf = Vec::new();
+        let Ok(read) = file.by_ref().take(MAX_READ_PER_RUN).read_to_end(&mut buf) else {
+            return 0;
+        };
+        self.offset += read as u64;
+        let mut data = std::mem::take(&mut self.partial);
+        data.extend_from_slice(&buf);
+        let (complete, rest) = match data.iter().rposition(|b| *b == b'\n') {
+            Some(i) => data.split_at(i + 1),
+            None => data.split_at(0),
+        };
+        let n = complete
+            .split(|b| *b == b'\n')
+            .filter(|line| !line.is_empty() && self.pattern.is_match(line))
+            .count() as u64;
+        self.partial = rest.to_vec();
+        n
+    }
+}
+
+#[derive(Debug)]
+pub struct FilesCollector {
+    stale: Vec<StaleSpec>,
+    logs: Arc<Mutex<Vec<(String, LogTail)>>>,
+}
+
+impl FilesCollector {
+    pub fn new(config: &FilesConfig) -> Self {
+        Self {
+            stale: config
+                .stale
+                .iter()
+                .filter_map(|s| {
+                    Some(StaleSpec {
+                        name: s.name.clone(),
+                        path: s.path.clone(),
+                        pattern: glob::Pattern::new(&s.pattern).ok()?,
+                        older_than: s.older_than,
+                    })
+                })
+                .collect(),
+            logs: Arc::new(Mutex::new(
+                config
+                    .logs
+                    .iter()
+                    .filter_map(|l| {
+                        Some((
+                            l.name.clone(),
+                            LogTail::new(&l.path, Regex::new(&l.pattern).ok()?),
+                        ))
+                    })
+                    .collect(),
+            )),
+        }
+    }
+}
+
+impl Collector for FilesCollector {
+    fn name(&self) -> &'static str {
+        "files"
+    }
+
+    #[allow(clippy::cast_precision_loss)]
+    async fn collect(&self) -> Result<Batch, CollectError> {
+        let stale = self.stale.clone();
+        let logs = Arc::clone(&self.logs);
+        tokio::task::spawn_blocking(move || {
+            let now = SystemTime::now();
+            let mut b = Batch::default();
+            let stale: Vec<_> = stale.iter().map(|s| (s, scan_stale(s, now))).collect();
+            for (s, (files, _, _)) in &stale {
+                b.push(&STALE_FILES, labels([("name", &s.name)]), *files as f64);
+            }
+            for (s, (_, bytes, _)) in &stale {
+                b.push(&STALE_BYTES, labels([("name", &s.name)]), *bytes as f64);
+            }
+            for (s, (_, _, error)) in &stale {
+                if let Some(reason) = error {
+                    b.push(
+                        &STALE_ERROR,
+                        labels([("name", &s.name), ("reason", reason)]),
+                        1.0,
+                    );
+                }
+            }
+            let mut logs = logs
+                .lock()
+                .map_err(|_| CollectError::Io("log state poisoned".into()))?;
+            let today = chrono::Local::now();
+            for (_, tail) in logs.iter_mut() {
+                tail.poll(today);
+            }
+            for (name, tail) in logs.iter() {
+                b.push(&LOG_MATCHES, labels([("name", name)]), tail.today as f64);
+            }
+            for (name, tail) in logs.iter() {
+                b.push(
+                    &LOG_MATCHES_TOTAL,
+                    labels([("name", name)]),
+                    tail.total as f64,
+                );
+            }
+            for (name, tail) in logs.iter() {
+                b.push(
+                    &LOG_FILE_PRESENT,
+                    labels([("name", name)]),
+                    if tail.present { 1.0 } else { 0.0 },
+                );
+            }
+            Ok(b)
+        })
+        .await
+        .map_err(|e| CollectError::Io(format!("files scan failed: {e}")))?
+    }
+}
+
+/// Sets a file's modification time (tests and the demo age files this way).
+pub fn set_mtime(path: &Path, t: SystemTime) -> std::io::Result<()> {
+    File::options().write(true).open(path)?.set_modified(t)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write as _;
+
+    fn append(path: &Path, text: &str) {
+        let mut f = File::options()
+            .create(true)
+            .append(true)
+            .open(path)
+            .unwrap();
+        f.write_all(text.as_bytes()).unwrap();
+    }
+
+    #[test]
+    fn grows_truncates_rotates_and_changes_day_without_double_counting() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path().join("app.log");
+        let mut t = LogTail::new("", Regex::new("ERROR").unwrap());
+        t.poll_path(log.clone());
+        assert_eq!((t.today, t.total, t.present), (0, 0, false));
+
+        append(&log, "ok\nERROR one\nERROR two\nERR");
+        t.poll_path(log.clone());
+        assert_eq!((t.today, t.total), (2, 2), "the partial last line waits");
+        append(&log, "OR three\nfine\n");
+        t.poll_path(log.clone());
+        assert_eq!((t.today, t.total), (3, 3));
+        t.poll_path(log.clone());
+        assert_eq!((t.today, t.total), (3, 3), "nothing new, nothing counted");
+
+        // copytruncate: the same file starts over.
+        std::fs::write(&log, "").unwrap();
+        append(&log, "ERROR after truncate\n");
+        t.poll_path(log.clone());
+        assert_eq!((t.today, t.total), (4, 4));
+
+        // Rotation: lines written to the old file after the last poll are still counted.
+        append(&log, "ERROR late in old file\n");
+        std::fs::rename(&log, dir.path().join("app.log.1")).unwrap();
+        t.poll_path(log.clone());
+        assert_eq!((t.today, t.total, t.present), (5, 5, false));
+        append(&log, "ERROR in new file\nok\n");
+        t.poll_path(log.clone());
+        assert_eq!((t.today, t.total, t.present), (6, 6, true));
+
+        // A new day: a new path; the gauge starts over, the counter goes on.
+        let tomorrow = dir.path().join("app.log.tomorrow");
+        append(&tomorrow, "ERROR tomorrow\n");
+        append(&log, "ERROR written to yesterday's file after midnight\n");
+        t.poll_path(tomorrow);
+        assert_eq!((t.today, t.total), (1, 8));
+    }
+
+    #[test]
+    fn stale_files_by_pattern_and_age_recursively() {
+        let dir = tempfile::tempdir().unwrap();
+        let old = SystemTime::now() - Duration::from_secs(3 * 86400);
+        std::fs::create_dir(dir.path().join("sub")).unwrap();
+        for (name, data, aged) in [
+            ("dtem_a", "12345", true),
+            ("sub/dtem_b", "123", true),
+            ("dtem_new", "1", false),
+            ("other_old", "1", true),
+        ] {
+            let p = dir.path().join(name);
+            std::fs::write(&p, data).unwrap();
+            if aged {
+                set_mtime(&p, old).unwrap();
+            }
+        }
+        let spec = StaleSpec {
+            name: "tmp".into(),
+            path: dir.path().into(),
+            pattern: glob::Pattern::new("dtem_*").unwrap(),
+            older_than: Duration::from_secs(86400),
+        };
+        assert_eq!(scan_stale(&spec, SystemTime::now()), (2, 8, None));
+        let missing = StaleSpec {
+            path: dir.path().join("nope"),
+            ..spec
+        };
+        assert_eq!(
+            scan_stale(&missing, SystemTime::now()),
+            (0, 0, Some("missing"))
+        );
+    }
+}

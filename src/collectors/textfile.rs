@@ -1,0 +1,339 @@
+//! `textfile` collector: node_exporter's textfile collector, for the rest of the scripts.
+//!
+//! Every `*.prom` file in the directory (written atomically by cron jobs: write a temp file,
+//! then rename) is parsed and merged into `/metrics`. A file that does not parse, that uses
+//! client-side timestamps, or that redefines a metric centinela or another file exports is
+//! skipped whole with `centinela_textfile_scrape_error{file} 1`; the others still load.
+//! Histogram and summary samples, and counters not named `…_total`, are served untyped.
+
+use std::borrow::Cow;
+use std::collections::{BTreeMap, HashSet};
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use super::{CollectError, Collector};
+use crate::metrics::catalog::{self, TEXTFILE_ERROR, TEXTFILE_MTIME};
+use crate::metrics::{labels, Batch, Family, Labels, MetricKind, Sample};
+use crate::state::unix_seconds;
+
+#[derive(Debug)]
+pub struct TextfileCollector {
+    directory: PathBuf,
+}
+
+impl TextfileCollector {
+    pub fn new(directory: PathBuf) -> Self {
+        Self { directory }
+    }
+}
+
+/// Parses one file of Prometheus text format into families; the error names the line.
+pub fn parse(text: &str) -> Result<Vec<Family>, String> {
+    let mut families: Vec<Family> = Vec::new();
+    let mut types: BTreeMap<String, String> = BTreeMap::new();
+    let mut helps: BTreeMap<String, String> = BTreeMap::new();
+    let mut seen: HashSet<String> = HashSet::new();
+    for (i, line) in text.lines().enumerate() {
+        let n = i + 1;
+        let line = line.trim_end_matches('\r');
+        if line.trim().is_empty() {
+            continue;
+        }
+        if let Some(rest) = line.strip_prefix('#') {
+            let mut parts = rest.trim_start().splitn(3, ' ');
+            match (parts.next(), parts.next(), parts.next()) {
+                (Some("HELP"), Some(name), help) => {
+                    check_name(name).map_err(|e| format!("line {n}: {e}"))?;
+                    helps.insert(name.to_owned(), unescape_help(help.unwrap_or_default()));
+                }
+                (Some("TYPE"), Some(name), Some(kind)) => {
+                    check_name(name).map_err(|e| format!("line {n}: {e}"))?;
+                    let kind = kind.trim();
+                    if !matches!(
+                        kind,
+                        "counter" | "gauge" | "untyped" | "histogram" | "summary"
+                    ) {
+                        return Err(format!("line {n}: unknown type {kind:?}"));
+                    }
+                    if types.insert(name.to_owned(), kind.to_owned()).is_some() {
+                        return Err(format!("line {n}: second TYPE line for {name}"));
+                    }
+                }
+                _ => {}
+            }
+            continue;
+        }
+        let (name, labels, value) = parse_sample(line).map_err(|e| format!("line {n}: {e}"))?;
+        let key = format!("{name}{labels:?}");
+        if !seen.insert(key) {
+            return Err(format!("line {n}: duplicate series {name}"));
+        }
+        let base = [
+            name.as_str(),
+            name.strip_suffix("_bucket").unwrap_or(&name),
+            name.strip_suffix("_sum").unwrap_or(&name),
+            name.strip_suffix("_count").unwrap_or(&name),
+        ]
+        .into_iter()
+        .find(|b| types.contains_key(*b))
+        .unwrap_or(&name)
+        .to_owned();
+        let kind = match types.get(&base).map(String::as_str) {
+            Some("gauge") if base == name => MetricKind::Gauge,
+            Some("counter") if base == name && name.ends_with("_total") => MetricKind::Counter,
+            _ => MetricKind::Untyped,
+        };
+        let help = helps
+            .get(&name)
+            .or_else(|| helps.get(&base))
+            .cloned()
+            .unwrap_or_else(|| format!("From a textfile ({base})."));
+        let labels: Labels = labels
+            .into_iter()
+            .map(|(k, v)| (Cow::Owned(k), Arc::<str>::from(v)))
+            .collect();
+        match families.iter_mut().find(|f| f.name == name) {
+            Some(f) => f.samples.push(Sample { labels, value }),
+            None => families.push(Family {
+                name: Cow::Owned(name),
+                help: Cow::Owned(help),
+                kind,
+                samples: vec![Sample { labels, value }],
+            }),
+        }
+    }
+    Ok(families)
+}
+
+fn check_name(name: &str) -> Result<(), String> {
+    let mut chars = name.chars();
+    let ok = chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_' || c == ':')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == ':');
+    if ok {
+        Ok(())
+    } else {
+        Err(format!("invalid metric name {name:?}"))
+    }
+}
+
+fn unescape_help(s: &str) -> String {
+    s.replace("\\n", "\n").replace("\\\\", "\\")
+}
+
+type Parsed = (String, Vec<(String, String)>, f64);
+
+fn parse_sample(line: &str) -> Result<Parsed, String> {
+    let name_end = line
+        .find(['{', ' ', '\t'])
+        .ok_or("a sample needs a value")?;
+    let name = &line[..name_end];
+    check_name(name)?;
+    let mut rest = &line[name_end..];
+    let mut pairs = Vec::new();
+    if let Some(after) = rest.strip_prefix('{') {
+        let mut chars = after.char_indices().peekable();
+        loop {
+            while chars.peek().is_some_and(|(_, c)| *c == ' ' || *c == ',') {
+                chars.next();
+            }
+            match chars.peek() {
+                Some((i, '}')) => {
+                    rest = &after[i + 1..];
+                    break;
+                }
+                None => return Err("unterminated label set".into()),
+                _ => {}
+            }
+            let mut label = String::new();
+            for (_, c) in chars.by_ref() {
+                if c == '=' {
+                    break;
+                }
+                label.push(c);
+            }
+            let label = label.trim().to_owned();
+            let valid = label
+                .chars()
+                .next()
+                .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+                && label.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+            if !valid {
+                return Err(format!("invalid label name {label:?}"));
+            }
+            if chars.next().map(|(_, c)| c) != Some('"') {
+                return Err(format!("label {label} needs a quoted value"));
+            }
+            let mut value = String::new();
+            let mut closed = false;
+            while let Some((_, c)) = chars.next() {
+                match c {
+                    '\\' => match chars.next().map(|(_, c)| c) {
+                        Some('n') => value.push('\n'),
+                        Some('\\') => value.push('\\'),
+                        Some('"') => value.push('"'),
+                        _ => return Err("invalid escape in a label value".into()),
+                    },
+                    '"' => {
+                        closed = true;
+                        break;
+                    }
+                    c => value.push(c),
+                }
+            }
+            if !closed {
+                return Err("unterminated label value".into());
+            }
+            if pairs.iter().any(|(k, _): &(String, String)| *k == label) {
+                return Err(format!("label {label} given twice"));
+            }
+            pairs.push((label, value));
+        }
+    }
+    let mut fields = rest.split_whitespace();
+    let value = fields.next().ok_or("a sample needs a value")?;
+    let value = match value {
+        "NaN" => f64::NAN,
+        "+Inf" | "Inf" => f64::INFINITY,
+        "-Inf" => f64::NEG_INFINITY,
+        v => v
+            .parse::<f64>()
+            .map_err(|_| format!("invalid value {v:?}"))?,
+    };
+    if fields.next().is_some() {
+        return Err("client-side timestamps are not supported".into());
+    }
+    pairs.sort();
+    Ok((name.to_owned(), pairs, value))
+}
+
+impl Collector for TextfileCollector {
+    fn name(&self) -> &'static str {
+        "textfile"
+    }
+
+    async fn collect(&self) -> Result<Batch, CollectError> {
+        let dir = self.directory.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+                .map_err(|e| {
+                    CollectError::Io(format!(
+                        "cannot read textfile directory {}: {e}",
+                        dir.display()
+                    ))
+                })?
+                .flatten()
+                .map(|e| e.path())
+                .filter(|p| p.extension().is_some_and(|x| x == "prom") && p.is_file())
+                .collect();
+            files.sort();
+            let mut b = Batch::default();
+            let mut status = Vec::new();
+            let mut owned: HashSet<String> = HashSet::new();
+            for path in files {
+                let file = path.display().to_string();
+                let loaded = std::fs::read_to_string(&path)
+                    .map_err(|e| format!("unreadable: {e}"))
+                    .and_then(|text| parse(&text))
+                    .and_then(|families| {
+                        for f in &families {
+                            if catalog::find(&f.name).is_some() {
+                                return Err(format!("{} is a centinela metric", f.name));
+                            }
+                            if owned.contains(&*f.name) {
+                                return Err(format!(
+                                    "{} is already defined by another file",
+                                    f.name
+                                ));
+                            }
+                        }
+                        Ok(families)
+                    });
+                match loaded {
+                    Ok(families) => {
+                        owned.extend(families.iter().map(|f| f.name.to_string()));
+                        b.families.extend(families);
+                        let mtime = std::fs::metadata(&path)
+                            .and_then(|m| m.modified())
+                            .map(unix_seconds)
+                            .unwrap_or(0.0);
+                        status.push((file, Some(mtime)));
+                    }
+                    Err(e) => {
+                        tracing::warn!(file = %file, error = %e, "Textfile skipped.");
+                        status.push((file, None));
+                    }
+                }
+            }
+            for (file, mtime) in &status {
+                b.push(
+                    &TEXTFILE_ERROR,
+                    labels([("file", file)]),
+                    if mtime.is_some() { 0.0 } else { 1.0 },
+                );
+            }
+            for (file, mtime) in &status {
+                if let Some(t) = mtime {
+                    b.push(&TEXTFILE_MTIME, labels([("file", file)]), *t);
+                }
+            }
+            Ok(b)
+        })
+        .await
+        .map_err(|e| CollectError::Io(format!("textfile scan failed: {e}")))?
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_typed_families_and_labels() {
+        let f = parse(
+            "# HELP apt_upgrades_pending Pending upgrades.\n# TYPE apt_upgrades_pending gauge\n\
+             apt_upgrades_pending{origin=\"security\",arch=\"amd64\"} 3\n\
+             apt_upgrades_pending{origin=\"a \\\"q\\\" b\"} 0\n\
+             # TYPE jobs_total counter\njobs_total 12\n# TYPE runs counter\nruns 4\nplain NaN\n",
+        )
+        .unwrap();
+        let names: Vec<_> = f.iter().map(|f| (&*f.name, f.kind)).collect();
+        assert_eq!(
+            names,
+            [
+                ("apt_upgrades_pending", MetricKind::Gauge),
+                ("jobs_total", MetricKind::Counter),
+                ("runs", MetricKind::Untyped),
+                ("plain", MetricKind::Untyped),
+            ]
+        );
+        assert_eq!(f[0].help, "Pending upgrades.");
+        assert_eq!(f[0].samples.len(), 2);
+        assert_eq!(&*f[0].samples[1].labels[0].1, "a \"q\" b");
+    }
+
+    #[test]
+    fn histograms_become_untyped_families() {
+        let f = parse("# TYPE lat histogram\nlat_bucket{le=\"1\"} 2\nlat_bucket{le=\"+Inf\"} 3\nlat_sum 4\nlat_count 3\n").unwrap();
+        assert_eq!(f.len(), 3);
+        assert!(f.iter().all(|f| f.kind == MetricKind::Untyped));
+    }
+
+    #[test]
+    fn rejects_what_prometheus_would() {
+        for (text, why) in [
+            ("9bad 1\n", "invalid metric name"),
+            ("m{l=\"x} 1\n", "unterminated"),
+            ("m{l=x} 1\n", "quoted value"),
+            ("m one\n", "invalid value"),
+            ("m 1 1700000000000\n", "timestamps"),
+            ("m 1\nm 2\n", "duplicate series"),
+            ("# TYPE m gauge\n# TYPE m counter\n", "second TYPE"),
+            ("m{a=\"1\",a=\"2\"} 1\n", "twice"),
+        ] {
+            let e = parse(text).unwrap_err();
+            assert!(e.contains(why) && e.starts_with("line "), "{text:?}: {e}");
+        }
+    }
+}
