@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the tests need (from Debian's packages) and runs every test: formatting,
-# lints, unit tests, integration tests against real PostgreSQL and promtool, and a smoke run
-# of scripts/demo.sh.
+# lints, unit tests, integration tests against real PostgreSQL, Redis, pgBackRest and
+# promtool, and a smoke run of scripts/demo.sh.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/lib/common.sh
@@ -11,6 +11,11 @@ ensure_packages \
   '/usr/lib/postgresql/*/bin/initdb:postgresql' \
   psql:postgresql-client \
   promtool:prometheus \
+  redis-server:redis-server \
+  redis-cli:redis-tools \
+  pgbackrest:pgbackrest \
+  openssl:openssl \
+  curl:curl \
   runuser:util-linux \
   python3:python3
 

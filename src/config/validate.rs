@@ -298,14 +298,6 @@ fn validate_others(config: &Config, errors: &mut Vec<ConfigError>) {
             );
         }
     }
-    if let Some(dir) = &config.textfile.directory {
-        if !dir.is_dir() {
-            err(
-                "textfile.directory".into(),
-                format!("{} is not a directory", dir.display()),
-            );
-        }
-    }
 }
 
 /// `host:port`, with `[v6]:port` accepted.
@@ -376,5 +368,41 @@ mod tests {
     fn dsn_and_dsn_file_exclude_each_other() {
         let p = problems("[postgres]\ndsn = \"postgres://h/db\"\ndsn_file = \"/x\"\n");
         assert!(p.iter().any(|m| m.contains("not both")), "{p:?}");
+    }
+
+    #[test]
+    fn collectors_around_the_database_are_checked_with_their_keys() {
+        let p = problems(
+            "[[backups]]\nname = \"d\"\npath = \"/b\"\npattern = \"[\"\n\
+             [[backups]]\nname = \"d\"\npath = \"/c\"\n\
+             [[probes]]\nname = \"api\"\nurl = \"ftp://x/\"\n\
+             [[certs.endpoints]]\naddress = \"no-port\"\n\
+             [[files.logs]]\nname = \"app\"\npath = \"/l.%Q\"\npattern = \"(\"\n\
+             [redis]\nkey_patterns = [\"temp:*\"]\n\
+             [schedule]\nhost = \"10ms\"\n",
+        );
+        for key in [
+            "backups[0].pattern:",
+            "backups[1].name:",
+            "probes[0].url:",
+            "certs.endpoints[0].address:",
+            "files.logs[0].pattern:",
+            "files.logs[0].path:",
+            "redis.key_patterns:",
+            "schedule.host:",
+        ] {
+            assert!(
+                p.iter().any(|m| m.starts_with(key)),
+                "no problem for {key}: {p:?}"
+            );
+        }
+        assert_eq!(p.len(), 8, "{p:?}");
+    }
+
+    #[test]
+    fn redis_url_is_secret() {
+        let p = problems("[redis]\nurl = \"http://:hunter2@host\"\n");
+        assert_eq!(p.len(), 1, "{p:?}");
+        assert!(p[0].starts_with("redis.url:") && !p[0].contains("hunter2"));
     }
 }
