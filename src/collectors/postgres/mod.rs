@@ -277,7 +277,7 @@ impl Collector for PostgresCollector {
     async fn collect(&self) -> Result<Batch, CollectError> {
         let mut session = self.pg.home().await?;
         let batch = self.read(&mut session.conn).await?;
-        session.release();
+        session.release().await;
         Ok(batch)
     }
 

@@ -48,12 +48,15 @@ pub struct PgSession<'a> {
 }
 
 impl PgSession<'_> {
-    pub fn release(self) {
+    /// After a clean run: the home session is kept for the next run; a session to another
+    /// database is closed politely (Terminate), so the server does not log a lost client.
+    pub async fn release(self) {
         if self.home {
-            let slot = self.owner.idle.lock();
-            if let Ok(mut slot) = slot {
+            if let Ok(mut slot) = self.owner.idle.lock() {
                 *slot = Some((self.conn, self.permit));
             }
+        } else {
+            let _closed = tokio::time::timeout(Duration::from_secs(1), self.conn.close()).await;
         }
     }
 }

@@ -367,7 +367,7 @@ impl Collector for TablesCollector {
             .fetch_all(&mut home.conn)
             .await
             .map_err(|e| PgError::query("discover", &e))?;
-        home.release();
+        home.release().await;
         let home_db = found
             .first()
             .map(|(current, _)| current.clone())
@@ -394,7 +394,7 @@ impl Collector for TablesCollector {
                         .visit(&mut session.conn, datname, &mut statements_done)
                         .await;
                     if r.is_ok() {
-                        session.release();
+                        session.release().await;
                     }
                     r
                 }
