@@ -8,7 +8,8 @@
 #                   series, i.e. what centinela exports
 #   centinela-all   centinela with the table cap raised, every table and index exported,
 #                   intervals of 1 h so no collection falls inside the measurement
-#   centinela-default  centinela with examples/centinela.toml as shipped (15 s / 5 min)
+#   centinela-default  centinela on its built-in defaults, no --config (15 s / 5 min
+#                   intervals, 1,000-table cap, host metrics on)
 # Columns: see bench/scrape-bench.sh. BENCH_K sets the sequential scrapes (default 20).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -74,9 +75,11 @@ centinela_case() {
   local cport; cport=$(free_port)
   local before; before=$(calls bench_centinela)
   local t0; t0=$(date +%s.%N)
+  local args=()
+  [ -n "$config" ] && args=(--config "$config")
   CENTINELA__POSTGRES__DSN="postgres://bench_centinela@127.0.0.1:$port/bench?sslmode=disable" \
   CENTINELA__SERVER__LISTEN="127.0.0.1:$cport" RUST_LOG=warn \
-    target/release/centinela --config "$config" >"$work/$label.log" 2>&1 &
+    target/release/centinela "${args[@]}" >"$work/$label.log" 2>&1 &
   local pid=$!; pids+=("$pid")
   local url="http://127.0.0.1:$cport"
   for _ in $(seq 1 1200); do curl -sf -o /dev/null "$url/ready" && break; sleep 0.1; done
@@ -107,7 +110,7 @@ for n in "${sizes[@]}"; do
   log "N=$n: go-default";       go_case "go-default-$n"
   log "N=$n: go-queries";       go_case "go-queries-$n" --extend.query-path=bench/queries-tables.yaml
   log "N=$n: centinela-all";    centinela_case "centinela-all-$n" "$work/all.toml"
-  log "N=$n: centinela-default"; centinela_case "centinela-default-$n" examples/centinela.toml
+  log "N=$n: centinela-default"; centinela_case "centinela-default-$n" ""
 done
 
 echo

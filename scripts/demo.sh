@@ -152,7 +152,10 @@ if $once; then
     '^centinela_collector_up\{collector="(host|certs|backups|redis|files|textfile)"\} 1$'; do
     grep -Eq "$want" <<<"$metrics" || die "demo check failed: no line matches $want"
   done
-  log "demo checks passed"
+  if command -v promtool >/dev/null 2>&1; then
+    promtool check metrics <<<"$metrics" || die "promtool check metrics found problems"
+  fi
+  log "demo checks passed (promtool check metrics too)"
   exit 0
 fi
 

@@ -184,14 +184,13 @@ fn validate_others(config: &Config, errors: &mut Vec<ConfigError>) {
             );
         }
     }
-    let mut names = std::collections::HashSet::new();
+    for (i, name) in duplicate_or_empty_names(config.backups.iter().map(|x| x.name.as_str())) {
+        err(
+            format!("backups[{i}].name"),
+            format!("must be non-empty and unique, got {name:?}"),
+        );
+    }
     for (i, b) in config.backups.iter().enumerate() {
-        if b.name.is_empty() || !names.insert(b.name.as_str()) {
-            err(
-                format!("backups[{i}].name"),
-                format!("must be non-empty and unique, got {:?}", b.name),
-            );
-        }
         if let Some(p) = &b.pattern {
             if let Err(e) = glob::Pattern::new(p) {
                 err(
@@ -238,14 +237,13 @@ fn validate_others(config: &Config, errors: &mut Vec<ConfigError>) {
     if r.scan_count == 0 {
         err("redis.scan_count".into(), "must be at least 1".into());
     }
-    let mut names = std::collections::HashSet::new();
+    for (i, name) in duplicate_or_empty_names(config.files.stale.iter().map(|x| x.name.as_str())) {
+        err(
+            format!("files.stale[{i}].name"),
+            format!("must be non-empty and unique, got {name:?}"),
+        );
+    }
     for (i, f) in config.files.stale.iter().enumerate() {
-        if f.name.is_empty() || !names.insert(f.name.as_str()) {
-            err(
-                format!("files.stale[{i}].name"),
-                format!("must be non-empty and unique, got {:?}", f.name),
-            );
-        }
         if let Err(e) = glob::Pattern::new(&f.pattern) {
             err(
                 format!("files.stale[{i}].pattern"),
@@ -253,14 +251,13 @@ fn validate_others(config: &Config, errors: &mut Vec<ConfigError>) {
             );
         }
     }
-    let mut names = std::collections::HashSet::new();
+    for (i, name) in duplicate_or_empty_names(config.files.logs.iter().map(|x| x.name.as_str())) {
+        err(
+            format!("files.logs[{i}].name"),
+            format!("must be non-empty and unique, got {name:?}"),
+        );
+    }
     for (i, l) in config.files.logs.iter().enumerate() {
-        if l.name.is_empty() || !names.insert(l.name.as_str()) {
-            err(
-                format!("files.logs[{i}].name"),
-                format!("must be non-empty and unique, got {:?}", l.name),
-            );
-        }
         if let Err(e) = regex::Regex::new(&l.pattern) {
             err(
                 format!("files.logs[{i}].pattern"),
@@ -276,14 +273,13 @@ fn validate_others(config: &Config, errors: &mut Vec<ConfigError>) {
             );
         }
     }
-    let mut names = std::collections::HashSet::new();
+    for (i, name) in duplicate_or_empty_names(config.probes.iter().map(|x| x.name.as_str())) {
+        err(
+            format!("probes[{i}].name"),
+            format!("must be non-empty and unique, got {name:?}"),
+        );
+    }
     for (i, p) in config.probes.iter().enumerate() {
-        if p.name.is_empty() || !names.insert(p.name.as_str()) {
-            err(
-                format!("probes[{i}].name"),
-                format!("must be non-empty and unique, got {:?}", p.name),
-            );
-        }
         match reqwest::Url::parse(&p.url) {
             Ok(u) if matches!(u.scheme(), "http" | "https") => {}
             _ => err(
@@ -298,6 +294,15 @@ fn validate_others(config: &Config, errors: &mut Vec<ConfigError>) {
             );
         }
     }
+}
+
+/// Positions and values of names that are empty or repeat an earlier one.
+fn duplicate_or_empty_names<'a>(names: impl Iterator<Item = &'a str>) -> Vec<(usize, &'a str)> {
+    let mut seen = std::collections::HashSet::new();
+    names
+        .enumerate()
+        .filter(|(_, n)| n.is_empty() || !seen.insert(*n))
+        .collect()
 }
 
 /// `host:port`, with `[v6]:port` accepted.

@@ -1,7 +1,6 @@
 //! HTTP endpoints: exposition formats, compression, readiness, lint by promtool.
 
-use std::io::{Read as _, Write as _};
-use std::process::{Command, Stdio};
+use std::io::Read as _;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -10,7 +9,7 @@ use centinela::metrics::catalog;
 use centinela::state::{Entry, RunStatus, Snapshot};
 use tokio_util::sync::CancellationToken;
 
-use crate::common::{promtool, test_config, App, Exposition, PgCluster};
+use crate::common::{assert_promtool_ok, test_config, App, Exposition, PgCluster};
 
 const WAIT: Duration = Duration::from_secs(20);
 
@@ -42,26 +41,7 @@ async fn exposition_passes_promtool_and_matches_the_catalogue() {
     let app = app_with_tables(&pg).await;
     let text = app.metrics_text().await;
 
-    let mut child = Command::new(promtool())
-        .args(["check", "metrics"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(text.as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert!(
-        out.status.success(),
-        "promtool check metrics failed:\n{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_promtool_ok(&text);
 
     // Label values with quotes and spaces survive the round trip.
     let m = Exposition::parse(&text);

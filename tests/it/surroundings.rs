@@ -90,6 +90,9 @@ async fn certificates_from_files_tls_endpoints_and_postgres_itself() {
     std::fs::write(d.join("garbage.pem"), "this is not a certificate\n").unwrap();
 
     let tls_port = tls_server(&expired, &expired_key).await;
+    // An https health URL: its certificate is read too, with no certs entry for it.
+    let (probed, probed_key, probed_end) = cert("api.internal", &["localhost"], 60);
+    let probe_port = tls_server(&probed, &probed_key).await;
     let pg = PgCluster::start();
     let (pg_cert, pg_key, pg_end) = cert("db.internal", &["db.internal"], 45);
     pg.enable_ssl(&pg_cert.pem(), &pg_key.serialize_pem()).await;
@@ -102,7 +105,8 @@ async fn certificates_from_files_tls_endpoints_and_postgres_itself() {
         &dsn,
         &format!(
             "[[certs.files]]\npaths = [\"{d}/*.pem\", \"{d}/**/*.der\", \"{d}/missing-*.crt\"]\n\
-             [[certs.endpoints]]\naddress = \"127.0.0.1:{tls_port}\"\nserver_name = \"expired.example\"\n",
+             [[certs.endpoints]]\naddress = \"127.0.0.1:{tls_port}\"\nserver_name = \"expired.example\"\n\
+             [[probes]]\nname = \"api\"\nurl = \"https://localhost:{probe_port}/health\"\n",
             d = d.display()
         ),
     );
@@ -175,6 +179,19 @@ async fn certificates_from_files_tls_endpoints_and_postgres_itself() {
         m.get(
             "centinela_cert_verify_ok",
             &[("source", &tls_source), ("reason", "expired")]
+        ),
+        Some(0.0)
+    );
+
+    let probe_source = format!("localhost:{probe_port}");
+    assert_eq!(
+        not_after(&probe_source, "api.internal"),
+        Some(probed_end as f64)
+    );
+    assert_eq!(
+        m.get(
+            "centinela_cert_verify_ok",
+            &[("source", &probe_source), ("reason", "unknown_issuer")]
         ),
         Some(0.0)
     );

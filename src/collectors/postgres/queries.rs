@@ -127,24 +127,28 @@ pub const HAS_STATEMENTS: &str =
     "SELECT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'pg_stat_statements')";
 
 /// The slowest statements by mean time, grouped over users because only `datname` and
-/// `queryid` label them (never the text). `$1` threshold in ms, `$2` limit.
-/// PostgreSQL 13 renamed total_time to total_exec_time.
-pub const STATEMENTS_13: &str = "
-SELECT d.datname::text, s.queryid::text, sum(s.calls)::float8,
-       (sum(s.total_exec_time) / 1000)::float8,
-       (sum(s.total_exec_time) / nullif(sum(s.calls), 0) / 1000)::float8 AS mean
+/// `queryid` label them (never the text). `$1` threshold in ms, `$2` limit. `$time` is the
+/// total-time column, renamed from total_time to total_exec_time in PostgreSQL 13.
+macro_rules! statements_sql {
+    ($time:literal) => {
+        concat!(
+            "SELECT d.datname::text, s.queryid::text, sum(s.calls)::float8,
+       (sum(s.",
+            $time,
+            ") / 1000)::float8,
+       (sum(s.",
+            $time,
+            ") / nullif(sum(s.calls), 0) / 1000)::float8 AS mean
 FROM pg_stat_statements s JOIN pg_database d ON d.oid = s.dbid
 WHERE s.queryid IS NOT NULL
 GROUP BY d.datname, s.queryid
-HAVING sum(s.total_exec_time) / nullif(sum(s.calls), 0) > $1
-ORDER BY mean DESC LIMIT $2";
+HAVING sum(s.",
+            $time,
+            ") / nullif(sum(s.calls), 0) > $1
+ORDER BY mean DESC LIMIT $2"
+        )
+    };
+}
 
-pub const STATEMENTS_12: &str = "
-SELECT d.datname::text, s.queryid::text, sum(s.calls)::float8,
-       (sum(s.total_time) / 1000)::float8,
-       (sum(s.total_time) / nullif(sum(s.calls), 0) / 1000)::float8 AS mean
-FROM pg_stat_statements s JOIN pg_database d ON d.oid = s.dbid
-WHERE s.queryid IS NOT NULL
-GROUP BY d.datname, s.queryid
-HAVING sum(s.total_time) / nullif(sum(s.calls), 0) > $1
-ORDER BY mean DESC LIMIT $2";
+pub const STATEMENTS_13: &str = statements_sql!("total_exec_time");
+pub const STATEMENTS_12: &str = statements_sql!("total_time");
