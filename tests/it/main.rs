@@ -11,4 +11,5 @@ mod cli;
 mod common;
 mod http;
 mod postgres;
+mod prometheus;
 mod surroundings;
