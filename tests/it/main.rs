@@ -9,6 +9,7 @@
 
 mod cli;
 mod common;
+mod dashboards;
 mod http;
 mod postgres;
 mod prometheus;

@@ -1,6 +1,7 @@
 //! Shared test harness: PostgreSQL clusters, a running centinela, exposition parsing.
 
 pub mod pg;
+pub mod prom;
 pub mod redis;
 
 use std::collections::BTreeMap;

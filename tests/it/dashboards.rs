@@ -1,0 +1,179 @@
+//! Every query of every shipped dashboard panel, run through a real Prometheus scraping
+//! centinela: it must parse and return data, unless dashboards/allowed-empty.json lists the
+//! panel with the reason. A panel that refers to a metric centinela does not export fails.
+
+use std::collections::BTreeMap;
+use std::process::Command;
+use std::time::{Duration, SystemTime};
+
+use centinela::collectors::files::set_mtime;
+
+use crate::common::prom::Prometheus;
+use crate::common::redis::RedisServer;
+use crate::common::{config_with, App, PgCluster};
+
+const DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/dashboards");
+
+#[test]
+fn dashboards_are_generated_from_their_source() {
+    let out = Command::new("python3")
+        .arg(format!("{DIR}/generate.py"))
+        .arg("--check")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_panel_query_returns_data_from_prometheus() {
+    // PostgreSQL: dead rows, an unused index (> 10 MiB), a vacuumed table, a slow statement.
+    let pg = PgCluster::start();
+    pg.exec(
+        "postgres",
+        "CREATE EXTENSION pg_stat_statements;
+         CREATE TABLE orders (id int, customer int) WITH (autovacuum_enabled = off);
+         INSERT INTO orders SELECT g, (g * 31) % 500009 FROM generate_series(1, 500000) g;
+         CREATE INDEX orders_customer ON orders (customer);
+         UPDATE orders SET id = id WHERE id % 4 = 0;
+         CREATE TABLE kept AS SELECT 1 AS x",
+    )
+    .await;
+    pg.exec(
+        "postgres",
+        "ANALYZE orders; VACUUM kept; SELECT pg_sleep(1.1)",
+    )
+    .await;
+
+    let redis = RedisServer::start();
+    redis.fill(0, "temp:", 50).await;
+
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let mut params = rcgen::CertificateParams::new(vec!["svc.internal".to_owned()]).unwrap();
+    params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, "svc.internal");
+    let key = rcgen::KeyPair::generate().unwrap();
+    std::fs::write(d.join("svc.pem"), params.self_signed(&key).unwrap().pem()).unwrap();
+    std::fs::create_dir(d.join("backups")).unwrap();
+    std::fs::write(d.join("backups/db.dump"), "PGDMP...").unwrap();
+    std::fs::create_dir(d.join("tmp")).unwrap();
+    std::fs::write(d.join("tmp/dtem_1"), "x").unwrap();
+    set_mtime(
+        &d.join("tmp/dtem_1"),
+        SystemTime::now() - Duration::from_secs(3 * 86400),
+    )
+    .unwrap();
+    std::fs::write(d.join("app.log"), "ERROR one\n").unwrap();
+
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let probe_port = listener.local_addr().unwrap().port();
+    let target = tokio::spawn(async move {
+        axum::serve(
+            listener,
+            axum::Router::new().route("/health", axum::routing::get(|| async { "ok" })),
+        )
+        .await
+    });
+
+    let config = config_with(
+        &pg.dsn("postgres"),
+        &format!(
+            "[[certs.files]]\npaths = [\"{d}/*.pem\"]\n\
+             [[backups]]\nname = \"daily\"\npath = \"{d}/backups\"\n\
+             [redis]\nurl = \"{redis}\"\nkey_patterns = [\"temp:*\"]\n\
+             [[files.stale]]\nname = \"tmp\"\npath = \"{d}/tmp\"\npattern = \"dtem_*\"\nolder_than = \"1d\"\n\
+             [[files.logs]]\nname = \"app\"\npath = \"{d}/app.log\"\npattern = \"ERROR\"\n\
+             [[probes]]\nname = \"api\"\nurl = \"http://127.0.0.1:{probe_port}/health\"\n",
+            d = d.display(),
+            redis = redis.url()
+        ),
+    );
+    let app = App::start(&config).await;
+    app.wait_metrics(Duration::from_secs(30), "every collector up", |m| {
+        let up = m.values("centinela_collector_up", &[]);
+        up.len() == 8
+            && up.iter().all(|v| *v == 1.0)
+            && !m.values("pg_stat_statements_mean_seconds", &[]).is_empty()
+    })
+    .await;
+    let prometheus = Prometheus::scraping(app.base.trim_start_matches("http://")).await;
+    // Several scrapes, so rate() and deriv() have two samples or more.
+    tokio::time::sleep(Duration::from_secs(5)).await;
+
+    let allowed: BTreeMap<String, String> = serde_json::from_str(
+        &std::fs::read_to_string(format!("{DIR}/allowed-empty.json")).unwrap(),
+    )
+    .unwrap();
+    let mut failures = Vec::new();
+    let mut listed_but_answered = std::collections::BTreeSet::new();
+    let mut checked = 0;
+    let mut files: Vec<_> = std::fs::read_dir(DIR)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| {
+            p.extension().is_some_and(|x| x == "json") && !p.ends_with("allowed-empty.json")
+        })
+        .collect();
+    files.sort();
+    assert_eq!(files.len(), 4, "{files:?}");
+    for file in files {
+        let dashboard: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
+        let vars: Vec<_> = dashboard["templating"]["list"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v["name"].clone())
+            .collect();
+        assert_eq!(vars, ["datasource", "instance"], "{}", file.display());
+        for panel in dashboard["panels"].as_array().unwrap() {
+            let title = panel["title"].as_str().unwrap();
+            assert_eq!(
+                panel["datasource"]["uid"], "${datasource}",
+                "{title}: hard-coded datasource"
+            );
+            assert!(
+                panel["fieldConfig"]["defaults"]["unit"].is_string(),
+                "{title}: no unit"
+            );
+            assert!(
+                !panel["description"].as_str().unwrap_or_default().is_empty(),
+                "{title}: no description"
+            );
+            for target in panel["targets"].as_array().unwrap() {
+                let expr = target["expr"].as_str().unwrap().replace("$instance", ".+");
+                let v = prometheus.query(&expr).await;
+                checked += 1;
+                if v["status"] != "success" {
+                    failures.push(format!("{title}: {expr} did not run: {v}"));
+                } else if v["data"]["result"].as_array().is_none_or(Vec::is_empty) {
+                    if !allowed.contains_key(title) {
+                        failures.push(format!("{title}: {expr} returned no data"));
+                    }
+                } else if allowed.contains_key(title) {
+                    listed_but_answered.insert(title.to_owned());
+                }
+            }
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} of {checked} queries failed:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+    assert!(checked > 40, "{checked}");
+    // The list stays honest: a panel that answers here does not need an excuse.
+    assert!(
+        listed_but_answered.is_empty(),
+        "remove from ALLOWED_EMPTY in dashboards/generate.py, they return data: {listed_but_answered:?}"
+    );
+    target.abort();
+    app.stop().await;
+}
