@@ -30,11 +30,7 @@ pub struct Running {
 /// Binds the listener, starts every collector and the server.
 pub async fn start(config: &Config) -> anyhow::Result<Running> {
     let scheduled = collectors::build(config).context("failed to set up collectors")?;
-    let snapshot = Arc::new(Snapshot::new(
-        scheduled
-            .iter()
-            .map(|s| (s.collector.name(), s.interval, s.timeout)),
-    ));
+    let snapshot = Arc::new(Snapshot::for_collectors(&scheduled));
     let listener = TcpListener::bind(&config.server.listen)
         .await
         .with_context(|| format!("failed to listen on {}", config.server.listen))?;
@@ -109,11 +105,7 @@ async fn shutdown_signal() {
 /// `centinela collect`: every collector once; the exposition and the failures.
 pub async fn collect_once(config: &Config) -> anyhow::Result<(String, Vec<(String, String)>)> {
     let scheduled = collectors::build(config).context("failed to set up collectors")?;
-    let snapshot = Snapshot::new(
-        scheduled
-            .iter()
-            .map(|s| (s.collector.name(), s.interval, s.timeout)),
-    );
+    let snapshot = Snapshot::for_collectors(&scheduled);
     for s in &scheduled {
         let slot = snapshot
             .slot(s.collector.name())

@@ -109,6 +109,15 @@ impl Snapshot {
         }
     }
 
+    /// One slot per scheduled collector.
+    pub fn for_collectors(scheduled: &[crate::collectors::Scheduled]) -> Self {
+        Self::new(
+            scheduled
+                .iter()
+                .map(|s| (s.collector.name(), s.interval, s.timeout)),
+        )
+    }
+
     pub fn slots(&self) -> &[Slot] {
         &self.slots
     }

@@ -55,7 +55,8 @@ pub struct CertsCollector {
     endpoints: Vec<Endpoint>,
     timeout: Duration,
     provider: Arc<CryptoProvider>,
-    roots: Arc<RootCertStore>,
+    /// Built once from the system roots; None when there are none to trust.
+    webpki: Option<Arc<WebPkiServerVerifier>>,
 }
 
 // === impl CertsCollector ===
@@ -106,6 +107,11 @@ impl CertsCollector {
         let mut roots = RootCertStore::empty();
         let native = rustls_native_certs::load_native_certs();
         roots.add_parsable_certificates(native.certs);
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let webpki =
+            WebPkiServerVerifier::builder_with_provider(Arc::new(roots), Arc::clone(&provider))
+                .build()
+                .ok();
         Self {
             patterns: config
                 .certs
@@ -115,8 +121,8 @@ impl CertsCollector {
                 .collect(),
             endpoints: endpoints.into_iter().collect(),
             timeout: config.certs.timeout,
-            provider: Arc::new(rustls::crypto::ring::default_provider()),
-            roots: Arc::new(roots),
+            provider,
+            webpki,
         }
     }
 
@@ -145,12 +151,7 @@ impl CertsCollector {
             }
         }
         let verifier = Arc::new(RecordingVerifier {
-            inner: WebPkiServerVerifier::builder_with_provider(
-                Arc::clone(&self.roots),
-                Arc::clone(&self.provider),
-            )
-            .build()
-            .ok(),
+            inner: self.webpki.clone(),
             provider: Arc::clone(&self.provider),
             outcome: Mutex::new(None),
         });

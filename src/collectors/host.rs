@@ -199,11 +199,8 @@ pub fn cgroup_v2_path(proc_self_cgroup: &str) -> Option<String> {
 
 /// A memory.max or memory.current value; "max" (no limit) is None.
 pub fn parse_cgroup_bytes(text: &str) -> Option<f64> {
-    text.trim().parse::<u64>().ok().map(|v| {
-        #[allow(clippy::cast_precision_loss)]
-        let v = v as f64;
-        v
-    })
+    #[allow(clippy::cast_precision_loss)]
+    text.trim().parse::<u64>().ok().map(|v| v as f64)
 }
 
 #[allow(clippy::cast_precision_loss)]

@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use sqlx::postgres::PgSslMode;
 
-use crate::config::{read_secret_file, Config, StartTls};
+use crate::config::{resolve_secret, Config, StartTls};
 use crate::metrics::Batch;
 
 pub use backups::BackupsCollector;
@@ -164,7 +164,12 @@ pub fn build(config: &Config) -> Result<Vec<Scheduled>, BuildError> {
             s.pgbackrest,
         ));
     }
-    if let Some(url) = redis_url(config)? {
+    let redis_url = resolve_secret(config.redis.url.as_ref(), config.redis.url_file.as_deref())
+        .map_err(|(path, e)| BuildError::RedisUrl {
+            path,
+            message: e.to_string(),
+        })?;
+    if let Some(url) = redis_url {
         all.push(Scheduled::every(
             CollectorKind::Redis(RedisCollector::new(&config.redis, url)),
             s.redis,
@@ -189,20 +194,6 @@ pub fn build(config: &Config) -> Result<Vec<Scheduled>, BuildError> {
         ));
     }
     Ok(all)
-}
-
-fn redis_url(config: &Config) -> Result<Option<secrecy::SecretString>, BuildError> {
-    let r = &config.redis;
-    match (&r.url, &r.url_file) {
-        (Some(url), _) => Ok(Some(url.clone())),
-        (None, Some(path)) => read_secret_file(path)
-            .map(Some)
-            .map_err(|e| BuildError::RedisUrl {
-                path: path.display().to_string(),
-                message: e.to_string(),
-            }),
-        (None, None) => Ok(None),
-    }
 }
 
 /// PostgreSQL's own server certificate is read when the connection may use TLS over TCP.

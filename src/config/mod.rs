@@ -359,6 +359,21 @@ fn figment_errors(err: &figment::Error) -> Vec<ConfigError> {
         .collect()
 }
 
+/// A secret given inline or as a `*_file` path (inline wins; validation rejects both).
+/// The error names the file.
+pub fn resolve_secret(
+    value: Option<&SecretString>,
+    file: Option<&Path>,
+) -> Result<Option<SecretString>, (String, std::io::Error)> {
+    match (value, file) {
+        (Some(v), _) => Ok(Some(v.clone())),
+        (None, Some(path)) => read_secret_file(path)
+            .map(Some)
+            .map_err(|e| (path.display().to_string(), e)),
+        (None, None) => Ok(None),
+    }
+}
+
 /// Reads a secret from a file, trimming the trailing newline editors and `kubectl` add.
 pub fn read_secret_file(path: &Path) -> std::io::Result<SecretString> {
     let raw = std::fs::read_to_string(path)?;

@@ -4,7 +4,9 @@ use std::fmt;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use secrecy::ExposeSecret;
+use std::path::Path;
+
+use secrecy::{ExposeSecret, SecretString};
 
 use super::Config;
 
@@ -46,28 +48,13 @@ pub fn validate(config: &Config) -> Vec<ConfigError> {
     }
 
     let pg = &config.postgres;
-    match (&pg.dsn, &pg.dsn_file) {
-        (Some(_), Some(_)) => err(
-            "postgres.dsn_file",
-            "set either dsn or dsn_file, not both".into(),
-        ),
-        (Some(dsn), None) => {
-            if let Err(reason) = check_dsn(dsn.expose_secret()) {
-                err("postgres.dsn", reason);
-            }
-        }
-        (None, Some(path)) => match super::read_secret_file(path) {
-            Err(e) => err(
-                "postgres.dsn_file",
-                format!("cannot read {}: {e}", path.display()),
-            ),
-            Ok(dsn) => {
-                if let Err(reason) = check_dsn(dsn.expose_secret()) {
-                    err("postgres.dsn_file", format!("{}: {reason}", path.display()));
-                }
-            }
-        },
-        (None, None) => {}
+    let dsn = secret_problem(
+        ("postgres.dsn", pg.dsn.as_ref()),
+        ("postgres.dsn_file", pg.dsn_file.as_deref()),
+        check_dsn,
+    );
+    if let Some(e) = dsn {
+        err(&e.key, e.message);
     }
 
     for (key, value) in [
@@ -168,11 +155,8 @@ fn validate_others(config: &Config, errors: &mut Vec<ConfigError>) {
             );
         }
         for (j, p) in f.paths.iter().enumerate() {
-            if let Err(e) = glob::Pattern::new(p) {
-                err(
-                    format!("certs.files[{i}].paths[{j}]"),
-                    format!("invalid glob {p:?}: {e}"),
-                );
+            if let Some(e) = glob_problem(format!("certs.files[{i}].paths[{j}]"), p) {
+                err(e.key, e.message);
             }
         }
     }
@@ -191,48 +175,31 @@ fn validate_others(config: &Config, errors: &mut Vec<ConfigError>) {
         );
     }
     for (i, b) in config.backups.iter().enumerate() {
-        if let Some(p) = &b.pattern {
-            if let Err(e) = glob::Pattern::new(p) {
-                err(
-                    format!("backups[{i}].pattern"),
-                    format!("invalid glob {p:?}: {e}"),
-                );
-            }
+        if let Some(e) = b
+            .pattern
+            .as_deref()
+            .and_then(|p| glob_problem(format!("backups[{i}].pattern"), p))
+        {
+            err(e.key, e.message);
         }
     }
     let r = &config.redis;
-    match (&r.url, &r.url_file) {
-        (Some(_), Some(_)) => err(
-            "redis.url_file".into(),
-            "set either url or url_file, not both".into(),
-        ),
-        (Some(url), None) => {
-            if redis::parse_redis_url(url.expose_secret()).is_none() {
-                err("redis.url".into(), "not a valid redis:// URL".into());
-            }
-        }
-        (None, Some(path)) => match super::read_secret_file(path) {
-            Err(e) => err(
-                "redis.url_file".into(),
-                format!("cannot read {}: {e}", path.display()),
-            ),
-            Ok(url) => {
-                if redis::parse_redis_url(url.expose_secret()).is_none() {
-                    err(
-                        "redis.url_file".into(),
-                        format!("{}: not a valid redis:// URL", path.display()),
-                    );
-                }
-            }
+    let url = secret_problem(
+        ("redis.url", r.url.as_ref()),
+        ("redis.url_file", r.url_file.as_deref()),
+        |url| match redis::parse_redis_url(url) {
+            Some(_) => Ok(()),
+            None => Err("not a valid redis:// URL".into()),
         },
-        (None, None) => {
-            if !r.key_patterns.is_empty() {
-                err(
-                    "redis.key_patterns".into(),
-                    "needs redis.url or redis.url_file".into(),
-                );
-            }
-        }
+    );
+    if let Some(e) = url {
+        err(e.key, e.message);
+    }
+    if !r.enabled() && !r.key_patterns.is_empty() {
+        err(
+            "redis.key_patterns".into(),
+            "needs redis.url or redis.url_file".into(),
+        );
     }
     if r.scan_count == 0 {
         err("redis.scan_count".into(), "must be at least 1".into());
@@ -244,11 +211,8 @@ fn validate_others(config: &Config, errors: &mut Vec<ConfigError>) {
         );
     }
     for (i, f) in config.files.stale.iter().enumerate() {
-        if let Err(e) = glob::Pattern::new(&f.pattern) {
-            err(
-                format!("files.stale[{i}].pattern"),
-                format!("invalid glob {:?}: {e}", f.pattern),
-            );
+        if let Some(e) = glob_problem(format!("files.stale[{i}].pattern"), &f.pattern) {
+            err(e.key, e.message);
         }
     }
     for (i, name) in duplicate_or_empty_names(config.files.logs.iter().map(|x| x.name.as_str())) {
@@ -294,6 +258,41 @@ fn validate_others(config: &Config, errors: &mut Vec<ConfigError>) {
             );
         }
     }
+}
+
+/// A secret given inline or in a file: both set, an unreadable file, or a value `check`
+/// rejects. `check`'s reason never quotes the value, and neither does the message.
+fn secret_problem(
+    (key, value): (&str, Option<&SecretString>),
+    (file_key, file): (&str, Option<&Path>),
+    check: impl Fn(&str) -> Result<(), String>,
+) -> Option<ConfigError> {
+    let leaf = |k: &str| k.rsplit('.').next().unwrap_or(k).to_owned();
+    match (value, file) {
+        (Some(_), Some(_)) => Some(ConfigError::new(
+            file_key,
+            format!("set either {} or {}, not both", leaf(key), leaf(file_key)),
+        )),
+        (Some(v), None) => check(v.expose_secret())
+            .err()
+            .map(|r| ConfigError::new(key, r)),
+        (None, Some(path)) => match super::read_secret_file(path) {
+            Err(e) => Some(ConfigError::new(
+                file_key,
+                format!("cannot read {}: {e}", path.display()),
+            )),
+            Ok(v) => check(v.expose_secret())
+                .err()
+                .map(|r| ConfigError::new(file_key, format!("{}: {r}", path.display()))),
+        },
+        (None, None) => None,
+    }
+}
+
+fn glob_problem(key: String, pattern: &str) -> Option<ConfigError> {
+    glob::Pattern::new(pattern)
+        .err()
+        .map(|e| ConfigError::new(key, format!("invalid glob {pattern:?}: {e}")))
 }
 
 /// Positions and values of names that are empty or repeat an earlier one.

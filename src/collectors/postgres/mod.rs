@@ -17,7 +17,7 @@ use secrecy::ExposeSecret;
 use sqlx::postgres::{PgConnectOptions, PgConnection};
 
 use super::{CollectError, Collector};
-use crate::config::{read_secret_file, PostgresConfig};
+use crate::config::{resolve_secret, PostgresConfig};
 use crate::metrics::catalog::{
     PG_ACTIVITY_COUNT, PG_ACTIVITY_MAX_TX, PG_ARCHIVED, PG_ARCHIVE_FAILED, PG_FREEZE_MAX_AGE,
     PG_IS_REPLICA, PG_LAST_ARCHIVED_TIME, PG_LAST_ARCHIVE_AGE, PG_LAST_FAILED_TIME, PG_LOCKS_COUNT,
@@ -105,14 +105,12 @@ impl DatabaseFilter {
 /// Connection options from the configuration: `dsn`, `dsn_file`, `DATABASE_URL`, then the
 /// libpq variables (PGHOST, PGPORT, PGUSER, PGPASSWORD, PGDATABASE, PGSSLMODE).
 pub fn connect_options(config: &PostgresConfig) -> Result<PgConnectOptions, PgError> {
-    let dsn = match (&config.dsn, &config.dsn_file) {
-        (Some(dsn), _) => Some(dsn.clone()),
-        (None, Some(path)) => Some(read_secret_file(path).map_err(|e| PgError::DsnFile {
-            path: path.display().to_string(),
+    let dsn = resolve_secret(config.dsn.as_ref(), config.dsn_file.as_deref())
+        .map_err(|(path, e)| PgError::DsnFile {
+            path,
             message: e.to_string(),
-        })?),
-        (None, None) => std::env::var("DATABASE_URL").ok().map(Into::into),
-    };
+        })?
+        .or_else(|| std::env::var("DATABASE_URL").ok().map(Into::into));
     let options = match dsn {
         Some(dsn) => dsn
             .expose_secret()
