@@ -37,6 +37,20 @@ pub enum Command {
         #[arg(long, value_enum, default_value_t = CatalogFormat::Text)]
         format: CatalogFormat,
     },
+    /// Validate Prometheus rule files or run their unit tests (promtool's format).
+    Rules {
+        #[command(subcommand)]
+        action: RulesCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RulesCommand {
+    /// Check rule files (all problems, with file, group and rule); none: the built-in pack.
+    Check { files: Vec<PathBuf> },
+    /// Run rule unit-test files written for `promtool test rules`.
+    #[command(arg_required_else_help = true)]
+    Test { files: Vec<PathBuf> },
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]

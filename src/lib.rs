@@ -1,10 +1,12 @@
 //! centinela: a Prometheus exporter and alerting sidecar for PostgreSQL.
 
+pub mod alerting;
 pub mod app;
 pub mod cli;
 pub mod collectors;
 pub mod config;
 pub mod http;
 pub mod metrics;
+pub mod promql;
 pub mod state;
 pub mod telemetry;

@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use clap::Parser as _;
 
-use centinela::cli::{CatalogFormat, Cli, Command};
+use centinela::cli::{CatalogFormat, Cli, Command, RulesCommand};
 use centinela::config::{Config, Sources};
 use centinela::metrics::catalog;
 use centinela::{app, telemetry};
@@ -19,6 +19,9 @@ fn main() -> ExitCode {
             CatalogFormat::Markdown => catalog::render_markdown(),
         };
         return print(&text);
+    }
+    if let Command::Rules { action } = command {
+        return rules(action);
     }
 
     let config = match Config::load(&Sources::from_process(cli.config.clone())) {
@@ -86,5 +89,74 @@ fn print(text: &str) -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         // A closed pipe (`centinela metrics | head`) is not a failure worth a panic.
         Err(_) => ExitCode::FAILURE,
+    }
+}
+
+fn rules(action: RulesCommand) -> ExitCode {
+    use centinela::alerting::{rules::RuleSet, unittest, DEFAULT_RULES, DEFAULT_RULES_NAME};
+    match action {
+        RulesCommand::Check { files } => {
+            let mut failed = false;
+            let sources: Vec<(String, Result<String, String>)> = if files.is_empty() {
+                vec![(DEFAULT_RULES_NAME.to_owned(), Ok(DEFAULT_RULES.to_owned()))]
+            } else {
+                files
+                    .iter()
+                    .map(|f| {
+                        (
+                            f.display().to_string(),
+                            std::fs::read_to_string(f).map_err(|e| e.to_string()),
+                        )
+                    })
+                    .collect()
+            };
+            for (name, text) in sources {
+                let result = text
+                    .map_err(|e| vec![format!("{name}: cannot read: {e}")])
+                    .and_then(|t| RuleSet::parse(&name, &t));
+                match result {
+                    Ok(set) => println!("{name}: SUCCESS: {} rules found", set.rules().count()),
+                    Err(problems) => {
+                        failed = true;
+                        for p in problems {
+                            eprintln!("error: {p}");
+                        }
+                        eprintln!("{name}: FAILED");
+                    }
+                }
+            }
+            if failed {
+                ExitCode::FAILURE
+            } else {
+                ExitCode::SUCCESS
+            }
+        }
+        RulesCommand::Test { files } => {
+            let mut failed = false;
+            for file in files {
+                println!("Unit Testing: {}", file.display());
+                match unittest::run_file(&file) {
+                    Ok(report) if report.failures.is_empty() => {
+                        println!("  SUCCESS ({} checks)", report.tests);
+                    }
+                    Ok(report) => {
+                        failed = true;
+                        println!("  FAILED:");
+                        for f in report.failures {
+                            println!("    {}", f.replace('\n', "\n    "));
+                        }
+                    }
+                    Err(e) => {
+                        failed = true;
+                        println!("  FAILED:\n    {e}");
+                    }
+                }
+            }
+            if failed {
+                ExitCode::FAILURE
+            } else {
+                ExitCode::SUCCESS
+            }
+        }
     }
 }

@@ -13,4 +13,5 @@ mod dashboards;
 mod http;
 mod postgres;
 mod prometheus;
+mod rules;
 mod surroundings;

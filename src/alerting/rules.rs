@@ -1,0 +1,613 @@
+//! Prometheus rule files: loading with every problem reported by file, group and rule, and
+//! evaluation with Prometheus' alert state machine (inactive → pending → firing → resolved).
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use promql_parser::parser::Expr;
+use serde::Deserialize;
+
+use super::template::{Data, Template};
+use crate::promql::eval::Evaluator;
+use crate::promql::labels::METRIC_NAME;
+use crate::promql::{History, LabelSet, Value};
+
+/// How long a resolved alert is kept (and re-sent), as Prometheus does.
+pub const RESOLVED_RETENTION_MS: i64 = 15 * 60 * 1000;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileYaml {
+    #[serde(default)]
+    groups: Vec<GroupYaml>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct GroupYaml {
+    name: String,
+    interval: Option<String>,
+    #[serde(default)]
+    limit: Option<u64>,
+    #[serde(default)]
+    rules: Vec<RuleYaml>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RuleYaml {
+    record: Option<String>,
+    alert: Option<String>,
+    expr: serde_norway::Value,
+    #[serde(rename = "for")]
+    for_: Option<String>,
+    keep_firing_for: Option<String>,
+    #[serde(default)]
+    labels: BTreeMap<String, String>,
+    #[serde(default)]
+    annotations: BTreeMap<String, String>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum AlertState {
+    Inactive,
+    Pending,
+    Firing,
+}
+
+impl AlertState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Inactive => "inactive",
+            Self::Pending => "pending",
+            Self::Firing => "firing",
+        }
+    }
+}
+
+/// One alert instance of a rule: a label set in some state.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Alert {
+    pub labels: LabelSet,
+    pub annotations: BTreeMap<String, String>,
+    pub state: AlertState,
+    pub value: f64,
+    pub active_at: i64,
+    pub fired_at: Option<i64>,
+    pub resolved_at: Option<i64>,
+    pub keep_firing_since: Option<i64>,
+}
+
+#[derive(Debug)]
+pub struct AlertRule {
+    pub for_ms: i64,
+    pub keep_firing_for_ms: i64,
+    pub annotations: Vec<(String, Template)>,
+    /// Active alerts by label set, resolved ones included for [`RESOLVED_RETENTION_MS`].
+    pub active: HashMap<LabelSet, Alert>,
+}
+
+#[derive(Debug)]
+pub enum RuleKind {
+    Alert(AlertRule),
+    Record,
+}
+
+#[derive(Debug)]
+pub struct Rule {
+    pub name: String,
+    pub expr_text: String,
+    pub expr: Expr,
+    pub labels: Vec<(String, Template)>,
+    pub kind: RuleKind,
+    pub last_error: Option<String>,
+    pub last_evaluation_ms: Option<i64>,
+    pub evaluation_seconds: f64,
+}
+
+#[derive(Debug)]
+pub struct Group {
+    pub name: String,
+    pub file: String,
+    pub interval: Option<Duration>,
+    pub rules: Vec<Rule>,
+}
+
+/// Everything rule files gave, in file and group order.
+#[derive(Debug, Default)]
+pub struct RuleSet {
+    pub groups: Vec<Group>,
+}
+
+/// A Prometheus duration (`1h30m`, `7d`, `0s`, `250ms`): units y w d h m s ms, each at
+/// most once and in that order.
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    const UNITS: [(&str, u64); 7] = [
+        ("y", 365 * 86_400_000),
+        ("w", 7 * 86_400_000),
+        ("d", 86_400_000),
+        ("h", 3_600_000),
+        ("m", 60_000),
+        ("s", 1000),
+        ("ms", 1),
+    ];
+    let bad = || format!("invalid duration {s:?} (expected e.g. 30s, 5m, 1h30m, 7d)");
+    if s == "0" {
+        return Ok(Duration::ZERO);
+    }
+    let mut rest = s;
+    let mut next_unit = 0;
+    let mut total: u64 = 0;
+    while !rest.is_empty() {
+        let digits = rest.find(|c: char| !c.is_ascii_digit()).ok_or_else(bad)?;
+        if digits == 0 {
+            return Err(bad());
+        }
+        let n: u64 = rest[..digits].parse().map_err(|_| bad())?;
+        rest = &rest[digits..];
+        let unit_len = rest
+            .find(|c: char| c.is_ascii_digit())
+            .unwrap_or(rest.len());
+        let unit = &rest[..unit_len];
+        let i = UNITS[next_unit..]
+            .iter()
+            .position(|(u, _)| *u == unit)
+            .ok_or_else(bad)?
+            + next_unit;
+        total = total
+            .checked_add(n.checked_mul(UNITS[i].1).ok_or_else(bad)?)
+            .ok_or_else(bad)?;
+        next_unit = i + 1;
+        rest = &rest[unit_len..];
+    }
+    if s.is_empty() {
+        return Err(bad());
+    }
+    Ok(Duration::from_millis(total))
+}
+
+fn is_metric_name(s: &str) -> bool {
+    let mut chars = s.chars();
+    chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_' || c == ':')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == ':')
+}
+
+impl RuleSet {
+    /// Loads rule files (globs allowed); every problem of every file is returned together.
+    pub fn load_files(patterns: &[String]) -> Result<Self, Vec<String>> {
+        let mut set = Self::default();
+        let mut problems = Vec::new();
+        for pattern in patterns {
+            let paths: Vec<PathBuf> = match glob::glob(pattern) {
+                Ok(p) => p.filter_map(Result::ok).collect(),
+                Err(e) => {
+                    problems.push(format!("{pattern}: invalid glob: {e}"));
+                    continue;
+                }
+            };
+            if paths.is_empty() {
+                problems.push(format!("{pattern}: no rule file matches"));
+            }
+            for path in paths {
+                match std::fs::read_to_string(&path) {
+                    Ok(text) => match Self::parse(&path.display().to_string(), &text) {
+                        Ok(mut s) => set.groups.append(&mut s.groups),
+                        Err(mut p) => problems.append(&mut p),
+                    },
+                    Err(e) => problems.push(format!("{}: cannot read: {e}", path.display())),
+                }
+            }
+        }
+        if problems.is_empty() {
+            Ok(set)
+        } else {
+            Err(problems)
+        }
+    }
+
+    /// Parses one file's text; `file` names it in messages.
+    pub fn parse(file: &str, text: &str) -> Result<Self, Vec<String>> {
+        let yaml: FileYaml =
+            serde_norway::from_str(text).map_err(|e| vec![format!("{file}: {e}")])?;
+        let mut problems = Vec::new();
+        let mut groups = Vec::new();
+        let mut names = HashSet::new();
+        for g in yaml.groups {
+            let at = format!("{file}: group {:?}", g.name);
+            if g.name.is_empty() {
+                problems.push(format!("{file}: a group has no name"));
+            }
+            if !names.insert(g.name.clone()) {
+                problems.push(format!("{at}: repeated group name"));
+            }
+            if g.limit.is_some_and(|l| l > 0) {
+                problems.push(format!("{at}: limit is not supported"));
+            }
+            let interval = match g.interval.as_deref().map(parse_duration).transpose() {
+                Ok(i) => i,
+                Err(e) => {
+                    problems.push(format!("{at}: interval: {e}"));
+                    None
+                }
+            };
+            let mut rules = Vec::new();
+            for (i, r) in g.rules.into_iter().enumerate() {
+                match Rule::from_yaml(r) {
+                    Ok(rule) => rules.push(rule),
+                    Err((name, errs)) => problems.extend(errs.into_iter().map(|e| {
+                        let who = name
+                            .as_deref()
+                            .map_or(format!("rule {}", i + 1), |n| format!("rule {n:?}"));
+                        format!("{at}: {who}: {e}")
+                    })),
+                }
+            }
+            groups.push(Group {
+                name: g.name,
+                file: file.to_owned(),
+                interval,
+                rules,
+            });
+        }
+        if problems.is_empty() {
+            Ok(Self { groups })
+        } else {
+            Err(problems)
+        }
+    }
+
+    pub fn rules(&self) -> impl Iterator<Item = &Rule> {
+        self.groups.iter().flat_map(|g| g.rules.iter())
+    }
+
+    /// What the history must keep for these rules: the names they read and how far back.
+    pub fn retention(&self, history: Duration, max_points: usize) -> crate::promql::Retention {
+        let mut names = HashSet::new();
+        let mut any_name = false;
+        let mut ranges = Vec::new();
+        let cap = i64::try_from(history.as_millis()).unwrap_or(i64::MAX);
+        for rule in self.rules() {
+            let mut sels = Vec::new();
+            crate::promql::selectors(&rule.expr, &mut sels);
+            for (vs, back) in sels {
+                match crate::promql::storage::selector_name(&vs) {
+                    Some(n) => {
+                        names.insert(n.to_owned());
+                    }
+                    None => any_name = true,
+                }
+                if back > 0 {
+                    ranges.push((vs, back.min(cap)));
+                }
+            }
+        }
+        crate::promql::Retention {
+            names: (!any_name).then_some(names),
+            ranges,
+            max_points,
+        }
+    }
+
+    /// The longest range any rule reads, to compare with the configured history.
+    pub fn longest_range(&self) -> Option<(String, i64)> {
+        self.rules()
+            .filter_map(|r| {
+                let mut sels = Vec::new();
+                crate::promql::selectors(&r.expr, &mut sels);
+                sels.into_iter()
+                    .map(|(_, b)| b)
+                    .max()
+                    .map(|b| (r.name.clone(), b))
+            })
+            .max_by_key(|(_, b)| *b)
+    }
+}
+
+impl Rule {
+    fn from_yaml(r: RuleYaml) -> Result<Self, (Option<String>, Vec<String>)> {
+        let mut problems = Vec::new();
+        let name = match (&r.alert, &r.record) {
+            (Some(a), None) => a.clone(),
+            (None, Some(rec)) => rec.clone(),
+            (Some(_), Some(_)) => {
+                return Err((
+                    r.alert.clone(),
+                    vec!["only one of 'alert' and 'record' may be set".into()],
+                ))
+            }
+            (None, None) => {
+                return Err((None, vec!["one of 'alert' or 'record' must be set".into()]))
+            }
+        };
+        let who = Some(name.clone());
+        let is_alert = r.alert.is_some();
+        if name.is_empty() {
+            problems.push("the name is empty".into());
+        }
+        if !is_alert && !is_metric_name(&name) {
+            problems.push(format!("invalid recording rule name {name:?}"));
+        }
+        let expr_text = match &r.expr {
+            serde_norway::Value::String(s) => s.clone(),
+            serde_norway::Value::Number(n) => n.to_string(),
+            _ => {
+                problems.push("'expr' must be a PromQL string".into());
+                String::new()
+            }
+        };
+        let expr = match crate::promql::parse(&expr_text) {
+            Ok(e) => Some(e),
+            Err(e) => {
+                problems.push(format!("expr {expr_text:?}: {e}"));
+                None
+            }
+        };
+        let mut duration = |field: &str, v: &Option<String>| -> i64 {
+            match v.as_deref().map(parse_duration).transpose() {
+                Ok(d) => d.map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX)),
+                Err(e) => {
+                    problems.push(format!("{field}: {e}"));
+                    0
+                }
+            }
+        };
+        let for_ms = duration("for", &r.for_);
+        let keep_firing_for_ms = duration("keep_firing_for", &r.keep_firing_for);
+        if !is_alert {
+            if r.for_.is_some() {
+                problems.push("'for' is only for alerting rules".into());
+            }
+            if r.keep_firing_for.is_some() {
+                problems.push("'keep_firing_for' is only for alerting rules".into());
+            }
+            if !r.annotations.is_empty() {
+                problems.push("'annotations' are only for alerting rules".into());
+            }
+        }
+        let mut templates =
+            |kind: &str, map: BTreeMap<String, String>| -> Vec<(String, Template)> {
+                map.into_iter()
+                    .filter_map(|(k, v)| {
+                        if kind == "label"
+                            && (!crate::promql::functions::is_label_name(&k) || k == METRIC_NAME)
+                        {
+                            problems.push(format!("invalid label name {k:?}"));
+                        }
+                        match Template::parse(&v) {
+                            Ok(t) => Some((k, t)),
+                            Err(e) => {
+                                problems.push(format!("{kind} {k:?}: template {v:?}: {e}"));
+                                None
+                            }
+                        }
+                    })
+                    .collect()
+            };
+        let labels = templates("label", r.labels);
+        let annotations = templates("annotation", r.annotations);
+        if !problems.is_empty() {
+            return Err((who, problems));
+        }
+        let Some(expr) = expr else {
+            return Err((who, vec!["no expression".into()]));
+        };
+        let kind = if is_alert {
+            RuleKind::Alert(AlertRule {
+                for_ms,
+                keep_firing_for_ms,
+                annotations,
+                active: HashMap::new(),
+            })
+        } else {
+            RuleKind::Record
+        };
+        Ok(Self {
+            name,
+            expr_text,
+            expr,
+            labels,
+            kind,
+            last_error: None,
+            last_evaluation_ms: None,
+            evaluation_seconds: 0.0,
+        })
+    }
+}
+
+/// Data every template of a group sees besides the alert.
+pub struct Context<'a> {
+    pub external_labels: &'a LabelSet,
+    pub external_url: &'a str,
+    /// Resolution of subqueries without a step.
+    pub step: Duration,
+}
+
+/// One rule's failed evaluation.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RuleFailure {
+    pub group: String,
+    pub rule: String,
+    pub error: String,
+}
+
+impl Group {
+    /// Evaluates every rule at `ts`, in order; a rule sees earlier rules' output.
+    pub fn eval(&mut self, history: &mut History, ts: i64, ctx: &Context<'_>) -> Vec<RuleFailure> {
+        let mut failures = Vec::new();
+        for (i, rule) in self.rules.iter_mut().enumerate() {
+            let started = std::time::Instant::now();
+            let result = Evaluator::new(history, ctx.step).eval(&rule.expr, ts);
+            let outcome = result.map_err(|e| e.0).and_then(|v| match v {
+                Value::Vector(v) => Ok(v
+                    .into_iter()
+                    .map(|s| (s.labels, s.value))
+                    .collect::<Vec<_>>()),
+                Value::Scalar(s) => Ok(vec![(LabelSet::default(), s)]),
+                other => Err(format!(
+                    "rule result is a {}, not an instant vector",
+                    other.kind()
+                )),
+            });
+            let source = format!("{}/{}/{i}", self.file, self.name);
+            let out = outcome.and_then(|samples| rule.apply(samples, ts, ctx));
+            match out {
+                Ok(series) => {
+                    history.ingest(&source, ts, series);
+                    rule.last_error = None;
+                }
+                Err(e) => {
+                    rule.last_error = Some(e.clone());
+                    failures.push(RuleFailure {
+                        group: self.name.clone(),
+                        rule: rule.name.clone(),
+                        error: e,
+                    });
+                }
+            }
+            rule.last_evaluation_ms = Some(ts);
+            rule.evaluation_seconds = started.elapsed().as_secs_f64();
+        }
+        failures
+    }
+}
+
+impl Rule {
+    /// Turns a rule's query result into its output series (recorded samples or `ALERTS`),
+    /// advancing alert states.
+    fn apply(
+        &mut self,
+        samples: Vec<(LabelSet, f64)>,
+        ts: i64,
+        ctx: &Context<'_>,
+    ) -> Result<Vec<(LabelSet, f64)>, String> {
+        let render = |t: &Template, labels: &LabelSet, value: f64| {
+            t.render_or_raw(&Data {
+                labels,
+                external_labels: ctx.external_labels,
+                external_url: ctx.external_url,
+                value,
+            })
+        };
+        match &mut self.kind {
+            RuleKind::Record => {
+                let mut seen = HashSet::new();
+                let mut out = Vec::with_capacity(samples.len());
+                for (mut labels, value) in samples {
+                    labels.set(METRIC_NAME, &self.name);
+                    for (k, t) in &self.labels {
+                        labels.set(k, t.source());
+                    }
+                    if !seen.insert(labels.clone()) {
+                        return Err("vector contains metrics with the same labelset after applying rule labels".into());
+                    }
+                    out.push((labels, value));
+                }
+                Ok(out)
+            }
+            RuleKind::Alert(rule) => {
+                let mut current: HashMap<LabelSet, Alert> = HashMap::new();
+                for (sample_labels, value) in samples {
+                    let mut labels = sample_labels.clone().without_name();
+                    for (k, t) in &self.labels {
+                        labels.set(k, &render(t, &sample_labels, value));
+                    }
+                    labels.set("alertname", &self.name);
+                    let annotations = rule
+                        .annotations
+                        .iter()
+                        .map(|(k, t)| (k.clone(), render(t, &sample_labels, value)))
+                        .collect();
+                    if current.contains_key(&labels) {
+                        return Err("vector contains metrics with the same labelset after applying alert labels".into());
+                    }
+                    current.insert(
+                        labels.clone(),
+                        Alert {
+                            labels,
+                            annotations,
+                            state: AlertState::Pending,
+                            value,
+                            active_at: ts,
+                            fired_at: None,
+                            resolved_at: None,
+                            keep_firing_since: None,
+                        },
+                    );
+                }
+                let present: HashSet<LabelSet> = current.keys().cloned().collect();
+                for (labels, a) in current {
+                    match rule.active.get_mut(&labels) {
+                        Some(existing) if existing.state != AlertState::Inactive => {
+                            existing.value = a.value;
+                            existing.annotations = a.annotations;
+                        }
+                        _ => {
+                            rule.active.insert(labels, a);
+                        }
+                    }
+                }
+                let mut out = Vec::new();
+                let (for_ms, keep_ms) = (rule.for_ms, rule.keep_firing_for_ms);
+                rule.active.retain(|labels, a| {
+                    if present.contains(labels) {
+                        a.keep_firing_since = None;
+                    } else {
+                        let mut keep_firing = false;
+                        if a.state == AlertState::Firing && keep_ms > 0 {
+                            let since = *a.keep_firing_since.get_or_insert(ts);
+                            keep_firing = ts - since < keep_ms;
+                        }
+                        if a.state == AlertState::Pending
+                            || a.resolved_at
+                                .is_some_and(|r| ts - r > RESOLVED_RETENTION_MS)
+                        {
+                            return false;
+                        }
+                        if a.state != AlertState::Inactive && !keep_firing {
+                            a.state = AlertState::Inactive;
+                            a.resolved_at = Some(ts);
+                        }
+                        if !keep_firing {
+                            return true;
+                        }
+                    }
+                    if a.state == AlertState::Pending && ts - a.active_at >= for_ms {
+                        a.state = AlertState::Firing;
+                        a.fired_at = Some(ts);
+                    }
+                    let mut series = a.labels.clone();
+                    series.set(METRIC_NAME, "ALERTS");
+                    series.set("alertstate", a.state.as_str());
+                    out.push((series, 1.0));
+                    true
+                });
+                Ok(out)
+            }
+        }
+    }
+
+    pub fn alerts(&self) -> impl Iterator<Item = &Alert> {
+        match &self.kind {
+            RuleKind::Alert(a) => Some(a.active.values()),
+            RuleKind::Record => None,
+        }
+        .into_iter()
+        .flatten()
+    }
+
+    pub fn is_alert(&self) -> bool {
+        matches!(self.kind, RuleKind::Alert(_))
+    }
+}
+
+/// Resolves rule file paths relative to `base` (as promtool does for test files).
+pub fn relative_to(base: &Path, pattern: &str) -> String {
+    if Path::new(pattern).is_absolute() {
+        pattern.to_owned()
+    } else {
+        base.join(pattern).display().to_string()
+    }
+}

@@ -1,0 +1,408 @@
+//! `centinela rules test`: rule unit tests in `promtool test rules` format, run with
+//! centinela's evaluator, so the same files pass or fail with both tools.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use super::rules::{parse_duration, relative_to, AlertState, Context, RuleSet};
+use crate::promql::eval::{system_time_ms, Evaluator};
+use crate::promql::labels::METRIC_NAME;
+use crate::promql::storage::stale_marker;
+use crate::promql::{History, LabelSet, Value};
+
+#[derive(Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct TestFile {
+    pub rule_files: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub evaluation_interval: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub group_eval_order: Vec<String>,
+    pub tests: Vec<TestGroup>,
+}
+
+#[derive(Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct TestGroup {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub interval: Option<String>,
+    #[serde(default)]
+    pub input_series: Vec<InputSeries>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub alert_rule_test: Vec<AlertTest>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub promql_expr_test: Vec<ExprTest>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub external_labels: BTreeMap<String, String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub external_url: Option<String>,
+}
+
+#[derive(Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct InputSeries {
+    pub series: String,
+    pub values: String,
+}
+
+#[derive(Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct AlertTest {
+    pub eval_time: String,
+    pub alertname: String,
+    #[serde(default)]
+    pub exp_alerts: Vec<ExpAlert>,
+}
+
+#[derive(Debug, Deserialize, Serialize, PartialEq, Eq, PartialOrd, Ord, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct ExpAlert {
+    #[serde(default)]
+    pub exp_labels: BTreeMap<String, String>,
+    #[serde(default)]
+    pub exp_annotations: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExprTest {
+    pub expr: String,
+    pub eval_time: String,
+    #[serde(default)]
+    pub exp_samples: Vec<ExpSample>,
+}
+
+#[derive(Debug, Deserialize, Serialize, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct ExpSample {
+    pub labels: String,
+    pub value: f64,
+}
+
+/// Expands promtool's series notation (`1+2x3 _ stale 5x2`) into optional values per step;
+/// `None` is a missing sample.
+pub fn expand_values(src: &str) -> Result<Vec<Option<f64>>, String> {
+    let mut out = Vec::new();
+    for tok in src.split_whitespace() {
+        let (head, times) = match tok.rsplit_once('x') {
+            Some((h, n))
+                if !h.is_empty() && n.chars().all(|c| c.is_ascii_digit()) && !n.is_empty() =>
+            {
+                (
+                    h,
+                    Some(n.parse::<usize>().map_err(|e| format!("{tok:?}: {e}"))?),
+                )
+            }
+            _ => (tok, None),
+        };
+        if head == "_" {
+            out.extend(std::iter::repeat_n(None, times.unwrap_or(1)));
+            continue;
+        }
+        if head == "stale" {
+            out.push(Some(stale_marker()));
+            continue;
+        }
+        // a, a+b or a-b: the operator is a sign not at the start and not after an exponent.
+        let bytes = head.as_bytes();
+        let split = (1..bytes.len()).rev().find(|&i| {
+            (bytes[i] == b'+' || bytes[i] == b'-') && !matches!(bytes[i - 1], b'e' | b'E')
+        });
+        let parse = |s: &str| {
+            s.parse::<f64>()
+                .map_err(|_| format!("invalid value {s:?} in {tok:?}"))
+        };
+        let (start, step) = match split {
+            Some(i) if times.is_some() => {
+                let step = parse(&head[i + 1..])?;
+                (
+                    parse(&head[..i])?,
+                    if bytes[i] == b'-' { -step } else { step },
+                )
+            }
+            _ => (parse(head)?, 0.0),
+        };
+        match times {
+            Some(n) => out.extend((0..=n).map(|k| Some(start + step * k as f64))),
+            None => out.push(Some(start)),
+        }
+    }
+    Ok(out)
+}
+
+/// Parses `metric{a="b"}` as promtool writes series and expected samples.
+pub fn parse_series(src: &str) -> Result<LabelSet, String> {
+    let expr = promql_parser::parser::parse(src).map_err(|e| format!("series {src:?}: {e}"))?;
+    let promql_parser::parser::Expr::VectorSelector(vs) = expr else {
+        return Err(format!("series {src:?}: not a series selector"));
+    };
+    let mut pairs: Vec<(String, String)> = vs
+        .matchers
+        .matchers
+        .iter()
+        .map(|m| (m.name.clone(), m.value.clone()))
+        .collect();
+    if let Some(n) = vs.name {
+        pairs.push((METRIC_NAME.to_owned(), n));
+    }
+    Ok(LabelSet::new(pairs))
+}
+
+fn ms(d: Duration) -> i64 {
+    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
+}
+
+/// The outcome of one test file.
+#[derive(Debug, Default)]
+pub struct Report {
+    pub failures: Vec<String>,
+    pub tests: usize,
+}
+
+/// Alerts firing for `alertname` in a rule set, as promtool lists them.
+pub fn firing(rules: &RuleSet, alertname: &str) -> Vec<ExpAlert> {
+    let mut got: Vec<ExpAlert> = rules
+        .rules()
+        .filter(|r| r.name == alertname)
+        .flat_map(super::rules::Rule::alerts)
+        .filter(|a| a.state == AlertState::Firing)
+        .map(|a| ExpAlert {
+            exp_labels: a
+                .labels
+                .iter()
+                .map(|(k, v)| (k.to_owned(), v.to_owned()))
+                .collect(),
+            exp_annotations: a.annotations.clone(),
+        })
+        .collect();
+    got.sort();
+    got
+}
+
+/// Runs one test group: loads its series, evaluates every group at every step, and calls
+/// `check` at each step with the rules and the history, for the tests due at that step.
+pub fn run_group<F>(
+    dir: &Path,
+    file: &TestFile,
+    test: &TestGroup,
+    mut at_step: F,
+) -> Result<(), String>
+where
+    F: FnMut(i64, i64, &RuleSet, &History),
+{
+    let eval_interval = ms(file
+        .evaluation_interval
+        .as_deref()
+        .map(parse_duration)
+        .transpose()?
+        .unwrap_or(Duration::from_secs(60)));
+    let interval = test
+        .interval
+        .as_deref()
+        .map(parse_duration)
+        .transpose()?
+        .map_or(eval_interval, ms);
+    let patterns: Vec<String> = file
+        .rule_files
+        .iter()
+        .map(|p| relative_to(dir, p))
+        .collect();
+    let mut rules = RuleSet::load_files(&patterns).map_err(|p| p.join("\n"))?;
+    if !file.group_eval_order.is_empty() {
+        let order = &file.group_eval_order;
+        rules.groups.sort_by_key(|g| {
+            order
+                .iter()
+                .position(|n| *n == g.name)
+                .unwrap_or(usize::MAX)
+        });
+    }
+    let mut history = History::unbounded();
+    for s in &test.input_series {
+        let labels = parse_series(&s.series)?;
+        for (i, v) in expand_values(&s.values)?.into_iter().enumerate() {
+            if let Some(v) = v {
+                history.append(labels.clone(), i as i64 * interval, v);
+            }
+        }
+    }
+    let mut max_t = 0;
+    for t in test
+        .alert_rule_test
+        .iter()
+        .map(|a| &a.eval_time)
+        .chain(test.promql_expr_test.iter().map(|e| &e.eval_time))
+    {
+        max_t = max_t.max(ms(parse_duration(t)?));
+    }
+    let external_labels = LabelSet::new(test.external_labels.clone());
+    let external_url = test.external_url.clone().unwrap_or_default();
+    let ctx = Context {
+        external_labels: &external_labels,
+        external_url: &external_url,
+        step: Duration::from_millis(u64::try_from(eval_interval).unwrap_or(60_000)),
+    };
+    let mut ts = 0;
+    while ts <= max_t {
+        for g in &mut rules.groups {
+            g.eval(&mut history, ts, &ctx);
+        }
+        at_step(ts, eval_interval, &rules, &history);
+        ts += eval_interval;
+    }
+    Ok(())
+}
+
+/// Runs a promtool-format test file.
+pub fn run_file(path: &Path) -> Result<Report, String> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let file: TestFile =
+        serde_norway::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let mut report = Report::default();
+    for (gi, test) in file.tests.iter().enumerate() {
+        let label = test
+            .name
+            .clone()
+            .unwrap_or_else(|| format!("test group {}", gi + 1));
+        let mut pending: Vec<(i64, &AlertTest)> = Vec::new();
+        for a in &test.alert_rule_test {
+            pending.push((ms(parse_duration(&a.eval_time)?), a));
+        }
+        pending.sort_by_key(|(t, _)| *t);
+        let mut failures = Vec::new();
+        let mut exprs_checked = false;
+        let max_t = test
+            .alert_rule_test
+            .iter()
+            .map(|a| &a.eval_time)
+            .chain(test.promql_expr_test.iter().map(|e| &e.eval_time))
+            .filter_map(|t| parse_duration(t).ok())
+            .map(ms)
+            .max()
+            .unwrap_or(0);
+        run_group(dir, &file, test, |ts, step, rules, history| {
+            for (t, a) in pending.iter().filter(|(t, _)| *t >= ts && *t < ts + step) {
+                report.tests += 1;
+                let mut exp: Vec<ExpAlert> = a
+                    .exp_alerts
+                    .iter()
+                    .map(|e| {
+                        let mut e = e.clone();
+                        e.exp_labels.insert("alertname".into(), a.alertname.clone());
+                        e
+                    })
+                    .collect();
+                exp.sort();
+                let got = firing(rules, &a.alertname);
+                if got != exp {
+                    failures.push(format!(
+                        "{label}: alertname: {}, time: {}\n    exp: {}\n    got: {}",
+                        a.alertname,
+                        promql_parser::util::display_duration(&Duration::from_millis(
+                            u64::try_from(*t).unwrap_or(0)
+                        )),
+                        show_alerts(&exp),
+                        show_alerts(&got)
+                    ));
+                }
+            }
+            // Expression tests read the history once every rule has run (as promtool does).
+            if ts + step > max_t && !exprs_checked {
+                exprs_checked = true;
+                for e in &test.promql_expr_test {
+                    report.tests += 1;
+                    if let Err(msg) = check_expr(e, history, step) {
+                        failures.push(format!(
+                            "{label}: expr: {:?}, time: {}\n{msg}",
+                            e.expr, e.eval_time
+                        ));
+                    }
+                }
+            }
+        })?;
+        report.failures.extend(failures);
+    }
+    Ok(report)
+}
+
+fn show_alerts(alerts: &[ExpAlert]) -> String {
+    if alerts.is_empty() {
+        return "[]".into();
+    }
+    let mut s = String::new();
+    for a in alerts {
+        let labels = LabelSet::new(a.exp_labels.clone());
+        s += &format!("\n      labels: {labels}");
+        if !a.exp_annotations.is_empty() {
+            let ann = LabelSet::new(a.exp_annotations.clone());
+            s += &format!(" annotations: {ann}");
+        }
+    }
+    s
+}
+
+/// Evaluates a promql_expr_test's expression; the samples it returns, sorted.
+pub fn eval_expr(
+    expr: &str,
+    eval_time: &str,
+    history: &History,
+    step: i64,
+) -> Result<Vec<(LabelSet, f64)>, String> {
+    let parsed = crate::promql::parse(expr)?;
+    let t = ms(parse_duration(eval_time)?);
+    let v = Evaluator::new(
+        history,
+        Duration::from_millis(u64::try_from(step).unwrap_or(60_000)),
+    )
+    .eval(&parsed, t)
+    .map_err(|e| e.0)?;
+    let mut got: Vec<(LabelSet, f64)> = match v {
+        Value::Vector(v) => v.into_iter().map(|s| (s.labels, s.value)).collect(),
+        Value::Scalar(s) => vec![(LabelSet::default(), s)],
+        other => return Err(format!("expression gives a {}", other.kind())),
+    };
+    got.sort_by(|a, b| a.0.cmp(&b.0));
+    Ok(got)
+}
+
+fn check_expr(e: &ExprTest, history: &History, step: i64) -> Result<(), String> {
+    let got = eval_expr(&e.expr, &e.eval_time, history, step)?;
+    let mut exp = e
+        .exp_samples
+        .iter()
+        .map(|s| Ok((parse_series(&s.labels)?, s.value)))
+        .collect::<Result<Vec<_>, String>>()?;
+    exp.sort_by(|a, b| a.0.cmp(&b.0));
+    let same = exp.len() == got.len()
+        && exp.iter().zip(&got).all(|(a, b)| {
+            a.0 == b.0
+                && (a.1 == b.1
+                    || (a.1.is_nan() && b.1.is_nan())
+                    || ((a.1 - b.1).abs() <= 1e-9 * a.1.abs().max(b.1.abs())))
+        });
+    if same {
+        return Ok(());
+    }
+    let show = |v: &[(LabelSet, f64)]| {
+        v.iter()
+            .map(|(l, x)| format!("{l} {x}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    Err(format!(
+        "    exp: [{}]\n    got: [{}]",
+        show(&exp),
+        show(&got)
+    ))
+}
+
+/// The wall-clock time in milliseconds, for callers outside tests.
+pub fn now_ms() -> i64 {
+    system_time_ms(std::time::SystemTime::now())
+}

@@ -1,0 +1,613 @@
+//! Instant evaluation of a parsed PromQL expression, following Prometheus 2.x semantics
+//! (the version Debian's `promtool` carries, which the differential test compares with).
+
+use std::collections::HashMap;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use promql_parser::label::MatchOp;
+use promql_parser::parser::{
+    AggregateExpr, AtModifier, BinaryExpr, Call, Expr, LabelModifier, Offset, SubqueryExpr,
+    VectorMatchCardinality, VectorSelector,
+};
+
+use super::functions;
+use super::labels::{LabelSet, METRIC_NAME};
+use super::storage::{is_stale, Point, Storage, LOOKBACK_MS};
+
+/// One element of an instant vector. `ts` is the sample's own time for a selector's output
+/// (what `timestamp()` reads) and the evaluation time otherwise.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Sample {
+    pub labels: LabelSet,
+    pub value: f64,
+    pub ts: i64,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Series {
+    pub labels: LabelSet,
+    pub points: Vec<Point>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum Value {
+    Scalar(f64),
+    String(String),
+    Vector(Vec<Sample>),
+    Matrix(Vec<Series>),
+}
+
+impl Value {
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::Scalar(_) => "scalar",
+            Self::String(_) => "string",
+            Self::Vector(_) => "instant vector",
+            Self::Matrix(_) => "range vector",
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error, PartialEq)]
+#[error("{0}")]
+pub struct EvalError(pub String);
+
+pub type Result<T> = std::result::Result<T, EvalError>;
+
+pub(crate) fn err<T>(msg: impl Into<String>) -> Result<T> {
+    Err(EvalError(msg.into()))
+}
+
+/// The window a range function reads, for the extrapolation of `rate`/`increase`/`delta`.
+#[derive(Clone, Copy, Debug)]
+pub struct Window {
+    pub start: i64,
+    pub end: i64,
+    pub range_secs: f64,
+}
+
+pub struct Evaluator<'a> {
+    storage: &'a dyn Storage,
+    /// The resolution of a subquery without an explicit step: the rule group's interval.
+    default_step_ms: i64,
+}
+
+fn millis(d: &Duration) -> i64 {
+    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
+}
+
+fn offset_ms(o: Option<&Offset>) -> i64 {
+    match o {
+        Some(Offset::Pos(d)) => millis(d),
+        Some(Offset::Neg(d)) => -millis(d),
+        None => 0,
+    }
+}
+
+fn at_ms(at: Option<&AtModifier>, t: i64) -> i64 {
+    match at {
+        Some(AtModifier::At(st)) => match st.duration_since(UNIX_EPOCH) {
+            Ok(d) => millis(&d),
+            Err(e) => -millis(&e.duration()),
+        },
+        // A rule evaluates one instant: start and end are that instant.
+        Some(AtModifier::Start | AtModifier::End) | None => t,
+    }
+}
+
+pub fn system_time_ms(t: SystemTime) -> i64 {
+    match t.duration_since(UNIX_EPOCH) {
+        Ok(d) => millis(&d),
+        Err(e) => -millis(&e.duration()),
+    }
+}
+
+impl<'a> Evaluator<'a> {
+    pub fn new(storage: &'a dyn Storage, default_step: Duration) -> Self {
+        Self {
+            storage,
+            default_step_ms: millis(&default_step).max(1),
+        }
+    }
+
+    /// Evaluates `expr` at `t` (milliseconds since the epoch).
+    pub fn eval(&self, expr: &Expr, t: i64) -> Result<Value> {
+        match expr {
+            Expr::NumberLiteral(n) => Ok(Value::Scalar(n.val)),
+            Expr::StringLiteral(s) => Ok(Value::String(s.val.clone())),
+            Expr::Paren(p) => self.eval(&p.expr, t),
+            Expr::Unary(u) => match self.eval(&u.expr, t)? {
+                Value::Scalar(v) => Ok(Value::Scalar(-v)),
+                Value::Vector(v) => Ok(Value::Vector(
+                    v.into_iter()
+                        .map(|s| Sample {
+                            labels: s.labels.without_name(),
+                            value: -s.value,
+                            ts: t,
+                        })
+                        .collect(),
+                )),
+                other => err(format!("unary minus on a {}", other.kind())),
+            },
+            Expr::VectorSelector(vs) => Ok(Value::Vector(self.instant(vs, t))),
+            Expr::MatrixSelector(ms) => {
+                let (series, _) = self.range(&ms.vs, millis(&ms.range), t);
+                Ok(Value::Matrix(series))
+            }
+            Expr::Subquery(sq) => Ok(Value::Matrix(self.subquery(sq, t)?.0)),
+            Expr::Aggregate(a) => self.aggregate(a, t),
+            Expr::Binary(b) => self.binary(b, t),
+            Expr::Call(c) => self.call(c, t),
+            Expr::Extension(_) => err("extension expressions are not supported"),
+        }
+    }
+
+    fn instant(&self, vs: &VectorSelector, t: i64) -> Vec<Sample> {
+        let ref_t = at_ms(vs.at.as_ref(), t) - offset_ms(vs.offset.as_ref());
+        self.storage
+            .select(vs, ref_t - LOOKBACK_MS, ref_t)
+            .into_iter()
+            .filter_map(|(labels, points)| {
+                let &(ts, value) = points.last()?;
+                (!is_stale(value)).then_some(Sample { labels, value, ts })
+            })
+            .collect()
+    }
+
+    fn range(&self, vs: &VectorSelector, range_ms: i64, t: i64) -> (Vec<Series>, Window) {
+        let end = at_ms(vs.at.as_ref(), t) - offset_ms(vs.offset.as_ref());
+        let start = end - range_ms;
+        let series = self
+            .storage
+            .select(vs, start, end)
+            .into_iter()
+            .filter_map(|(labels, mut points)| {
+                points.retain(|p| !is_stale(p.1));
+                (!points.is_empty()).then_some(Series { labels, points })
+            })
+            .collect();
+        let window = Window {
+            start,
+            end,
+            range_secs: range_ms as f64 / 1000.0,
+        };
+        (series, window)
+    }
+
+    fn subquery(&self, sq: &SubqueryExpr, t: i64) -> Result<(Vec<Series>, Window)> {
+        let step = sq
+            .step
+            .as_ref()
+            .map(millis)
+            .filter(|s| *s > 0)
+            .unwrap_or(self.default_step_ms);
+        let end = at_ms(sq.at.as_ref(), t) - offset_ms(sq.offset.as_ref());
+        let range = millis(&sq.range);
+        let start = end - range;
+        // Steps are aligned to multiples of the step, as Prometheus does.
+        let mut ts = start.div_euclid(step) * step;
+        if ts < start {
+            ts += step;
+        }
+        let mut by_labels: HashMap<LabelSet, Vec<Point>> = HashMap::new();
+        while ts <= end {
+            match self.eval(&sq.expr, ts)? {
+                Value::Vector(v) => {
+                    for s in v {
+                        by_labels.entry(s.labels).or_default().push((ts, s.value));
+                    }
+                }
+                Value::Scalar(v) => by_labels
+                    .entry(LabelSet::default())
+                    .or_default()
+                    .push((ts, v)),
+                other => return err(format!("subquery over a {}", other.kind())),
+            }
+            ts += step;
+        }
+        let series = by_labels
+            .into_iter()
+            .map(|(labels, points)| Series { labels, points })
+            .collect();
+        let window = Window {
+            start,
+            end,
+            range_secs: range as f64 / 1000.0,
+        };
+        Ok((series, window))
+    }
+
+    fn vector(&self, expr: &Expr, t: i64, what: &str) -> Result<Vec<Sample>> {
+        match self.eval(expr, t)? {
+            Value::Vector(v) => Ok(v),
+            other => err(format!(
+                "{what} expects an instant vector, got a {}",
+                other.kind()
+            )),
+        }
+    }
+
+    fn scalar(&self, expr: &Expr, t: i64, what: &str) -> Result<f64> {
+        match self.eval(expr, t)? {
+            Value::Scalar(v) => Ok(v),
+            other => err(format!("{what} expects a scalar, got a {}", other.kind())),
+        }
+    }
+
+    fn aggregate(&self, a: &AggregateExpr, t: i64) -> Result<Value> {
+        let op = a.op.to_string();
+        let input = self.vector(&a.expr, t, &op)?;
+        let (by, names): (bool, &[String]) = match &a.modifier {
+            Some(LabelModifier::Include(l)) => (true, &l.labels),
+            Some(LabelModifier::Exclude(l)) => (false, &l.labels),
+            None => (true, &[]),
+        };
+        let group_labels = |ls: &LabelSet| -> LabelSet {
+            let mut out = ls.clone();
+            if by {
+                out.keep(names);
+            } else {
+                out.drop_all(names);
+                out.remove(METRIC_NAME);
+            }
+            out
+        };
+        // Groups in first-seen order, so results are stable.
+        let mut order: Vec<LabelSet> = Vec::new();
+        let mut groups: HashMap<LabelSet, Vec<Sample>> = HashMap::new();
+        let count_values_label = match op.as_str() {
+            "count_values" => match a.param.as_deref().map(|p| self.eval(p, t)).transpose()? {
+                Some(Value::String(s)) => Some(s),
+                _ => return err("count_values expects a label name"),
+            },
+            _ => None,
+        };
+        for s in input {
+            let mut key = group_labels(&s.labels);
+            if let Some(label) = &count_values_label {
+                key.set(label, &functions::format_go_float(s.value));
+            }
+            if !groups.contains_key(&key) {
+                order.push(key.clone());
+            }
+            groups.entry(key).or_default().push(s);
+        }
+        let param = match (op.as_str(), a.param.as_deref()) {
+            ("topk" | "bottomk" | "quantile", Some(p)) => self.scalar(p, t, &op)?,
+            _ => 0.0,
+        };
+        let mut out = Vec::new();
+        for key in order {
+            let Some(samples) = groups.remove(&key) else {
+                continue;
+            };
+            let values: Vec<f64> = samples.iter().map(|s| s.value).collect();
+            let value = match op.as_str() {
+                "sum" => values.iter().sum(),
+                "count" | "count_values" => values.len() as f64,
+                "group" => 1.0,
+                "min" => values.iter().copied().fold(f64::NAN, |acc, v| {
+                    if v < acc || acc.is_nan() {
+                        v
+                    } else {
+                        acc
+                    }
+                }),
+                "max" => values.iter().copied().fold(f64::NAN, |acc, v| {
+                    if v > acc || acc.is_nan() {
+                        v
+                    } else {
+                        acc
+                    }
+                }),
+                "avg" => functions::incremental_mean(&values),
+                "stddev" => functions::variance(&values).sqrt(),
+                "stdvar" => functions::variance(&values),
+                "quantile" => functions::quantile(param, values),
+                "topk" | "bottomk" => {
+                    let k = if param.is_nan() { 0 } else { param as i64 };
+                    if k < 1 {
+                        continue;
+                    }
+                    let mut sorted = samples;
+                    // NaN sorts last for both, as Prometheus' heaps place it.
+                    sorted.sort_by(|x, y| {
+                        let o = x.value.partial_cmp(&y.value);
+                        match (x.value.is_nan(), y.value.is_nan(), op.as_str()) {
+                            (true, false, _) => std::cmp::Ordering::Greater,
+                            (false, true, _) => std::cmp::Ordering::Less,
+                            (_, _, "topk") => o
+                                .map(std::cmp::Ordering::reverse)
+                                .unwrap_or(std::cmp::Ordering::Equal),
+                            _ => o.unwrap_or(std::cmp::Ordering::Equal),
+                        }
+                    });
+                    out.extend(
+                        sorted
+                            .into_iter()
+                            .take(usize::try_from(k).unwrap_or(usize::MAX))
+                            .map(|s| Sample { ts: t, ..s }),
+                    );
+                    continue;
+                }
+                other => return err(format!("aggregation {other} is not supported")),
+            };
+            out.push(Sample {
+                labels: key,
+                value,
+                ts: t,
+            });
+        }
+        Ok(Value::Vector(out))
+    }
+
+    fn binary(&self, b: &BinaryExpr, t: i64) -> Result<Value> {
+        let op = b.op.to_string();
+        let lhs = self.eval(&b.lhs, t)?;
+        let rhs = self.eval(&b.rhs, t)?;
+        let return_bool = b.modifier.as_ref().is_some_and(|m| m.return_bool);
+        let comparison = b.op.is_comparison_operator();
+        match (lhs, rhs) {
+            (Value::Scalar(l), Value::Scalar(r)) => {
+                let (v, keep) = binop(&op, l, r)?;
+                Ok(Value::Scalar(if comparison {
+                    f64::from(u8::from(keep))
+                } else {
+                    v
+                }))
+            }
+            (Value::Vector(v), Value::Scalar(s)) => {
+                self.vector_scalar(&op, v, s, false, return_bool, comparison, t)
+            }
+            (Value::Scalar(s), Value::Vector(v)) => {
+                self.vector_scalar(&op, v, s, true, return_bool, comparison, t)
+            }
+            (Value::Vector(l), Value::Vector(r)) => {
+                let (on, names) = match b.modifier.as_ref().and_then(|m| m.matching.as_ref()) {
+                    Some(LabelModifier::Include(l)) => (true, l.labels.clone()),
+                    Some(LabelModifier::Exclude(l)) => (false, l.labels.clone()),
+                    None => (false, Vec::new()),
+                };
+                if b.op.is_set_operator() {
+                    return Ok(Value::Vector(set_op(&op, l, r, on, &names)));
+                }
+                let card = b
+                    .modifier
+                    .as_ref()
+                    .map(|m| m.card.clone())
+                    .unwrap_or(VectorMatchCardinality::OneToOne);
+                vector_vector(&op, l, r, on, &names, &card, return_bool, t).map(Value::Vector)
+            }
+            (l, r) => err(format!(
+                "operator {op} between a {} and a {}",
+                l.kind(),
+                r.kind()
+            )),
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn vector_scalar(
+        &self,
+        op: &str,
+        v: Vec<Sample>,
+        s: f64,
+        scalar_left: bool,
+        return_bool: bool,
+        comparison: bool,
+        t: i64,
+    ) -> Result<Value> {
+        let mut out = Vec::with_capacity(v.len());
+        for sample in v {
+            let (l, r) = if scalar_left {
+                (s, sample.value)
+            } else {
+                (sample.value, s)
+            };
+            let (mut value, keep) = binop(op, l, r)?;
+            // A comparison keeps the vector's value, whichever side it is on.
+            if comparison && scalar_left {
+                value = r;
+            }
+            if return_bool {
+                value = f64::from(u8::from(keep));
+            } else if !keep {
+                continue;
+            }
+            let labels = if drops_name(op) || return_bool {
+                sample.labels.without_name()
+            } else {
+                sample.labels
+            };
+            out.push(Sample {
+                labels,
+                value,
+                ts: t,
+            });
+        }
+        Ok(Value::Vector(out))
+    }
+
+    fn call(&self, c: &Call, t: i64) -> Result<Value> {
+        let name = c.func.name;
+        let args = &c.args.args;
+        // Range functions take their window from the selector or subquery itself.
+        let mut window = None;
+        let mut values = Vec::with_capacity(args.len());
+        for arg in args {
+            let v = match arg.as_ref() {
+                Expr::MatrixSelector(ms) => {
+                    let (series, w) = self.range(&ms.vs, millis(&ms.range), t);
+                    window = Some(w);
+                    Value::Matrix(series)
+                }
+                Expr::Subquery(sq) => {
+                    let (series, w) = self.subquery(sq, t)?;
+                    window = Some(w);
+                    Value::Matrix(series)
+                }
+                other => self.eval(other, t)?,
+            };
+            values.push(v);
+        }
+        functions::call(name, args, values, window, t)
+    }
+}
+
+/// Prometheus 2.x drops the metric name for these operators only (not for `atan2`).
+fn drops_name(op: &str) -> bool {
+    matches!(op, "+" | "-" | "*" | "/" | "%" | "^")
+}
+
+/// The value and the keep decision of `l op r`, as Prometheus' `vectorElemBinop`.
+pub(crate) fn binop(op: &str, l: f64, r: f64) -> Result<(f64, bool)> {
+    Ok(match op {
+        "+" => (l + r, true),
+        "-" => (l - r, true),
+        "*" => (l * r, true),
+        "/" => (l / r, true),
+        "%" => (l % r, true),
+        "^" => (l.powf(r), true),
+        "atan2" => (functions::go_atan2(l, r), true),
+        "==" => (l, l == r),
+        "!=" => (l, l != r),
+        ">" => (l, l > r),
+        "<" => (l, l < r),
+        ">=" => (l, l >= r),
+        "<=" => (l, l <= r),
+        other => return err(format!("operator {other} is not supported here")),
+    })
+}
+
+fn set_op(op: &str, l: Vec<Sample>, r: Vec<Sample>, on: bool, names: &[String]) -> Vec<Sample> {
+    let rsigs: std::collections::HashSet<_> =
+        r.iter().map(|s| s.labels.signature(on, names)).collect();
+    match op {
+        "and" => l
+            .into_iter()
+            .filter(|s| rsigs.contains(&s.labels.signature(on, names)))
+            .collect(),
+        "unless" => l
+            .into_iter()
+            .filter(|s| !rsigs.contains(&s.labels.signature(on, names)))
+            .collect(),
+        _ => {
+            let lsigs: std::collections::HashSet<_> =
+                l.iter().map(|s| s.labels.signature(on, names)).collect();
+            let mut out = l;
+            out.extend(
+                r.into_iter()
+                    .filter(|s| !lsigs.contains(&s.labels.signature(on, names))),
+            );
+            out
+        }
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn vector_vector(
+    op: &str,
+    lhs: Vec<Sample>,
+    rhs: Vec<Sample>,
+    on: bool,
+    names: &[String],
+    card: &VectorMatchCardinality,
+    return_bool: bool,
+    t: i64,
+) -> Result<Vec<Sample>> {
+    let (include, one_to_many, one_to_one) = match card {
+        VectorMatchCardinality::ManyToOne(l) => (l.labels.clone(), false, false),
+        VectorMatchCardinality::OneToMany(l) => (l.labels.clone(), true, false),
+        _ => (Vec::new(), false, true),
+    };
+    // Iterate the "many" side; index the "one" side by signature.
+    let (many, one) = if one_to_many { (rhs, lhs) } else { (lhs, rhs) };
+    let mut one_by_sig: HashMap<Vec<(String, String)>, Sample> = HashMap::new();
+    for s in one {
+        let sig = s.labels.signature(on, names);
+        if let Some(prev) = one_by_sig.get(&sig) {
+            let side = if one_to_many { "left" } else { "right" };
+            return err(format!(
+                "found duplicate series for the match group {} on the {side} hand-side of the operation: [{}, {}]; \
+                 many-to-many matching not allowed: matching labels must be unique on one side",
+                LabelSet::new(sig.clone()),
+                prev.labels,
+                s.labels
+            ));
+        }
+        one_by_sig.insert(sig, s);
+    }
+    let mut matched: HashMap<Vec<(String, String)>, std::collections::HashSet<LabelSet>> =
+        HashMap::new();
+    let mut out = Vec::new();
+    for s in many {
+        let sig = s.labels.signature(on, names);
+        let Some(o) = one_by_sig.get(&sig) else {
+            continue;
+        };
+        let (vl, vr) = if one_to_many {
+            (o.value, s.value)
+        } else {
+            (s.value, o.value)
+        };
+        let (mut value, keep) = binop(op, vl, vr)?;
+        if return_bool {
+            value = f64::from(u8::from(keep));
+        } else if !keep {
+            continue;
+        }
+        let mut labels = s.labels.clone();
+        if drops_name(op) || return_bool {
+            labels.remove(METRIC_NAME);
+        }
+        if one_to_one {
+            if on {
+                labels.keep(names);
+            } else {
+                labels.drop_all(names);
+            }
+        }
+        for l in &include {
+            labels.set(l, o.labels.value(l));
+        }
+        let seen = matched.entry(sig).or_default();
+        if one_to_one {
+            if !seen.is_empty() {
+                return err(
+                    "multiple matches for labels: many-to-one matching must be explicit (group_left/group_right)",
+                );
+            }
+        } else if seen.contains(&labels) {
+            return err("multiple matches for labels: grouping labels must ensure unique matches");
+        }
+        seen.insert(labels.clone());
+        out.push(Sample {
+            labels,
+            value,
+            ts: t,
+        });
+    }
+    Ok(out)
+}
+
+/// The labels `absent()` gives its output: the selector's equality matchers.
+pub(crate) fn absent_labels(expr: &Expr) -> LabelSet {
+    let vs = match expr {
+        Expr::VectorSelector(vs) => vs,
+        Expr::MatrixSelector(ms) => &ms.vs,
+        _ => return LabelSet::default(),
+    };
+    let mut seen: HashMap<&str, usize> = HashMap::new();
+    for m in vs.matchers.matchers.iter() {
+        *seen.entry(m.name.as_str()).or_default() += 1;
+    }
+    LabelSet::new(
+        vs.matchers
+            .matchers
+            .iter()
+            .filter(|m| {
+                m.op == MatchOp::Equal && m.name != METRIC_NAME && seen[m.name.as_str()] == 1
+            })
+            .map(|m| (m.name.clone(), m.value.clone())),
+    )
+}
