@@ -9,6 +9,12 @@ use tokio::net::TcpListener;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
+use arc_swap::ArcSwap;
+
+use crate::alerting::{
+    self,
+    engine::{Engine, Published},
+};
 use crate::collectors::{self, runner};
 use crate::config::Config;
 use crate::http::{self, AppState};
@@ -40,8 +46,26 @@ pub async fn start(config: &Config) -> anyhow::Result<Running> {
     for s in scheduled {
         tasks.spawn(runner::run(s, Arc::clone(&snapshot), shutdown.clone()));
     }
+    let published = Arc::new(ArcSwap::from_pointee(Published::default()));
+    if config.alerting.enabled {
+        let engine = Engine::new(&config.alerting)
+            .map_err(|p| anyhow::anyhow!("alerting rules are invalid: {}", p.join("; ")))?;
+        tracing::info!(
+            rules = engine.rules().rules().count(),
+            history_series_names = ?engine.rules().retention(config.alerting.history, 0).names.map(|n| n.len()),
+            "Alerting engine started."
+        );
+        tasks.spawn(alerting::engine::run(
+            engine,
+            Arc::clone(&snapshot),
+            Arc::clone(&published),
+            config.alerting.evaluation_interval,
+            shutdown.clone(),
+        ));
+    }
     let router = http::router(AppState {
         snapshot: Arc::clone(&snapshot),
+        alerting: Arc::clone(&published),
     });
     let token = shutdown.clone();
     tasks.spawn(async move {

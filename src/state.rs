@@ -92,6 +92,8 @@ impl Slot {
 #[derive(Debug)]
 pub struct Snapshot {
     slots: Vec<Slot>,
+    /// The alerting engine's own metrics, replaced after each evaluation.
+    alerting: ArcSwap<Batch>,
 }
 
 impl Snapshot {
@@ -106,7 +108,12 @@ impl Snapshot {
                     entry: ArcSwap::from_pointee(Entry::default()),
                 })
                 .collect(),
+            alerting: ArcSwap::from_pointee(Batch::default()),
         }
+    }
+
+    pub fn publish_alerting(&self, batch: Batch) {
+        self.alerting.store(Arc::new(batch));
     }
 
     /// One slot per scheduled collector.
@@ -158,6 +165,7 @@ impl Snapshot {
     pub fn exposition(&self, format: Format) -> Vec<Bytes> {
         let mut chunks = Vec::with_capacity(self.slots.len() + 2);
         chunks.push(Bytes::from(encode::encode(&self.self_metrics(), format)));
+        chunks.push(Bytes::from(encode::encode(&self.alerting.load(), format)));
         chunks.extend(self.slots.iter().map(|s| s.load().encoded(format)));
         if format == Format::OpenMetrics {
             chunks.push(Bytes::from_static(encode::OPENMETRICS_EOF.as_bytes()));

@@ -33,6 +33,27 @@ pub struct Config {
     #[serde(default)]
     pub probes: Vec<ProbeConfig>,
     pub textfile: TextfileConfig,
+    pub alerting: AlertingConfig,
+}
+
+/// The alerting engine: Prometheus rule files evaluated over the snapshot.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AlertingConfig {
+    pub enabled: bool,
+    /// Rule files or globs (Prometheus rule-group YAML); empty: the built-in pack.
+    #[serde(default)]
+    pub rule_files: Vec<String>,
+    #[serde(with = "humantime_serde")]
+    pub evaluation_interval: Duration,
+    /// How far back range functions may look.
+    #[serde(with = "humantime_serde")]
+    pub history: Duration,
+    /// Points kept in the history at most, over all series (16 bytes each).
+    pub history_max_points: usize,
+    /// Labels added to every alert (`instance`, `cluster`, ...), as Prometheus' external labels.
+    #[serde(default)]
+    pub external_labels: std::collections::BTreeMap<String, String>,
 }
 
 /// Intervals of the collectors other than PostgreSQL's.

@@ -126,7 +126,56 @@ pub fn validate(config: &Config) -> Vec<ConfigError> {
         );
     }
     validate_others(config, &mut errors);
+    validate_alerting(&config.alerting, &mut errors);
     errors
+}
+
+fn validate_alerting(a: &super::AlertingConfig, errors: &mut Vec<ConfigError>) {
+    if !a.enabled {
+        return;
+    }
+    if a.evaluation_interval < Duration::from_secs(1) {
+        errors.push(ConfigError::new(
+            "alerting.evaluation_interval",
+            "must be at least 1s",
+        ));
+    }
+    if a.history_max_points < 1000 {
+        errors.push(ConfigError::new(
+            "alerting.history_max_points",
+            "must be at least 1000",
+        ));
+    }
+    for k in a.external_labels.keys() {
+        if !crate::promql::functions::is_label_name(k) {
+            errors.push(ConfigError::new(
+                format!("alerting.external_labels.{k}"),
+                "is not a valid label name",
+            ));
+        }
+    }
+    match crate::alerting::load_rules(&a.rule_files) {
+        Ok(rules) => {
+            if let Some((rule, back)) = rules.longest_range() {
+                let history = i64::try_from(a.history.as_millis()).unwrap_or(i64::MAX);
+                if back > history {
+                    errors.push(ConfigError::new(
+                        "alerting.history",
+                        format!(
+                            "rule {rule:?} reads {}s back, more than the history of {}s",
+                            back / 1000,
+                            history / 1000
+                        ),
+                    ));
+                }
+            }
+        }
+        Err(problems) => errors.extend(
+            problems
+                .into_iter()
+                .map(|p| ConfigError::new("alerting.rule_files", p)),
+        ),
+    }
 }
 
 /// The collectors around the database.

@@ -16,6 +16,7 @@ use crate::state::Snapshot;
 #[derive(Clone, Debug)]
 pub struct AppState {
     pub snapshot: Arc<Snapshot>,
+    pub alerting: Arc<arc_swap::ArcSwap<crate::alerting::engine::Published>>,
 }
 
 /// The application's routes; a plain function so tests can serve it on any port.
@@ -31,8 +32,33 @@ pub fn router(state: AppState) -> Router {
         .route("/ready", get(health::ready))
         .route("/health/db", get(health::db))
         .route("/health/redis", get(health::redis))
+        .route("/api/v1/alerts", get(api_alerts))
+        .route("/api/v1/rules", get(api_rules))
         .merge(metrics)
         .with_state(state)
+}
+
+/// Prometheus' `/api/v1/alerts` shape: pending and firing alerts.
+async fn api_alerts(
+    axum::extract::State(s): axum::extract::State<AppState>,
+) -> axum::Json<serde_json::Value> {
+    axum::Json(api_or_empty(&s.alerting.load().alerts, "alerts"))
+}
+
+/// Prometheus' `/api/v1/rules` shape: groups, rules, health and their alerts.
+async fn api_rules(
+    axum::extract::State(s): axum::extract::State<AppState>,
+) -> axum::Json<serde_json::Value> {
+    axum::Json(api_or_empty(&s.alerting.load().rules, "groups"))
+}
+
+/// Before the first evaluation (or with alerting off) the answer is an empty list.
+fn api_or_empty(v: &serde_json::Value, key: &str) -> serde_json::Value {
+    if v.is_null() {
+        serde_json::json!({"status": "success", "data": {key: []}})
+    } else {
+        v.clone()
+    }
 }
 
 async fn index() -> &'static str {
@@ -41,7 +67,9 @@ async fn index() -> &'static str {
      /health      200 while the process runs\n\
      /ready       200 once every collector has run once\n\
      /health/db   200 while the last PostgreSQL collection succeeded and is fresh\n\
-     /health/redis  the same for Redis (404 when not configured)\n"
+     /health/redis  the same for Redis (404 when not configured)\n\
+     /api/v1/alerts  pending and firing alerts (Prometheus' JSON shape)\n\
+     /api/v1/rules   rule groups, their health and alerts\n"
 }
 
 /// Serves until `shutdown` is cancelled, then finishes the requests in flight.

@@ -611,6 +611,50 @@ metric!(
     "Modification time of each *.prom file that loaded."
 );
 
+// === alerting ===
+metric!(
+    ALERTS,
+    "centinela_alerts",
+    Gauge,
+    ["state", "severity"],
+    "Alerts of the alerting engine by state (pending, firing) and severity label."
+);
+metric!(
+    RULE_EVAL_FAILURES,
+    "centinela_rule_evaluation_failures_total",
+    Counter,
+    ["group", "rule"],
+    "Evaluations of the rule that failed (the rule keeps its alerts' state meanwhile)."
+);
+metric!(
+    RULE_GROUP_DURATION,
+    "centinela_rule_group_duration_seconds",
+    Gauge,
+    ["group"],
+    "How long the last evaluation of the rule group took."
+);
+metric!(
+    HISTORY_POINTS,
+    "centinela_alerting_history_points",
+    Gauge,
+    [],
+    "Points held in the alerting history (16 bytes each, capped by history_max_points)."
+);
+metric!(
+    HISTORY_SERIES,
+    "centinela_alerting_history_series",
+    Gauge,
+    [],
+    "Series held in the alerting history (only those some rule reads)."
+);
+metric!(
+    HISTORY_DROPPED,
+    "centinela_alerting_history_dropped_points_total",
+    Counter,
+    [],
+    "Points not stored because history_max_points was reached."
+);
+
 /// The catalogue: collector name and the metrics it can export.
 pub static CATALOG: &[(&str, &[&MetricDesc])] = &[
     (
@@ -622,6 +666,17 @@ pub static CATALOG: &[(&str, &[&MetricDesc])] = &[
             &COLLECTOR_LAST_SUCCESS,
             &COLLECTOR_ERRORS,
             &COLLECTOR_SERIES,
+        ],
+    ),
+    (
+        "alerting",
+        &[
+            &ALERTS,
+            &RULE_EVAL_FAILURES,
+            &RULE_GROUP_DURATION,
+            &HISTORY_POINTS,
+            &HISTORY_SERIES,
+            &HISTORY_DROPPED,
         ],
     ),
     (

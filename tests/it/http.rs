@@ -142,6 +142,7 @@ async fn ready_waits_for_every_collector_and_health_never_does() {
         listener,
         http::router(AppState {
             snapshot: Arc::clone(&snapshot),
+            alerting: Arc::default(),
         }),
         token.clone(),
     ));

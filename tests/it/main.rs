@@ -7,6 +7,7 @@
     clippy::let_underscore_must_use
 )]
 
+mod alerting;
 mod cli;
 mod common;
 mod dashboards;

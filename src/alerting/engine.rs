@@ -1,0 +1,324 @@
+//! The evaluation loop: every `evaluation_interval`, the snapshot's samples go into the
+//! history, every rule group is evaluated, state changes are logged, and the results are
+//! published for `/metrics` and the `/api/v1` endpoints.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+
+use arc_swap::ArcSwap;
+use serde_json::{json, Value as Json};
+use tokio_util::sync::CancellationToken;
+
+use super::rules::{AlertState, Context, RuleKind, RuleSet};
+use crate::config::AlertingConfig;
+use crate::metrics::{catalog, labels, Batch};
+use crate::promql::eval::system_time_ms;
+use crate::promql::labels::METRIC_NAME;
+use crate::promql::{History, LabelSet};
+use crate::state::Snapshot;
+
+/// What the HTTP API and `/metrics` read, replaced after every evaluation.
+#[derive(Debug, Default)]
+pub struct Published {
+    pub alerts: Json,
+    pub rules: Json,
+    pub metrics: Batch,
+}
+
+pub struct Engine {
+    rules: RuleSet,
+    history: History,
+    external_labels: LabelSet,
+    step: Duration,
+    failures: BTreeMap<(String, String), u64>,
+    group_seconds: Vec<f64>,
+}
+
+fn rfc3339(ms: i64) -> String {
+    chrono::DateTime::from_timestamp_millis(ms)
+        .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
+        .unwrap_or_default()
+}
+
+fn label_map(l: &LabelSet) -> Json {
+    Json::Object(
+        l.iter()
+            .map(|(k, v)| (k.to_owned(), Json::String(v.to_owned())))
+            .collect(),
+    )
+}
+
+impl Engine {
+    pub fn new(config: &AlertingConfig) -> Result<Self, Vec<String>> {
+        let rules = super::load_rules(&config.rule_files)?;
+        let history = History::new(rules.retention(config.history, config.history_max_points));
+        let failures = rules
+            .groups
+            .iter()
+            .flat_map(|g| {
+                g.rules
+                    .iter()
+                    .map(|r| ((g.name.clone(), r.name.clone()), 0))
+            })
+            .collect();
+        let group_seconds = vec![0.0; rules.groups.len()];
+        Ok(Self {
+            rules,
+            history,
+            external_labels: LabelSet::new(config.external_labels.clone()),
+            step: config.evaluation_interval,
+            failures,
+            group_seconds,
+        })
+    }
+
+    pub fn rules(&self) -> &RuleSet {
+        &self.rules
+    }
+
+    pub fn history(&self) -> &History {
+        &self.history
+    }
+
+    /// The snapshot's samples (self-metrics included) that some rule reads.
+    fn samples(&self, snapshot: &Snapshot) -> Vec<(LabelSet, f64)> {
+        let mut out = Vec::new();
+        let self_metrics = snapshot.self_metrics();
+        let entries: Vec<_> = snapshot
+            .slots()
+            .iter()
+            .map(crate::state::Slot::load)
+            .collect();
+        let batches = std::iter::once(&self_metrics).chain(entries.iter().map(|e| &*e.batch));
+        for batch in batches {
+            for family in &batch.families {
+                if !self.history.wants(&family.name) {
+                    continue;
+                }
+                for s in &family.samples {
+                    let pairs = s
+                        .labels
+                        .iter()
+                        .map(|(k, v)| (k.to_string(), v.to_string()))
+                        .chain(std::iter::once((
+                            METRIC_NAME.to_owned(),
+                            family.name.to_string(),
+                        )));
+                    out.push((LabelSet::new(pairs), s.value));
+                }
+            }
+        }
+        out
+    }
+
+    /// One evaluation at `now`: ingest, evaluate, log transitions, publish.
+    pub fn tick(&mut self, snapshot: &Snapshot, now: SystemTime) -> Published {
+        let ts = system_time_ms(now);
+        let samples = self.samples(snapshot);
+        self.history.ingest("snapshot", ts, samples);
+        let before: HashMap<(String, LabelSet), AlertState> = self
+            .rules
+            .rules()
+            .flat_map(|r| {
+                r.alerts()
+                    .map(|a| ((r.name.clone(), a.labels.clone()), a.state))
+            })
+            .collect();
+        let ctx = Context {
+            external_labels: &self.external_labels,
+            external_url: "",
+            step: self.step,
+        };
+        for (i, group) in self.rules.groups.iter_mut().enumerate() {
+            let started = Instant::now();
+            for f in group.eval(&mut self.history, ts, &ctx) {
+                tracing::warn!(group = %f.group, rule = %f.rule, error = %f.error, "Rule evaluation failed; its alerts keep their state.");
+                *self.failures.entry((f.group, f.rule)).or_default() += 1;
+            }
+            self.group_seconds[i] = started.elapsed().as_secs_f64();
+        }
+        self.log_transitions(&before);
+        self.history.trim(ts);
+        self.publish()
+    }
+
+    fn log_transitions(&self, before: &HashMap<(String, LabelSet), AlertState>) {
+        for rule in self.rules.rules() {
+            for a in rule.alerts() {
+                let prev = before.get(&(rule.name.clone(), a.labels.clone())).copied();
+                if prev == Some(a.state) {
+                    continue;
+                }
+                let labels = a.labels.to_string();
+                let summary = a.annotations.get("summary").map_or("", String::as_str);
+                match a.state {
+                    AlertState::Firing => {
+                        tracing::warn!(alert = %rule.name, %labels, summary, value = a.value, "Alert firing.");
+                    }
+                    AlertState::Inactive if prev.is_some() => {
+                        tracing::info!(alert = %rule.name, %labels, "Alert resolved.");
+                    }
+                    AlertState::Pending => {
+                        tracing::info!(alert = %rule.name, %labels, "Alert pending.");
+                    }
+                    AlertState::Inactive => {}
+                }
+            }
+        }
+    }
+
+    fn publish(&self) -> Published {
+        let mut metrics = Batch::default();
+        let mut counts: BTreeMap<(&str, String), usize> = BTreeMap::new();
+        let mut alerts = Vec::new();
+        for rule in self.rules.rules() {
+            for a in rule.alerts().filter(|a| a.state != AlertState::Inactive) {
+                let severity = a.labels.value("severity").to_owned();
+                *counts.entry((a.state.as_str(), severity)).or_default() += 1;
+                alerts.push(alert_json(a, &self.external_labels));
+            }
+        }
+        for state in ["pending", "firing"] {
+            for sev in ["P0", "P1", "P2", "P3"] {
+                counts.entry((state, sev.to_owned())).or_default();
+            }
+        }
+        #[allow(clippy::cast_precision_loss)]
+        for ((state, severity), n) in &counts {
+            metrics.push(
+                &catalog::ALERTS,
+                labels([("state", state), ("severity", severity)]),
+                *n as f64,
+            );
+        }
+        #[allow(clippy::cast_precision_loss)]
+        for ((group, rule), n) in &self.failures {
+            metrics.push(
+                &catalog::RULE_EVAL_FAILURES,
+                labels([("group", group), ("rule", rule)]),
+                *n as f64,
+            );
+        }
+        for (g, secs) in self.rules.groups.iter().zip(&self.group_seconds) {
+            metrics.push(
+                &catalog::RULE_GROUP_DURATION,
+                labels([("group", &g.name)]),
+                *secs,
+            );
+        }
+        #[allow(clippy::cast_precision_loss)]
+        {
+            metrics.set(&catalog::HISTORY_POINTS, self.history.points() as f64);
+            metrics.set(&catalog::HISTORY_SERIES, self.history.series() as f64);
+            metrics.set(&catalog::HISTORY_DROPPED, self.history.dropped() as f64);
+        }
+        Published {
+            alerts: json!({"status": "success", "data": {"alerts": alerts}}),
+            rules: self.rules_json(),
+            metrics,
+        }
+    }
+
+    /// `/api/v1/rules` in Prometheus' shape.
+    fn rules_json(&self) -> Json {
+        let groups: Vec<Json> = self
+            .rules
+            .groups
+            .iter()
+            .zip(&self.group_seconds)
+            .map(|(g, secs)| {
+                let rules: Vec<Json> = g
+                    .rules
+                    .iter()
+                    .map(|r| {
+                        let labels: serde_json::Map<String, Json> = r
+                            .labels
+                            .iter()
+                            .map(|(k, t)| (k.clone(), Json::String(t.source().to_owned())))
+                            .collect();
+                        let mut v = json!({
+                            "name": r.name,
+                            "query": r.expr_text.trim(),
+                            "labels": labels,
+                            "health": if r.last_error.is_some() { "err" } else if r.last_evaluation_ms.is_some() { "ok" } else { "unknown" },
+                            "lastError": r.last_error.clone().unwrap_or_default(),
+                            "lastEvaluation": r.last_evaluation_ms.map(rfc3339),
+                            "evaluationTime": r.evaluation_seconds,
+                        });
+                        match &r.kind {
+                            RuleKind::Alert(a) => {
+                                v["type"] = json!("alerting");
+                                v["duration"] = json!(a.for_ms / 1000);
+                                v["keepFiringFor"] = json!(a.keep_firing_for_ms / 1000);
+                                v["annotations"] = Json::Object(
+                                    a.annotations
+                                        .iter()
+                                        .map(|(k, t)| (k.clone(), Json::String(t.source().to_owned())))
+                                        .collect(),
+                                );
+                                let active: Vec<Json> =
+                                    r.alerts().filter(|a| a.state != AlertState::Inactive).map(|a| alert_json(a, &self.external_labels)).collect();
+                                let state = r
+                                    .alerts()
+                                    .map(|a| a.state)
+                                    .max()
+                                    .unwrap_or(AlertState::Inactive);
+                                v["state"] = json!(state.as_str());
+                                v["alerts"] = Json::Array(active);
+                            }
+                            RuleKind::Record => v["type"] = json!("recording"),
+                        }
+                        v
+                    })
+                    .collect();
+                json!({
+                    "name": g.name,
+                    "file": g.file,
+                    "interval": g.interval.unwrap_or(self.step).as_secs_f64(),
+                    "rules": rules,
+                    "evaluationTime": secs,
+                })
+            })
+            .collect();
+        json!({"status": "success", "data": {"groups": groups}})
+    }
+}
+
+/// An alert as Prometheus' API shows it, with the external labels it would be sent with.
+fn alert_json(a: &super::rules::Alert, external: &LabelSet) -> Json {
+    let mut labels = a.labels.clone();
+    for (k, v) in external.iter() {
+        if labels.get(k).is_none() {
+            labels.set(k, v);
+        }
+    }
+    json!({
+        "labels": label_map(&labels),
+        "annotations": a.annotations,
+        "state": a.state.as_str(),
+        "activeAt": rfc3339(a.active_at),
+        "value": crate::promql::functions::format_go_float(a.value),
+    })
+}
+
+/// Runs the engine until `shutdown`, publishing after every evaluation.
+pub async fn run(
+    mut engine: Engine,
+    snapshot: Arc<Snapshot>,
+    published: Arc<ArcSwap<Published>>,
+    interval: Duration,
+    shutdown: CancellationToken,
+) {
+    let mut ticker = tokio::time::interval(interval);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            () = shutdown.cancelled() => return,
+            _ = ticker.tick() => {}
+        }
+        let mut out = engine.tick(&snapshot, SystemTime::now());
+        snapshot.publish_alerting(std::mem::take(&mut out.metrics));
+        published.store(Arc::new(out));
+    }
+}
