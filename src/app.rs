@@ -52,7 +52,6 @@ pub async fn start(config: &Config) -> anyhow::Result<Running> {
             .map_err(|p| anyhow::anyhow!("alerting rules are invalid: {}", p.join("; ")))?;
         tracing::info!(
             rules = engine.rules().rules().count(),
-            history_series_names = ?engine.rules().retention(config.alerting.history, 0).names.map(|n| n.len()),
             "Alerting engine started."
         );
         tasks.spawn(alerting::engine::run(

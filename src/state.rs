@@ -92,8 +92,8 @@ impl Slot {
 #[derive(Debug)]
 pub struct Snapshot {
     slots: Vec<Slot>,
-    /// The alerting engine's own metrics, replaced after each evaluation.
-    alerting: ArcSwap<Batch>,
+    /// The alerting engine's own metrics, encoded once per evaluation like a collector's.
+    alerting: ArcSwap<Entry>,
 }
 
 impl Snapshot {
@@ -108,12 +108,13 @@ impl Snapshot {
                     entry: ArcSwap::from_pointee(Entry::default()),
                 })
                 .collect(),
-            alerting: ArcSwap::from_pointee(Batch::default()),
+            alerting: ArcSwap::from_pointee(Entry::default()),
         }
     }
 
     pub fn publish_alerting(&self, batch: Batch) {
-        self.alerting.store(Arc::new(batch));
+        self.alerting
+            .store(Arc::new(Entry::new(batch, RunStatus::default())));
     }
 
     /// One slot per scheduled collector.
@@ -165,7 +166,7 @@ impl Snapshot {
     pub fn exposition(&self, format: Format) -> Vec<Bytes> {
         let mut chunks = Vec::with_capacity(self.slots.len() + 2);
         chunks.push(Bytes::from(encode::encode(&self.self_metrics(), format)));
-        chunks.push(Bytes::from(encode::encode(&self.alerting.load(), format)));
+        chunks.push(self.alerting.load().encoded(format));
         chunks.extend(self.slots.iter().map(|s| s.load().encoded(format)));
         if format == Format::OpenMetrics {
             chunks.push(Bytes::from_static(encode::OPENMETRICS_EOF.as_bytes()));

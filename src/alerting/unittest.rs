@@ -8,7 +8,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use super::rules::{parse_duration, relative_to, AlertState, Context, RuleSet};
-use crate::promql::eval::{system_time_ms, Evaluator};
+use crate::promql::eval::Evaluator;
 use crate::promql::labels::METRIC_NAME;
 use crate::promql::storage::stale_marker;
 use crate::promql::{History, LabelSet, Value};
@@ -184,6 +184,15 @@ pub fn firing(rules: &RuleSet, alertname: &str) -> Vec<ExpAlert> {
     got
 }
 
+/// The last `eval_time` of a test group's alert and expression tests, in milliseconds.
+fn last_eval_time(test: &TestGroup) -> Result<i64, String> {
+    let alerts = test.alert_rule_test.iter().map(|a| &a.eval_time);
+    let exprs = test.promql_expr_test.iter().map(|e| &e.eval_time);
+    alerts
+        .chain(exprs)
+        .try_fold(0, |acc, t| Ok(acc.max(ms(parse_duration(t)?))))
+}
+
 /// Runs one test group: loads its series, evaluates every group at every step, and calls
 /// `check` at each step with the rules and the history, for the tests due at that step.
 pub fn run_group<F>(
@@ -231,15 +240,7 @@ where
             }
         }
     }
-    let mut max_t = 0;
-    for t in test
-        .alert_rule_test
-        .iter()
-        .map(|a| &a.eval_time)
-        .chain(test.promql_expr_test.iter().map(|e| &e.eval_time))
-    {
-        max_t = max_t.max(ms(parse_duration(t)?));
-    }
+    let max_t = last_eval_time(test)?;
     let external_labels = LabelSet::new(test.external_labels.clone());
     let external_url = test.external_url.clone().unwrap_or_default();
     let ctx = Context {
@@ -277,15 +278,7 @@ pub fn run_file(path: &Path) -> Result<Report, String> {
         pending.sort_by_key(|(t, _)| *t);
         let mut failures = Vec::new();
         let mut exprs_checked = false;
-        let max_t = test
-            .alert_rule_test
-            .iter()
-            .map(|a| &a.eval_time)
-            .chain(test.promql_expr_test.iter().map(|e| &e.eval_time))
-            .filter_map(|t| parse_duration(t).ok())
-            .map(ms)
-            .max()
-            .unwrap_or(0);
+        let max_t = last_eval_time(test)?;
         run_group(dir, &file, test, |ts, step, rules, history| {
             for (t, a) in pending.iter().filter(|(t, _)| *t >= ts && *t < ts + step) {
                 report.tests += 1;
@@ -400,9 +393,4 @@ fn check_expr(e: &ExprTest, history: &History, step: i64) -> Result<(), String> 
         show(&exp),
         show(&got)
     ))
-}
-
-/// The wall-clock time in milliseconds, for callers outside tests.
-pub fn now_ms() -> i64 {
-    system_time_ms(std::time::SystemTime::now())
 }

@@ -66,6 +66,22 @@ pub struct Window {
     pub range_secs: f64,
 }
 
+/// Every aggregation [`Evaluator`] implements; `parse` rejects the others.
+pub const AGGREGATIONS: &[&str] = &[
+    "sum",
+    "min",
+    "max",
+    "avg",
+    "count",
+    "group",
+    "stddev",
+    "stdvar",
+    "topk",
+    "bottomk",
+    "quantile",
+    "count_values",
+];
+
 pub struct Evaluator<'a> {
     storage: &'a dyn Storage,
     /// The resolution of a subquery without an explicit step: the rule group's interval.

@@ -25,21 +25,7 @@ fn check(expr: &Expr) -> Result<(), String> {
     match expr {
         Expr::Aggregate(a) => {
             let op = a.op.to_string();
-            if !matches!(
-                op.as_str(),
-                "sum"
-                    | "min"
-                    | "max"
-                    | "avg"
-                    | "count"
-                    | "group"
-                    | "stddev"
-                    | "stdvar"
-                    | "topk"
-                    | "bottomk"
-                    | "quantile"
-                    | "count_values"
-            ) {
+            if !eval::AGGREGATIONS.contains(&op.as_str()) {
                 return Err(format!("aggregation {op}() is not supported"));
             }
             if let Some(p) = &a.param {

@@ -134,6 +134,15 @@ fn wrong_password_is_reported_without_the_password() {
     assert!(!all.contains("not-the-Right-one"), "password leaked: {all}");
 }
 
+/// `centinela collect` succeeded and reached the database.
+fn assert_connected(out: &std::process::Output) {
+    assert_eq!(out.status.code(), Some(0), "{}", text(out));
+    assert_eq!(
+        Exposition::parse(&String::from_utf8_lossy(&out.stdout)).get("pg_up", &[]),
+        Some(1.0)
+    );
+}
+
 #[test]
 fn connection_comes_from_database_url_or_libpq_variables() {
     let pg = PgCluster::start();
@@ -142,11 +151,7 @@ fn connection_comes_from_database_url_or_libpq_variables() {
         .env("DATABASE_URL", pg.dsn("postgres"))
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
-    assert_eq!(
-        Exposition::parse(&String::from_utf8_lossy(&out.stdout)).get("pg_up", &[]),
-        Some(1.0)
-    );
+    assert_connected(&out);
 
     let out = centinela()
         .arg("collect")
@@ -158,11 +163,7 @@ fn connection_comes_from_database_url_or_libpq_variables() {
         .env("PGSSLMODE", "disable")
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
-    assert_eq!(
-        Exposition::parse(&String::from_utf8_lossy(&out.stdout)).get("pg_up", &[]),
-        Some(1.0)
-    );
+    assert_connected(&out);
 }
 
 #[tokio::test]
