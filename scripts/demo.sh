@@ -101,6 +101,7 @@ log "starting centinela on 127.0.0.1:$port with examples/centinela.toml (pgBackR
 CENTINELA__POSTGRES__DSN="postgres://centinela:demo@127.0.0.1:$pg_port/postgres?sslmode=prefer" \
 CENTINELA__SERVER__LISTEN="127.0.0.1:$port" \
 CENTINELA__PGBACKREST__ENABLED=false \
+CENTINELA__ALERTING__STATE_DIR="$work/state" \
   "$bin" --config "$work/centinela.toml" &
 centinela_pid=$!
 

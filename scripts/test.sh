@@ -11,6 +11,7 @@ ensure_packages \
   '/usr/lib/postgresql/*/bin/initdb:postgresql' \
   psql:postgresql-client \
   promtool:prometheus \
+  prometheus-alertmanager:prometheus-alertmanager \
   redis-server:redis-server \
   redis-cli:redis-tools \
   pgbackrest:pgbackrest \

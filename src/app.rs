@@ -11,10 +11,7 @@ use tokio_util::sync::CancellationToken;
 
 use arc_swap::ArcSwap;
 
-use crate::alerting::{
-    self,
-    engine::{Engine, Published},
-};
+use crate::alerting::{self, engine::Published};
 use crate::collectors::{self, runner};
 use crate::config::Config;
 use crate::http::{self, AppState};
@@ -47,24 +44,23 @@ pub async fn start(config: &Config) -> anyhow::Result<Running> {
         tasks.spawn(runner::run(s, Arc::clone(&snapshot), shutdown.clone()));
     }
     let published = Arc::new(ArcSwap::from_pointee(Published::default()));
-    if config.alerting.enabled {
-        let engine = Engine::new(&config.alerting)
-            .map_err(|p| anyhow::anyhow!("alerting rules are invalid: {}", p.join("; ")))?;
-        tracing::info!(
-            rules = engine.rules().rules().count(),
-            "Alerting engine started."
-        );
-        tasks.spawn(alerting::engine::run(
-            engine,
+    let alerting = if config.alerting.enabled {
+        alerting::start(
+            &config.alerting,
             Arc::clone(&snapshot),
             Arc::clone(&published),
-            config.alerting.evaluation_interval,
+            &mut tasks,
             shutdown.clone(),
-        ));
-    }
+        )
+        .await?
+    } else {
+        alerting::Handles::default()
+    };
     let router = http::router(AppState {
         snapshot: Arc::clone(&snapshot),
         alerting: Arc::clone(&published),
+        silences: alerting.silences,
+        store: alerting.store,
     });
     let token = shutdown.clone();
     tasks.spawn(async move {

@@ -37,6 +37,16 @@ pub enum Command {
         #[arg(long, value_enum, default_value_t = CatalogFormat::Text)]
         format: CatalogFormat,
     },
+    /// Send a clearly marked test notification through a receiver's integrations (the
+    /// same payloads and HTTP path as real alerts); exit 1 if any integration failed.
+    NotifyTest {
+        /// The receiver's `name` in `[[alerting.receivers]]`.
+        #[arg(long)]
+        receiver: String,
+        /// The test alert's severity label, which decides colours and PagerDuty severity.
+        #[arg(long, default_value = "P1")]
+        severity: String,
+    },
     /// Validate Prometheus rule files or run their unit tests (promtool's format).
     Rules {
         #[command(subcommand)]

@@ -70,6 +70,31 @@ fn main() -> ExitCode {
                     ExitCode::FAILURE
                 }
             },
+            Command::NotifyTest { receiver, severity } => {
+                match centinela::alerting::notify::send_test(&config.alerting, &receiver, &severity)
+                    .await
+                {
+                    Ok((ok, failed)) => {
+                        for l in &ok {
+                            println!("{l}");
+                        }
+                        for l in &failed {
+                            eprintln!("error: {l}");
+                        }
+                        if failed.is_empty() {
+                            ExitCode::SUCCESS
+                        } else {
+                            ExitCode::FAILURE
+                        }
+                    }
+                    Err(lines) => {
+                        for l in lines {
+                            eprintln!("error: {l}");
+                        }
+                        ExitCode::FAILURE
+                    }
+                }
+            }
             _ => match app::start(&config).await {
                 Ok(running) => {
                     running.until_signal().await;

@@ -7,10 +7,14 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use arc_swap::ArcSwap;
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Value as Json};
 use tokio_util::sync::CancellationToken;
 
+use super::dispatch::{AlertRecord, Dispatcher, Muted};
+use super::notify::Stats;
 use super::rules::{AlertState, Context, RuleKind, RuleSet};
+use super::store::Store;
 use crate::config::AlertingConfig;
 use crate::metrics::{catalog, labels, Batch};
 use crate::promql::eval::system_time_ms;
@@ -24,6 +28,20 @@ pub struct Published {
     pub alerts: Json,
     pub rules: Json,
     pub metrics: Batch,
+}
+
+#[derive(Serialize, Deserialize)]
+struct SavedAlert {
+    group: String,
+    rule: String,
+    labels: BTreeMap<String, String>,
+    annotations: BTreeMap<String, String>,
+    state: AlertState,
+    value: f64,
+    active_at: i64,
+    fired_at: Option<i64>,
+    resolved_at: Option<i64>,
+    keep_firing_since: Option<i64>,
 }
 
 pub struct Engine {
@@ -79,6 +97,104 @@ impl Engine {
 
     pub fn history(&self) -> &History {
         &self.history
+    }
+
+    /// Every alert the rules hold, as notifications carry it: external labels added,
+    /// relative runbook links made absolute with `runbook_base`.
+    pub fn alert_records(&self, runbook_base: &str) -> Vec<(AlertRecord, AlertState)> {
+        let mut out = Vec::new();
+        for rule in self.rules.rules() {
+            for a in rule.alerts() {
+                let mut labels = a.labels.clone();
+                for (k, v) in self.external_labels.iter() {
+                    if labels.get(k).is_none() {
+                        labels.set(k, v);
+                    }
+                }
+                let mut annotations = a.annotations.clone();
+                if let Some(url) = annotations.get_mut("runbook_url") {
+                    if !runbook_base.is_empty() && !url.contains("://") {
+                        *url = format!(
+                            "{}/{}",
+                            runbook_base.trim_end_matches('/'),
+                            url.trim_start_matches('/')
+                        );
+                    }
+                }
+                let mut record = AlertRecord::new(&labels, annotations, a.value, a.active_at);
+                record.ends_at = a.resolved_at;
+                out.push((record, a.state));
+            }
+        }
+        out
+    }
+
+    /// The alert states, to persist (JSON).
+    pub fn export_state(&self) -> String {
+        let mut saved = Vec::new();
+        for g in &self.rules.groups {
+            for r in &g.rules {
+                for a in r.alerts() {
+                    saved.push(SavedAlert {
+                        group: g.name.clone(),
+                        rule: r.name.clone(),
+                        labels: a
+                            .labels
+                            .iter()
+                            .map(|(k, v)| (k.to_owned(), v.to_owned()))
+                            .collect(),
+                        annotations: a.annotations.clone(),
+                        state: a.state,
+                        value: a.value,
+                        active_at: a.active_at,
+                        fired_at: a.fired_at,
+                        resolved_at: a.resolved_at,
+                        keep_firing_since: a.keep_firing_since,
+                    });
+                }
+            }
+        }
+        serde_json::to_string(&saved).unwrap_or_else(|_| "[]".into())
+    }
+
+    /// Puts saved alert states back, so `for` is not restarted and firing alerts are not
+    /// announced twice. Alerts of rules that no longer exist are dropped. Returns how many
+    /// were restored.
+    pub fn restore_state(&mut self, json: &str) -> Result<usize, String> {
+        let saved: Vec<SavedAlert> =
+            serde_json::from_str(json).map_err(|e| format!("unreadable alert state: {e}"))?;
+        let mut n = 0;
+        for s in saved {
+            let rule = self
+                .rules
+                .groups
+                .iter_mut()
+                .filter(|g| g.name == s.group)
+                .flat_map(|g| g.rules.iter_mut())
+                .find(|r| r.name == s.rule);
+            if let Some(super::rules::Rule {
+                kind: RuleKind::Alert(rule),
+                ..
+            }) = rule
+            {
+                let labels = LabelSet::new(s.labels);
+                rule.active.insert(
+                    labels.clone(),
+                    super::rules::Alert {
+                        labels,
+                        annotations: s.annotations,
+                        state: s.state,
+                        value: s.value,
+                        active_at: s.active_at,
+                        fired_at: s.fired_at,
+                        resolved_at: s.resolved_at,
+                        keep_firing_since: s.keep_firing_since,
+                    },
+                );
+                n += 1;
+            }
+        }
+        Ok(n)
     }
 
     /// The snapshot's samples (self-metrics included) that some rule reads.
@@ -302,14 +418,133 @@ fn alert_json(a: &super::rules::Alert, external: &LabelSet) -> Json {
     })
 }
 
-/// Runs the engine until `shutdown`, publishing after every evaluation.
+/// The notification side of the engine: dispatcher, queue and delivery statistics.
+pub struct Delivery {
+    pub dispatcher: Dispatcher,
+    /// `None` only when no receiver is configured and `state_dir` is unusable.
+    pub store: Option<Store>,
+    pub stats: Arc<Stats>,
+    /// Woken when messages are queued.
+    pub wake: Vec<Arc<tokio::sync::Notify>>,
+    pub runbook_base: String,
+}
+
+impl Delivery {
+    /// Routes this evaluation's alerts and queues what must be sent, together with the
+    /// alert state, in one transaction. If the write fails, the dispatcher forgets this
+    /// pass too, so the next evaluation queues the same messages again.
+    async fn after_tick(&mut self, engine: &Engine, now: i64) -> Batch {
+        let records = engine.alert_records(&self.runbook_base);
+        let before = self.dispatcher.state.clone();
+        let messages = self.dispatcher.process(&records, now);
+        if let Some(store) = &self.store {
+            let state = serde_json::to_string(&self.dispatcher.state).unwrap_or_default();
+            let saved = store
+                .commit(
+                    &[("alerts", engine.export_state()), ("dispatch", state)],
+                    &messages,
+                    now,
+                )
+                .await;
+            if let Err(e) = saved {
+                tracing::error!(error = %e, "Cannot write alert state and notifications; retrying at the next evaluation.");
+                self.dispatcher.state = before;
+            } else if !messages.is_empty() {
+                for w in &self.wake {
+                    w.notify_one();
+                }
+            }
+        } else if !messages.is_empty() {
+            tracing::warn!(
+                count = messages.len(),
+                "No state_dir: notifications dropped."
+            );
+        }
+        self.metrics(&records).await
+    }
+
+    async fn metrics(&self, records: &[(AlertRecord, AlertState)]) -> Batch {
+        let mut b = Batch::default();
+        let stats = self.stats.snapshot();
+        #[allow(clippy::cast_precision_loss)]
+        for ((receiver, integration, outcome), n) in &stats.outcomes {
+            b.push(
+                &catalog::NOTIFICATIONS,
+                labels([
+                    ("receiver", receiver),
+                    ("integration", integration),
+                    ("outcome", outcome),
+                ]),
+                *n as f64,
+            );
+        }
+        for ((receiver, integration), secs) in &stats.latency {
+            b.push(
+                &catalog::NOTIFICATION_LATENCY,
+                labels([("receiver", receiver), ("integration", integration)]),
+                *secs,
+            );
+        }
+        let mut depth: BTreeMap<(String, String), (f64, f64)> = stats
+            .outcomes
+            .keys()
+            .map(|(r, i, _)| ((r.clone(), (*i).to_owned()), (0.0, 0.0)))
+            .collect();
+        if let Some(store) = &self.store {
+            if let Ok(rows) = store.depths().await {
+                let now = system_time_ms(SystemTime::now());
+                #[allow(clippy::cast_precision_loss)]
+                for d in rows {
+                    depth.insert(
+                        (d.receiver, d.integration),
+                        (d.count as f64, (now - d.oldest_ms).max(0) as f64 / 1000.0),
+                    );
+                }
+            }
+        }
+        for ((receiver, integration), (n, age)) in &depth {
+            let l = labels([("receiver", receiver), ("integration", integration)]);
+            b.push(&catalog::NOTIFICATION_QUEUE, l.clone(), *n);
+            b.push(&catalog::NOTIFICATION_QUEUE_AGE, l, *age);
+        }
+        let mut held: BTreeMap<&str, f64> =
+            [("maintenance", 0.0), ("silenced", 0.0), ("inhibited", 0.0)].into();
+        for (reason, n) in self
+            .dispatcher
+            .held_back(records, system_time_ms(SystemTime::now()))
+        {
+            let key = match reason {
+                Muted::Maintenance => "maintenance",
+                Muted::Silenced => "silenced",
+                Muted::Inhibited => "inhibited",
+            };
+            #[allow(clippy::cast_precision_loss)]
+            held.insert(key, n as f64);
+        }
+        for (reason, n) in held {
+            b.push(&catalog::ALERTS_HELD_BACK, labels([("reason", reason)]), n);
+        }
+        b
+    }
+}
+
+/// Runs the engine until `shutdown`, publishing after every evaluation. The first
+/// evaluation waits until every collector has run once: evaluating an empty snapshot
+/// would resolve every restored alert.
 pub async fn run(
     mut engine: Engine,
+    mut delivery: Delivery,
     snapshot: Arc<Snapshot>,
     published: Arc<ArcSwap<Published>>,
     interval: Duration,
     shutdown: CancellationToken,
 ) {
+    while !snapshot.all_ran() {
+        tokio::select! {
+            () = shutdown.cancelled() => return,
+            () = tokio::time::sleep(Duration::from_millis(100)) => {}
+        }
+    }
     let mut ticker = tokio::time::interval(interval);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
@@ -317,7 +552,10 @@ pub async fn run(
             () = shutdown.cancelled() => return,
             _ = ticker.tick() => {}
         }
-        let mut out = engine.tick(&snapshot, SystemTime::now());
+        let now = SystemTime::now();
+        let mut out = engine.tick(&snapshot, now);
+        let extra = delivery.after_tick(&engine, system_time_ms(now)).await;
+        out.metrics.append(extra);
         snapshot.publish_alerting(std::mem::take(&mut out.metrics));
         published.store(Arc::new(out));
     }

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use promql_parser::parser::Expr;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use super::template::{Data, Template};
 use crate::promql::eval::Evaluator;
@@ -49,7 +49,8 @@ struct RuleYaml {
     annotations: BTreeMap<String, String>,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum AlertState {
     Inactive,
     Pending,

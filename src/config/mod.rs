@@ -54,6 +54,202 @@ pub struct AlertingConfig {
     /// Labels added to every alert (`instance`, `cluster`, ...), as Prometheus' external labels.
     #[serde(default)]
     pub external_labels: std::collections::BTreeMap<String, String>,
+    /// Alert state and the delivery queue (`centinela.db`, SQLite) survive restarts here.
+    pub state_dir: PathBuf,
+    /// While this file exists, every alert but P0 is held back (the seeds' maintenance mode).
+    #[serde(default)]
+    pub maintenance_file: Option<PathBuf>,
+    /// Prefix for `runbook_url` annotations that are not absolute URLs.
+    #[serde(default)]
+    pub runbook_base_url: String,
+    /// This sidecar's URL as people reach it: `generatorURL`, PagerDuty `client_url`.
+    #[serde(default)]
+    pub external_url: String,
+    /// Route defaults (Alertmanager's): labels that make one notification group.
+    pub group_by: Vec<String>,
+    /// Wait before the first notification of a new group, so alerts arriving together go together.
+    #[serde(with = "humantime_serde")]
+    pub group_wait: Duration,
+    /// Wait before notifying changes to a group already notified.
+    #[serde(with = "humantime_serde")]
+    pub group_interval: Duration,
+    /// Re-send a still-firing group after this long.
+    #[serde(with = "humantime_serde")]
+    pub repeat_interval: Duration,
+    /// Longest pause between delivery retries (backoff doubles from 1s up to this).
+    #[serde(with = "humantime_serde")]
+    pub max_retry_backoff: Duration,
+    /// The built-in inhibition: `PostgresqlDown` (pending or firing) holds back the
+    /// `component="postgresql"` alerts with the same `instance`.
+    pub inhibit_when_postgresql_down: bool,
+    #[serde(default)]
+    pub receivers: Vec<ReceiverConfig>,
+    /// Matched in order; empty: P0/P1 to every receiver, P2/P3 to those without PagerDuty.
+    #[serde(default)]
+    pub routes: Vec<RouteConfig>,
+    #[serde(default)]
+    pub inhibit_rules: Vec<InhibitRuleConfig>,
+    /// Silences known before start-up (more can be added with `POST /api/v1/silences`).
+    #[serde(default)]
+    pub silences: Vec<SilenceConfig>,
+}
+
+/// A named destination with one or more integrations.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReceiverConfig {
+    pub name: String,
+    #[serde(default)]
+    pub slack: Option<SlackConfig>,
+    #[serde(default)]
+    pub pagerduty: Option<PagerDutyConfig>,
+    #[serde(default)]
+    pub alertmanager: Option<AlertmanagerConfig>,
+    #[serde(default)]
+    pub webhook: Option<WebhookConfig>,
+}
+
+fn yes() -> bool {
+    true
+}
+fn default_send_timeout() -> Duration {
+    Duration::from_secs(10)
+}
+fn slack_min_interval() -> Duration {
+    Duration::from_secs(1)
+}
+fn pagerduty_min_interval() -> Duration {
+    Duration::from_millis(500)
+}
+fn default_pagerduty_url() -> String {
+    "https://events.pagerduty.com/v2/enqueue".into()
+}
+fn default_max_alerts() -> usize {
+    10
+}
+fn default_resend_interval() -> Duration {
+    Duration::from_secs(60)
+}
+
+/// Slack incoming webhook.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SlackConfig {
+    /// The webhook URL (a secret: it is the credential).
+    #[serde(default)]
+    pub webhook_url: Option<SecretString>,
+    #[serde(default)]
+    pub webhook_url_file: Option<PathBuf>,
+    /// A non-secret endpoint instead of the webhook URL (a proxy, a test receiver).
+    #[serde(default)]
+    pub url: Option<String>,
+    #[serde(default = "yes")]
+    pub send_resolved: bool,
+    /// Alerts listed one by one in a message; the rest are summarised in one line.
+    #[serde(default = "default_max_alerts")]
+    pub max_alerts: usize,
+    /// Slack allows about one message per second per webhook.
+    #[serde(default = "slack_min_interval", with = "humantime_serde")]
+    pub min_interval: Duration,
+    #[serde(default = "default_send_timeout", with = "humantime_serde")]
+    pub timeout: Duration,
+}
+
+/// PagerDuty Events API v2.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PagerDutyConfig {
+    #[serde(default)]
+    pub routing_key: Option<SecretString>,
+    #[serde(default)]
+    pub routing_key_file: Option<PathBuf>,
+    /// Events endpoint; `https://events.eu.pagerduty.com/v2/enqueue` for the EU region.
+    #[serde(default = "default_pagerduty_url")]
+    pub url: String,
+    #[serde(default = "yes")]
+    pub send_resolved: bool,
+    /// About 120 events per minute are allowed per integration key.
+    #[serde(default = "pagerduty_min_interval", with = "humantime_serde")]
+    pub min_interval: Duration,
+    #[serde(default = "default_send_timeout", with = "humantime_serde")]
+    pub timeout: Duration,
+}
+
+/// Forwarding to an Alertmanager (API v2), the way Prometheus does.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AlertmanagerConfig {
+    /// Base URL, e.g. `http://alertmanager:9093`.
+    pub url: String,
+    /// Firing alerts are re-sent this often; resolved ones for 15 minutes.
+    #[serde(default = "default_resend_interval", with = "humantime_serde")]
+    pub resend_interval: Duration,
+    #[serde(default = "default_send_timeout", with = "humantime_serde")]
+    pub timeout: Duration,
+}
+
+/// A generic webhook receiving Alertmanager's webhook JSON.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WebhookConfig {
+    #[serde(default)]
+    pub url: Option<SecretString>,
+    #[serde(default)]
+    pub url_file: Option<PathBuf>,
+    #[serde(default = "yes")]
+    pub send_resolved: bool,
+    /// Alerts per message; 0 is no limit (`truncatedAlerts` counts the rest).
+    #[serde(default)]
+    pub max_alerts: usize,
+    #[serde(default = "default_send_timeout", with = "humantime_serde")]
+    pub timeout: Duration,
+}
+
+/// Which alerts go to which receivers (Alertmanager's route, flattened).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RouteConfig {
+    /// Alertmanager matchers, all must match: `severity=~"P0|P1"`, `alertname!=Watchdog`.
+    #[serde(default)]
+    pub matchers: Vec<String>,
+    pub receivers: Vec<String>,
+    /// Go on matching the next routes after this one.
+    #[serde(default, rename = "continue")]
+    pub continue_: bool,
+    #[serde(default)]
+    pub group_by: Option<Vec<String>>,
+    #[serde(default, with = "humantime_serde")]
+    pub group_wait: Option<Duration>,
+    #[serde(default, with = "humantime_serde")]
+    pub group_interval: Option<Duration>,
+    #[serde(default, with = "humantime_serde")]
+    pub repeat_interval: Option<Duration>,
+}
+
+/// While a source alert fires, target alerts with equal `equal` labels are held back.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InhibitRuleConfig {
+    pub source_matchers: Vec<String>,
+    pub target_matchers: Vec<String>,
+    #[serde(default)]
+    pub equal: Vec<String>,
+}
+
+/// A silence: alerts matching every matcher are held back between the two times.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SilenceConfig {
+    pub matchers: Vec<String>,
+    /// RFC 3339; empty: from start-up.
+    #[serde(default)]
+    pub starts_at: Option<String>,
+    /// RFC 3339.
+    pub ends_at: String,
+    #[serde(default)]
+    pub comment: String,
+    #[serde(default)]
+    pub created_by: String,
 }
 
 /// Intervals of the collectors other than PostgreSQL's.

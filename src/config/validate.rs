@@ -127,7 +127,206 @@ pub fn validate(config: &Config) -> Vec<ConfigError> {
     }
     validate_others(config, &mut errors);
     validate_alerting(&config.alerting, &mut errors);
+    if config.alerting.enabled {
+        validate_notifications(&config.alerting, &mut errors);
+    }
     errors
+}
+
+fn check_url(u: &str) -> Result<(), String> {
+    match reqwest::Url::parse(u) {
+        Ok(url) if matches!(url.scheme(), "http" | "https") => Ok(()),
+        Ok(_) => Err("must be an http or https URL".into()),
+        Err(e) => Err(format!("is not a URL: {e}")),
+    }
+}
+
+/// Receivers, routes, inhibition rules and silences.
+fn validate_notifications(a: &super::AlertingConfig, errors: &mut Vec<ConfigError>) {
+    use crate::alerting::matchers::Matcher;
+    for (i, name) in duplicate_or_empty_names(a.receivers.iter().map(|r| r.name.as_str())) {
+        let why = if name.is_empty() {
+            "must not be empty".to_owned()
+        } else {
+            format!("{name:?} is used by an earlier receiver")
+        };
+        errors.push(ConfigError::new(
+            format!("alerting.receivers[{i}].name"),
+            why,
+        ));
+    }
+    for (i, r) in a.receivers.iter().enumerate() {
+        let at = |k: &str| format!("alerting.receivers[{i}].{k}");
+        if r.slack.is_none()
+            && r.pagerduty.is_none()
+            && r.alertmanager.is_none()
+            && r.webhook.is_none()
+        {
+            errors.push(ConfigError::new(
+                at("name"),
+                format!(
+                    "receiver {:?} has no slack, pagerduty, alertmanager or webhook",
+                    r.name
+                ),
+            ));
+        }
+        if let Some(s) = &r.slack {
+            let given = [
+                s.webhook_url.is_some(),
+                s.webhook_url_file.is_some(),
+                s.url.is_some(),
+            ]
+            .iter()
+            .filter(|b| **b)
+            .count();
+            if given != 1 {
+                errors.push(ConfigError::new(
+                    at("slack"),
+                    "set exactly one of webhook_url, webhook_url_file or url",
+                ));
+            } else {
+                errors.extend(secret_problem(
+                    (&at("slack.webhook_url"), s.webhook_url.as_ref()),
+                    (&at("slack.webhook_url_file"), s.webhook_url_file.as_deref()),
+                    check_url,
+                ));
+            }
+            if let Some(u) = &s.url {
+                if let Err(e) = check_url(u) {
+                    errors.push(ConfigError::new(at("slack.url"), e));
+                }
+            }
+            if s.max_alerts == 0 || s.max_alerts > 40 {
+                errors.push(ConfigError::new(
+                    at("slack.max_alerts"),
+                    "must be between 1 and 40 (Slack allows 50 blocks per message)",
+                ));
+            }
+        }
+        if let Some(p) = &r.pagerduty {
+            if p.routing_key.is_none() && p.routing_key_file.is_none() {
+                errors.push(ConfigError::new(
+                    at("pagerduty"),
+                    "set routing_key or routing_key_file",
+                ));
+            }
+            errors.extend(secret_problem(
+                (&at("pagerduty.routing_key"), p.routing_key.as_ref()),
+                (
+                    &at("pagerduty.routing_key_file"),
+                    p.routing_key_file.as_deref(),
+                ),
+                |k: &str| {
+                    if k.len() == 32 {
+                        Ok(())
+                    } else {
+                        Err(format!(
+                            "must be 32 characters (an Events API v2 integration key), got {}",
+                            k.len()
+                        ))
+                    }
+                },
+            ));
+            if let Err(e) = check_url(&p.url) {
+                errors.push(ConfigError::new(at("pagerduty.url"), e));
+            }
+        }
+        if let Some(w) = &r.webhook {
+            if w.url.is_none() && w.url_file.is_none() {
+                errors.push(ConfigError::new(at("webhook"), "set url or url_file"));
+            }
+            errors.extend(secret_problem(
+                (&at("webhook.url"), w.url.as_ref()),
+                (&at("webhook.url_file"), w.url_file.as_deref()),
+                check_url,
+            ));
+        }
+        if let Some(m) = &r.alertmanager {
+            if let Err(e) = check_url(&m.url) {
+                errors.push(ConfigError::new(at("alertmanager.url"), e));
+            }
+            if m.resend_interval < Duration::from_secs(1) {
+                errors.push(ConfigError::new(
+                    at("alertmanager.resend_interval"),
+                    "must be at least 1s",
+                ));
+            }
+        }
+    }
+    let known: Vec<&str> = a.receivers.iter().map(|r| r.name.as_str()).collect();
+    let labels_ok = |key: String, names: &[String], errors: &mut Vec<ConfigError>| {
+        for n in names {
+            if n != "..." && !crate::promql::functions::is_label_name(n) {
+                errors.push(ConfigError::new(
+                    key.clone(),
+                    format!("{n:?} is not a valid label name"),
+                ));
+            }
+        }
+    };
+    let matchers_ok = |key: String, list: &[String], errors: &mut Vec<ConfigError>| {
+        for (j, m) in list.iter().enumerate() {
+            if let Err(e) = Matcher::parse(m) {
+                errors.push(ConfigError::new(format!("{key}[{j}]"), e));
+            }
+        }
+    };
+    labels_ok("alerting.group_by".into(), &a.group_by, errors);
+    for (i, r) in a.routes.iter().enumerate() {
+        let at = |k: &str| format!("alerting.routes[{i}].{k}");
+        matchers_ok(at("matchers"), &r.matchers, errors);
+        if r.receivers.is_empty() {
+            errors.push(ConfigError::new(
+                at("receivers"),
+                "must name at least one receiver",
+            ));
+        }
+        for name in &r.receivers {
+            if !known.contains(&name.as_str()) {
+                errors.push(ConfigError::new(
+                    at("receivers"),
+                    format!(
+                        "no receiver named {name:?} (configured: {})",
+                        known.join(", ")
+                    ),
+                ));
+            }
+        }
+        if let Some(g) = &r.group_by {
+            labels_ok(at("group_by"), g, errors);
+        }
+    }
+    for (i, r) in a.inhibit_rules.iter().enumerate() {
+        let at = |k: &str| format!("alerting.inhibit_rules[{i}].{k}");
+        matchers_ok(at("source_matchers"), &r.source_matchers, errors);
+        matchers_ok(at("target_matchers"), &r.target_matchers, errors);
+        if r.source_matchers.is_empty() || r.target_matchers.is_empty() {
+            errors.push(ConfigError::new(
+                at("source_matchers"),
+                "source_matchers and target_matchers must not be empty",
+            ));
+        }
+        labels_ok(at("equal"), &r.equal, errors);
+    }
+    let now = crate::promql::eval::system_time_ms(std::time::SystemTime::now());
+    if let Err(problems) = crate::alerting::dispatch::config_silences(a, now) {
+        for p in problems {
+            let (key, msg) = p.split_once(": ").unwrap_or(("alerting.silences", &p));
+            errors.push(ConfigError::new(key, msg));
+        }
+    }
+    if a.group_interval < Duration::from_secs(1) {
+        errors.push(ConfigError::new(
+            "alerting.group_interval",
+            "must be at least 1s",
+        ));
+    }
+    if a.max_retry_backoff < Duration::from_secs(1) {
+        errors.push(ConfigError::new(
+            "alerting.max_retry_backoff",
+            "must be at least 1s",
+        ));
+    }
 }
 
 fn validate_alerting(a: &super::AlertingConfig, errors: &mut Vec<ConfigError>) {
@@ -384,6 +583,52 @@ mod tests {
             Ok(_) => Vec::new(),
             Err(e) => e.iter().map(ToString::to_string).collect(),
         }
+    }
+
+    #[test]
+    fn receivers_and_routes_are_checked_with_their_keys() {
+        let got = problems(
+            r#"
+[alerting]
+[[alerting.receivers]]
+name = "oncall"
+pagerduty = { routing_key = "short", url = "ftp://x" }
+[[alerting.receivers]]
+name = "oncall"
+slack = { webhook_url = "https://hooks.slack.com/services/T/B/secret", url = "http://proxy" }
+[[alerting.receivers]]
+name = "empty"
+[[alerting.routes]]
+matchers = ['severity=~"("']
+receivers = ["pager"]
+[[alerting.inhibit_rules]]
+source_matchers = ["alertname=A"]
+target_matchers = []
+equal = ["bad-label"]
+[[alerting.silences]]
+matchers = ["x=y"]
+ends_at = "tomorrow"
+"#,
+        );
+        let want = [
+            "alerting.receivers[1].name: \"oncall\" is used by an earlier receiver",
+            "alerting.receivers[0].pagerduty.routing_key: must be 32 characters (an Events API v2 integration key), got 5",
+            "alerting.receivers[0].pagerduty.url: must be an http or https URL",
+            "alerting.receivers[1].slack: set exactly one of webhook_url, webhook_url_file or url",
+            "alerting.receivers[2].name: receiver \"empty\" has no slack, pagerduty, alertmanager or webhook",
+            "alerting.routes[0].matchers[0]: \"severity=~\\\"(\\\"\": invalid regular expression",
+            "alerting.routes[0].receivers: no receiver named \"pager\" (configured: oncall, oncall, empty)",
+            "alerting.inhibit_rules[0].source_matchers: source_matchers and target_matchers must not be empty",
+            "alerting.inhibit_rules[0].equal: \"bad-label\" is not a valid label name",
+            "alerting.silences[0].endsAt: \"tomorrow\" is not an RFC 3339 time",
+        ];
+        for w in want {
+            assert!(
+                got.iter().any(|g| g.starts_with(w)),
+                "missing {w:?} in {got:#?}"
+            );
+        }
+        assert!(!got.iter().any(|g| g.contains("secret")), "{got:#?}");
     }
 
     #[test]

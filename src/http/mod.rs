@@ -2,6 +2,7 @@
 
 mod health;
 mod metrics;
+mod silences;
 
 use std::sync::Arc;
 
@@ -17,6 +18,8 @@ use crate::state::Snapshot;
 pub struct AppState {
     pub snapshot: Arc<Snapshot>,
     pub alerting: Arc<arc_swap::ArcSwap<crate::alerting::engine::Published>>,
+    pub silences: crate::alerting::dispatch::Silences,
+    pub store: Option<crate::alerting::store::Store>,
 }
 
 /// The application's routes; a plain function so tests can serve it on any port.
@@ -34,6 +37,14 @@ pub fn router(state: AppState) -> Router {
         .route("/health/redis", get(health::redis))
         .route("/api/v1/alerts", get(api_alerts))
         .route("/api/v1/rules", get(api_rules))
+        .route(
+            "/api/v1/silences",
+            get(silences::list).post(silences::create),
+        )
+        .route(
+            "/api/v1/silences/{id}",
+            axum::routing::delete(silences::expire),
+        )
         .merge(metrics)
         .with_state(state)
 }
@@ -69,7 +80,8 @@ async fn index() -> &'static str {
      /health/db   200 while the last PostgreSQL collection succeeded and is fresh\n\
      /health/redis  the same for Redis (404 when not configured)\n\
      /api/v1/alerts  pending and firing alerts (Prometheus' JSON shape)\n\
-     /api/v1/rules   rule groups, their health and alerts\n"
+     /api/v1/rules   rule groups, their health and alerts\n\
+     /api/v1/silences  GET, POST (Alertmanager's silence object), DELETE /api/v1/silences/ID\n"
 }
 
 /// Serves until `shutdown` is cancelled, then finishes the requests in flight.

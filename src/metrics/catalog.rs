@@ -655,6 +655,42 @@ metric!(
     "Points not stored because history_max_points was reached."
 );
 
+metric!(
+    NOTIFICATIONS,
+    "centinela_notifications_total",
+    Counter,
+    ["receiver", "integration", "outcome"],
+    "Delivery attempts by outcome: sent, failed (retried later) or rejected (permanent error, dropped)."
+);
+metric!(
+    NOTIFICATION_LATENCY,
+    "centinela_notification_latency_seconds",
+    Gauge,
+    ["receiver", "integration"],
+    "Seconds from queueing to delivery of the last delivered notification (retries included)."
+);
+metric!(
+    NOTIFICATION_QUEUE,
+    "centinela_notification_queue_depth",
+    Gauge,
+    ["receiver", "integration"],
+    "Notifications queued and not yet delivered."
+);
+metric!(
+    NOTIFICATION_QUEUE_AGE,
+    "centinela_notification_queue_oldest_age_seconds",
+    Gauge,
+    ["receiver", "integration"],
+    "Age of the oldest undelivered notification (0 when the queue is empty)."
+);
+metric!(
+    ALERTS_HELD_BACK,
+    "centinela_alerts_held_back",
+    Gauge,
+    ["reason"],
+    "Firing alerts not notified because of maintenance mode, a silence or an inhibition rule."
+);
+
 /// The catalogue: collector name and the metrics it can export.
 pub static CATALOG: &[(&str, &[&MetricDesc])] = &[
     (
@@ -677,6 +713,11 @@ pub static CATALOG: &[(&str, &[&MetricDesc])] = &[
             &HISTORY_POINTS,
             &HISTORY_SERIES,
             &HISTORY_DROPPED,
+            &NOTIFICATIONS,
+            &NOTIFICATION_LATENCY,
+            &NOTIFICATION_QUEUE,
+            &NOTIFICATION_QUEUE_AGE,
+            &ALERTS_HELD_BACK,
         ],
     ),
     (

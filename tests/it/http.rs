@@ -143,6 +143,8 @@ async fn ready_waits_for_every_collector_and_health_never_does() {
         http::router(AppState {
             snapshot: Arc::clone(&snapshot),
             alerting: Arc::default(),
+            silences: Default::default(),
+            store: None,
         }),
         token.clone(),
     ));

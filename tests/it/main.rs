@@ -12,6 +12,7 @@ mod cli;
 mod common;
 mod dashboards;
 mod http;
+mod notify;
 mod postgres;
 mod prometheus;
 mod rules;

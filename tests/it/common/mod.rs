@@ -2,6 +2,7 @@
 
 pub mod pg;
 pub mod prom;
+pub mod receivers;
 pub mod redis;
 
 use std::collections::BTreeMap;
@@ -22,7 +23,18 @@ pub fn config_with(dsn: &str, extra: &str) -> Config {
          [schedule]\ncerts = \"1s\"\nhost = \"1s\"\nbackups = \"1s\"\npgbackrest = \"1s\"\n\
          redis = \"1s\"\nfiles = \"1s\"\nprobes = \"1s\"\ntextfile = \"1s\"\n{extra}\n"
     );
-    Config::from_toml(&toml).unwrap_or_else(|e| panic!("test config invalid: {e:?}\n{toml}"))
+    let config =
+        Config::from_toml(&toml).unwrap_or_else(|e| panic!("test config invalid: {e:?}\n{toml}"));
+    own_state_dir(config)
+}
+
+/// Tests never share the default `/var/lib/centinela`: unless the test chose a state
+/// directory, each config gets a fresh one (kept until the process exits).
+fn own_state_dir(mut config: Config) -> Config {
+    if config.alerting.state_dir == std::path::Path::new("/var/lib/centinela") {
+        config.alerting.state_dir = tempfile::tempdir().expect("temp dir").keep();
+    }
+    config
 }
 
 /// A config for tests: fast intervals, listening on a free port.
@@ -32,7 +44,7 @@ pub fn test_config(dsn: &str, extra_postgres: &str) -> Config {
          [postgres]\ndsn = \"{dsn}\"\ninterval = \"1s\"\nslow_interval = \"1s\"\n\
          statement_timeout = \"900ms\"\nlock_timeout = \"300ms\"\n{extra_postgres}\n"
     );
-    Config::from_toml(&toml).unwrap_or_else(|e| panic!("test config invalid: {e:?}"))
+    own_state_dir(Config::from_toml(&toml).unwrap_or_else(|e| panic!("test config invalid: {e:?}")))
 }
 
 pub struct App {

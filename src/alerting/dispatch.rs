@@ -1,0 +1,918 @@
+//! From alerts to notifications, Alertmanager's way: routes, groups with their timers,
+//! inhibition, silences, the maintenance file, and a notification log that decides what
+//! is new. Pure: the caller persists [`Dispatcher::state`] and the messages together.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value as Json;
+use sha2::{Digest, Sha256};
+
+use super::matchers::{all_match, Matcher};
+use super::notify::{self, Integration, ReceiverSpec};
+use super::rules::AlertState;
+use crate::config::AlertingConfig;
+use crate::promql::LabelSet;
+
+/// Resolved alerts keep being forwarded to Alertmanager this long (Prometheus' value).
+pub const AM_RESOLVED_RETENTION_MS: i64 = 15 * 60 * 1000;
+
+/// An alert as notifications carry it: labels with the external labels, rendered
+/// annotations, and its times in Unix milliseconds.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct AlertRecord {
+    pub labels: BTreeMap<String, String>,
+    pub annotations: BTreeMap<String, String>,
+    pub value: f64,
+    pub starts_at: i64,
+    #[serde(default)]
+    pub ends_at: Option<i64>,
+    pub fingerprint: String,
+}
+
+impl AlertRecord {
+    pub fn new(
+        labels: &LabelSet,
+        annotations: BTreeMap<String, String>,
+        value: f64,
+        starts_at: i64,
+    ) -> Self {
+        let labels: BTreeMap<String, String> = labels
+            .iter()
+            .map(|(k, v)| (k.to_owned(), v.to_owned()))
+            .collect();
+        Self {
+            fingerprint: fingerprint(&labels),
+            labels,
+            annotations,
+            value,
+            starts_at,
+            ends_at: None,
+        }
+    }
+
+    pub fn label_set(&self) -> LabelSet {
+        LabelSet::new(self.labels.clone())
+    }
+
+    pub fn label(&self, name: &str) -> &str {
+        self.labels.get(name).map_or("", String::as_str)
+    }
+}
+
+/// 16 hex digits of SHA-256 over the sorted labels: stable across restarts and versions.
+pub fn fingerprint(labels: &BTreeMap<String, String>) -> String {
+    let mut h = Sha256::new();
+    for (k, v) in labels {
+        h.update(k.as_bytes());
+        h.update([0xff]);
+        h.update(v.as_bytes());
+        h.update([0xfe]);
+    }
+    hex(&h.finalize()[..8])
+}
+
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+struct Route {
+    matchers: Vec<Matcher>,
+    receivers: Vec<String>,
+    cont: bool,
+    group_by: Option<Vec<String>>,
+    group_wait_ms: i64,
+    group_interval_ms: i64,
+    repeat_interval_ms: i64,
+}
+
+struct Inhibit {
+    source: Vec<Matcher>,
+    target: Vec<Matcher>,
+    equal: Vec<String>,
+    /// The built-in rule also counts pending sources: PostgreSQL's table alerts go away
+    /// the moment it stops answering, long before `PostgresqlDown` has been down for 1m.
+    pending_sources: bool,
+}
+
+/// A silence from the configuration or the API.
+#[derive(Clone, Debug)]
+pub struct Silence {
+    pub id: String,
+    pub matchers: Vec<Matcher>,
+    pub starts_at: i64,
+    pub ends_at: i64,
+    pub created_by: String,
+    pub comment: String,
+}
+
+impl Silence {
+    pub fn active(&self, now: i64) -> bool {
+        self.starts_at <= now && now < self.ends_at
+    }
+}
+
+/// Silences shared by the dispatcher and the HTTP API.
+pub type Silences = Arc<Mutex<Vec<Silence>>>;
+
+/// One notification group's log: what was last told to its receiver, and when.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct GroupState {
+    pub receiver: String,
+    pub group_labels: BTreeMap<String, String>,
+    pub first_seen: i64,
+    pub last_flush: Option<i64>,
+    pub last_notify: Option<i64>,
+    /// Firing alerts as last notified, by fingerprint.
+    pub notified: BTreeMap<String, AlertRecord>,
+}
+
+/// Alertmanager forwarding state of one receiver.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct ForwardState {
+    pub last_send: i64,
+    /// Fingerprint → resolved? of the last batch.
+    pub sent: BTreeMap<String, bool>,
+}
+
+/// Everything the dispatcher must remember across restarts.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct DispatchState {
+    pub groups: BTreeMap<String, GroupState>,
+    pub forwarded: BTreeMap<String, ForwardState>,
+}
+
+/// A message for one receiver's integration, ready to queue.
+#[derive(Clone, Debug)]
+pub struct Outgoing {
+    pub receiver: String,
+    pub integration: Integration,
+    pub body: Json,
+    /// Replaces messages still queued for the same receiver and integration (Alertmanager
+    /// batches carry the full state, so only the newest matters).
+    pub supersedes: bool,
+}
+
+/// Why an alert is held back, if it is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Muted {
+    Maintenance,
+    Silenced,
+    Inhibited,
+}
+
+/// What holds alerts back at one instant.
+struct MuteCheck {
+    maintenance: bool,
+    silences: Vec<Silence>,
+    firing: Vec<LabelSet>,
+    pending: Vec<LabelSet>,
+}
+
+impl MuteCheck {
+    fn muted(&self, inhibit: &[Inhibit], labels: &LabelSet) -> Option<Muted> {
+        if self.maintenance && labels.value("severity") != "P0" {
+            return Some(Muted::Maintenance);
+        }
+        if self.silences.iter().any(|s| all_match(&s.matchers, labels)) {
+            return Some(Muted::Silenced);
+        }
+        let inhibited = inhibit.iter().any(|rule| {
+            all_match(&rule.target, labels)
+                && self
+                    .firing
+                    .iter()
+                    .chain(self.pending.iter().filter(|_| rule.pending_sources))
+                    .any(|src| {
+                        src != labels
+                            && all_match(&rule.source, src)
+                            && rule.equal.iter().all(|l| src.value(l) == labels.value(l))
+                    })
+        });
+        inhibited.then_some(Muted::Inhibited)
+    }
+}
+
+pub struct Dispatcher {
+    routes: Vec<Route>,
+    inhibit: Vec<Inhibit>,
+    receivers: Vec<ReceiverSpec>,
+    maintenance_file: Option<PathBuf>,
+    pub silences: Silences,
+    pub state: DispatchState,
+    pub external_url: String,
+    eval_interval_ms: i64,
+}
+
+fn ms(d: std::time::Duration) -> i64 {
+    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
+}
+
+impl Dispatcher {
+    /// Builds routes and inhibition rules from the configuration (already validated, so a
+    /// matcher that does not parse is reported, not skipped).
+    pub fn new(
+        config: &AlertingConfig,
+        receivers: Vec<ReceiverSpec>,
+        silences: Silences,
+    ) -> Result<Self, String> {
+        let route = |matchers: Vec<Matcher>,
+                     receivers: Vec<String>,
+                     cont,
+                     r: Option<&crate::config::RouteConfig>| Route {
+            matchers,
+            receivers,
+            cont,
+            group_by: Some(
+                r.and_then(|r| r.group_by.clone())
+                    .unwrap_or_else(|| config.group_by.clone()),
+            )
+            .filter(|g| !g.iter().any(|l| l == "...")),
+            group_wait_ms: ms(r.and_then(|r| r.group_wait).unwrap_or(config.group_wait)),
+            group_interval_ms: ms(r
+                .and_then(|r| r.group_interval)
+                .unwrap_or(config.group_interval)),
+            repeat_interval_ms: ms(r
+                .and_then(|r| r.repeat_interval)
+                .unwrap_or(config.repeat_interval)),
+        };
+        let routes = if config.routes.is_empty() {
+            // The severity table of DESIGN.md: P0/P1 page, everything goes to chat.
+            let all: Vec<String> = receivers.iter().map(|r| r.name.clone()).collect();
+            let chat: Vec<String> = receivers
+                .iter()
+                .filter(|r| !r.integrations.contains(&Integration::PagerDuty))
+                .map(|r| r.name.clone())
+                .collect();
+            vec![
+                route(
+                    vec![Matcher::parse(r#"severity=~"P0|P1""#)?],
+                    all,
+                    false,
+                    None,
+                ),
+                route(vec![], chat, false, None),
+            ]
+        } else {
+            config
+                .routes
+                .iter()
+                .enumerate()
+                .map(|(i, r)| {
+                    Matcher::parse_all(&r.matchers)
+                        .map(|m| route(m, r.receivers.clone(), r.continue_, Some(r)))
+                        .map_err(|e| format!("alerting.routes[{i}].matchers: {e}"))
+                })
+                .collect::<Result<_, _>>()?
+        };
+        let mut inhibit = Vec::new();
+        if config.inhibit_when_postgresql_down {
+            inhibit.push(Inhibit {
+                source: vec![Matcher::parse("alertname=PostgresqlDown")?],
+                target: vec![Matcher::parse("component=postgresql")?],
+                equal: vec!["instance".into()],
+                pending_sources: true,
+            });
+        }
+        for (i, r) in config.inhibit_rules.iter().enumerate() {
+            let at = |k: &str, e: String| format!("alerting.inhibit_rules[{i}].{k}: {e}");
+            inhibit.push(Inhibit {
+                source: Matcher::parse_all(&r.source_matchers)
+                    .map_err(|e| at("source_matchers", e))?,
+                target: Matcher::parse_all(&r.target_matchers)
+                    .map_err(|e| at("target_matchers", e))?,
+                equal: r.equal.clone(),
+                pending_sources: false,
+            });
+        }
+        Ok(Self {
+            routes,
+            inhibit,
+            receivers,
+            maintenance_file: config.maintenance_file.clone(),
+            silences,
+            state: DispatchState::default(),
+            external_url: config.external_url.clone(),
+            eval_interval_ms: ms(config.evaluation_interval),
+        })
+    }
+
+    /// The (route, receiver) pairs an alert goes to, in route order.
+    fn route(&self, labels: &LabelSet) -> Vec<(usize, String)> {
+        let mut out = Vec::new();
+        for (i, r) in self.routes.iter().enumerate() {
+            if all_match(&r.matchers, labels) {
+                out.extend(r.receivers.iter().map(|n| (i, n.clone())));
+                if !r.cont {
+                    break;
+                }
+            }
+        }
+        out
+    }
+
+    fn group_key(
+        &self,
+        route: usize,
+        receiver: &str,
+        alert: &AlertRecord,
+    ) -> (String, BTreeMap<String, String>) {
+        let group_labels: BTreeMap<String, String> = match &self.routes[route].group_by {
+            Some(names) => names
+                .iter()
+                .filter_map(|n| alert.labels.get(n).map(|v| (n.clone(), v.clone())))
+                .collect(),
+            None => alert.labels.clone(),
+        };
+        let key = format!("{route}:{receiver}:{}", LabelSet::new(group_labels.clone()));
+        (key, group_labels)
+    }
+
+    fn receiver(&self, name: &str) -> Option<&ReceiverSpec> {
+        self.receivers.iter().find(|r| r.name == name)
+    }
+
+    fn mute_check(&self, alerts: &[(AlertRecord, AlertState)], now: i64) -> MuteCheck {
+        let sources = |state| {
+            alerts
+                .iter()
+                .filter(|(_, s)| *s == state)
+                .map(|(a, _)| a.label_set())
+                .collect()
+        };
+        MuteCheck {
+            maintenance: self.maintenance_file.as_ref().is_some_and(|p| p.exists()),
+            silences: self
+                .silences
+                .lock()
+                .map(|s| s.iter().filter(|s| s.active(now)).cloned().collect())
+                .unwrap_or_default(),
+            firing: sources(AlertState::Firing),
+            pending: sources(AlertState::Pending),
+        }
+    }
+
+    /// Firing alerts held back now, by reason.
+    pub fn held_back(&self, alerts: &[(AlertRecord, AlertState)], now: i64) -> Vec<(Muted, usize)> {
+        let check = self.mute_check(alerts, now);
+        let mut out: Vec<(Muted, usize)> = Vec::new();
+        for (a, _) in alerts.iter().filter(|(_, s)| *s == AlertState::Firing) {
+            if let Some(m) = check.muted(&self.inhibit, &a.label_set()) {
+                match out.iter_mut().find(|(k, _)| *k == m) {
+                    Some((_, n)) => *n += 1,
+                    None => out.push((m, 1)),
+                }
+            }
+        }
+        out
+    }
+
+    /// One pass at `now` over every alert the rules hold; returns the messages to queue.
+    pub fn process(&mut self, alerts: &[(AlertRecord, AlertState)], now: i64) -> Vec<Outgoing> {
+        let check = self.mute_check(alerts, now);
+        let muted = |labels: &LabelSet| check.muted(&self.inhibit, labels);
+
+        let mut out = Vec::new();
+        // Grouped integrations: current firing, unmuted alerts by group.
+        let mut current: BTreeMap<String, Vec<&AlertRecord>> = BTreeMap::new();
+        let mut muted_now: HashSet<&str> = HashSet::new();
+        let mut forward: BTreeMap<String, Vec<(&AlertRecord, bool)>> = BTreeMap::new();
+        let resolved_at: HashMap<&str, i64> = alerts
+            .iter()
+            .filter_map(|(a, s)| {
+                (*s == AlertState::Inactive)
+                    .then_some(a.ends_at.map(|t| (a.fingerprint.as_str(), t)))
+                    .flatten()
+            })
+            .collect();
+        for (a, state) in alerts {
+            if *state == AlertState::Pending {
+                continue;
+            }
+            let labels = a.label_set();
+            let firing = *state == AlertState::Firing;
+            let mute = firing.then(|| muted(&labels)).flatten();
+            if mute.is_some() {
+                muted_now.insert(&a.fingerprint);
+            }
+            for (route, receiver) in self.route(&labels) {
+                let Some(spec) = self.receivers.iter().find(|r| r.name == receiver) else {
+                    continue;
+                };
+                if spec.integrations.contains(&Integration::Alertmanager) {
+                    let recent = a
+                        .ends_at
+                        .is_none_or(|t| now - t <= AM_RESOLVED_RETENTION_MS);
+                    if recent {
+                        forward
+                            .entry(spec.name.clone())
+                            .or_default()
+                            .push((a, !firing));
+                    }
+                }
+                if firing && mute.is_none() && spec.integrations.iter().any(|i| i.grouped()) {
+                    let (key, group_labels) = self.group_key(route, &receiver, a);
+                    self.state
+                        .groups
+                        .entry(key.clone())
+                        .or_insert_with(|| GroupState {
+                            receiver: receiver.clone(),
+                            group_labels,
+                            first_seen: now,
+                            ..GroupState::default()
+                        });
+                    current.entry(key).or_default().push(a);
+                }
+            }
+        }
+
+        let keys: Vec<String> = self.state.groups.keys().cloned().collect();
+        for key in keys {
+            let route_idx: usize = key
+                .split(':')
+                .next()
+                .and_then(|r| r.parse().ok())
+                .unwrap_or(0);
+            let Some(route) = self.routes.get(route_idx) else {
+                // The route is gone from the configuration: nothing will flush it.
+                self.state.groups.remove(&key);
+                continue;
+            };
+            let (wait, interval, repeat) = (
+                route.group_wait_ms,
+                route.group_interval_ms,
+                route.repeat_interval_ms,
+            );
+            // Sorted by labels: messages list alerts in a stable order.
+            let mut firing: Vec<AlertRecord> = current
+                .get(&key)
+                .map(|v| v.iter().map(|a| (*a).clone()).collect())
+                .unwrap_or_default();
+            firing.sort_by(|a, b| a.labels.cmp(&b.labels));
+            let Some(group) = self.state.groups.get_mut(&key) else {
+                continue;
+            };
+            let due = match group.last_flush {
+                None => now >= group.first_seen + wait,
+                Some(t) => now >= t + interval,
+            };
+            if !due {
+                continue;
+            }
+            let firing_fps: BTreeSet<&str> =
+                firing.iter().map(|a| a.fingerprint.as_str()).collect();
+            // Notified alerts that are held back now keep their last notified state.
+            let mut frozen = BTreeMap::new();
+            let mut resolved = Vec::new();
+            for (fp, a) in &group.notified {
+                if firing_fps.contains(fp.as_str()) {
+                    continue;
+                }
+                if muted_now.contains(fp.as_str()) || muted(&a.label_set()).is_some() {
+                    frozen.insert(fp.clone(), a.clone());
+                } else {
+                    let mut r = a.clone();
+                    r.ends_at = Some(resolved_at.get(fp.as_str()).copied().unwrap_or(now));
+                    resolved.push(r);
+                }
+            }
+            group.last_flush = Some(now);
+            let before: BTreeSet<&str> = group
+                .notified
+                .keys()
+                .filter(|fp| !frozen.contains_key(*fp))
+                .map(String::as_str)
+                .collect();
+            let changed = before != firing_fps;
+            let repeat_due =
+                !firing.is_empty() && group.last_notify.is_some_and(|t| now >= t + repeat);
+            if !(changed || repeat_due) {
+                continue;
+            }
+            if let Some(spec) = self.receivers.iter().find(|r| r.name == group.receiver) {
+                let view = notify::GroupView {
+                    key: &key,
+                    receiver: &group.receiver,
+                    group_labels: &group.group_labels,
+                    firing: &firing,
+                    resolved: &resolved,
+                    external_url: &self.external_url,
+                    test: false,
+                };
+                out.extend(spec.render(&view));
+            }
+            group.notified = frozen;
+            group
+                .notified
+                .extend(firing.into_iter().map(|a| (a.fingerprint.clone(), a)));
+            group.last_notify = Some(now);
+        }
+        // A group stays while it has alerts to resolve or firing ones; one whose alerts all
+        // went away before its first flush is never notified.
+        self.state
+            .groups
+            .retain(|key, g| !g.notified.is_empty() || current.contains_key(key));
+
+        out.extend(self.forward(forward, now));
+        out
+    }
+
+    /// Alertmanager forwarding, as Prometheus does it: the full list on every change and
+    /// every `resend_interval`, firing alerts with `endsAt` ahead, resolved ones for 15m.
+    fn forward(
+        &mut self,
+        lists: BTreeMap<String, Vec<(&AlertRecord, bool)>>,
+        now: i64,
+    ) -> Vec<Outgoing> {
+        let mut out = Vec::new();
+        let names: Vec<String> = self
+            .receivers
+            .iter()
+            .filter(|r| r.integrations.contains(&Integration::Alertmanager))
+            .map(|r| r.name.clone())
+            .collect();
+        for name in names {
+            let list = lists.get(&name).cloned().unwrap_or_default();
+            let prev = self.state.forwarded.get(&name).cloned().unwrap_or_default();
+            // Resolved alerts are forwarded only if Alertmanager heard of them firing.
+            let list: Vec<(&AlertRecord, bool)> = list
+                .into_iter()
+                .filter(|(a, resolved)| !resolved || prev.sent.contains_key(&a.fingerprint))
+                .collect();
+            let sent: BTreeMap<String, bool> = list
+                .iter()
+                .map(|(a, r)| (a.fingerprint.clone(), *r))
+                .collect();
+            let resend = self
+                .receiver(&name)
+                .and_then(|r| r.resend_ms)
+                .unwrap_or(60_000);
+            if list.is_empty() {
+                self.state.forwarded.remove(&name);
+                continue;
+            }
+            if sent == prev.sent && now < prev.last_send + resend {
+                continue;
+            }
+            let ends = now + 4 * resend.max(self.eval_interval_ms);
+            out.push(Outgoing {
+                receiver: name.clone(),
+                integration: Integration::Alertmanager,
+                body: notify::alertmanager::render(&list, ends, &self.external_url),
+                supersedes: true,
+            });
+            self.state.forwarded.insert(
+                name,
+                ForwardState {
+                    last_send: now,
+                    sent,
+                },
+            );
+        }
+        out
+    }
+}
+
+/// A silence as the API takes and shows it (Alertmanager API v2's shape).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SilenceDoc {
+    #[serde(default)]
+    pub id: String,
+    pub matchers: Vec<MatcherDoc>,
+    #[serde(default)]
+    pub starts_at: Option<String>,
+    pub ends_at: String,
+    #[serde(default)]
+    pub created_by: String,
+    #[serde(default)]
+    pub comment: String,
+}
+
+/// A matcher as Alertmanager's API object or as text (`severity=~"P2|P3"`).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum MatcherDoc {
+    Text(String),
+    Api(super::matchers::ApiMatcher),
+}
+
+fn parse_time(what: &str, s: &str) -> Result<i64, String> {
+    chrono::DateTime::parse_from_rfc3339(s)
+        .map(|t| t.timestamp_millis())
+        .map_err(|e| format!("{what}: {s:?} is not an RFC 3339 time: {e}"))
+}
+
+impl SilenceDoc {
+    /// Checks and converts; `now` fills a missing start.
+    pub fn to_silence(&self, id: String, now: i64) -> Result<Silence, String> {
+        if self.matchers.is_empty() {
+            return Err("matchers: at least one matcher is required".into());
+        }
+        let matchers = self
+            .matchers
+            .iter()
+            .enumerate()
+            .map(|(i, m)| {
+                match m {
+                    MatcherDoc::Text(t) => Matcher::parse(t),
+                    MatcherDoc::Api(a) => Matcher::from_api(a),
+                }
+                .map_err(|e| format!("matchers[{i}]: {e}"))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let starts_at = match &self.starts_at {
+            Some(s) if !s.is_empty() => parse_time("startsAt", s)?,
+            _ => now,
+        };
+        let ends_at = parse_time("endsAt", &self.ends_at)?;
+        if ends_at <= starts_at {
+            return Err("endsAt: must be after startsAt".into());
+        }
+        Ok(Silence {
+            id,
+            matchers,
+            starts_at,
+            ends_at,
+            created_by: self.created_by.clone(),
+            comment: self.comment.clone(),
+        })
+    }
+}
+
+impl Silence {
+    pub fn to_doc(&self) -> SilenceDoc {
+        SilenceDoc {
+            id: self.id.clone(),
+            matchers: self
+                .matchers
+                .iter()
+                .map(|m| MatcherDoc::Api(m.to_api()))
+                .collect(),
+            starts_at: Some(super::notify::rfc3339(self.starts_at)),
+            ends_at: super::notify::rfc3339(self.ends_at),
+            created_by: self.created_by.clone(),
+            comment: self.comment.clone(),
+        }
+    }
+}
+
+/// The configured silences, checked (errors carry the key path).
+pub fn config_silences(config: &AlertingConfig, now: i64) -> Result<Vec<Silence>, Vec<String>> {
+    let mut out = Vec::new();
+    let mut errors = Vec::new();
+    for (i, s) in config.silences.iter().enumerate() {
+        let doc = SilenceDoc {
+            id: String::new(),
+            matchers: s.matchers.iter().cloned().map(MatcherDoc::Text).collect(),
+            starts_at: s.starts_at.clone(),
+            ends_at: s.ends_at.clone(),
+            created_by: s.created_by.clone(),
+            comment: s.comment.clone(),
+        };
+        match doc.to_silence(format!("config-{i}"), now) {
+            Ok(s) => out.push(s),
+            Err(e) => errors.push(format!("alerting.silences[{i}].{e}")),
+        }
+    }
+    if errors.is_empty() {
+        Ok(out)
+    } else {
+        Err(errors)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Config;
+
+    const RECEIVERS: &str = r#"
+group_wait = "30s"
+group_interval = "5m"
+repeat_interval = "1h"
+[[alerting.receivers]]
+name = "oncall"
+pagerduty = { routing_key = "0123456789abcdef0123456789abcdef", url = "http://127.0.0.1:9/v2/enqueue" }
+[[alerting.receivers]]
+name = "chat"
+slack = { url = "http://127.0.0.1:9/hook" }
+"#;
+
+    fn dispatcher(extra: &str) -> Dispatcher {
+        dispatcher_with("", extra)
+    }
+
+    fn dispatcher_with(top: &str, extra: &str) -> Dispatcher {
+        let config = Config::from_toml(&format!("[alerting]\n{top}\n{RECEIVERS}{extra}")).unwrap();
+        let (specs, _) = notify::build(&config.alerting).unwrap();
+        Dispatcher::new(&config.alerting, specs, Silences::default()).unwrap()
+    }
+
+    fn alert(name: &str, severity: &str, extra: &[(&str, &str)]) -> AlertRecord {
+        let mut pairs = vec![("alertname", name), ("severity", severity)];
+        pairs.extend_from_slice(extra);
+        let ls = LabelSet::new(pairs.iter().map(|(k, v)| ((*k).into(), (*v).into())));
+        AlertRecord::new(
+            &ls,
+            BTreeMap::from([("summary".into(), format!("{name} happened"))]),
+            1.0,
+            0,
+        )
+    }
+
+    fn sent(out: &[Outgoing]) -> Vec<(String, &'static str, String)> {
+        out.iter()
+            .map(|o| {
+                let what = o
+                    .body
+                    .get("event_action")
+                    .and_then(Json::as_str)
+                    .map_or_else(
+                        || {
+                            o.body["text"]
+                                .as_str()
+                                .unwrap_or("")
+                                .split(' ')
+                                .take(3)
+                                .collect::<Vec<_>>()
+                                .join(" ")
+                        },
+                        str::to_owned,
+                    );
+                (o.receiver.clone(), o.integration.as_str(), what)
+            })
+            .collect()
+    }
+
+    const S: i64 = 1000;
+
+    #[test]
+    fn default_routes_follow_the_severity_table_and_group_wait() {
+        let mut d = dispatcher("");
+        let p0 = [(alert("PostgresqlDown", "P0", &[]), AlertState::Firing)];
+        assert!(
+            d.process(&p0, 0).is_empty(),
+            "group_wait holds the first notification"
+        );
+        let out = d.process(&p0, 30 * S);
+        assert_eq!(
+            sent(&out),
+            [
+                ("chat".into(), "slack", "🚨 [FIRING:1] P0".into()),
+                ("oncall".into(), "pagerduty", "trigger".into()),
+            ]
+        );
+        assert!(d.process(&p0, 35 * S).is_empty(), "nothing new");
+        let p3 = [(alert("StaleTempFiles", "P3", &[]), AlertState::Firing)];
+        let mut d = dispatcher("");
+        d.process(&p3, 0);
+        assert_eq!(
+            sent(&d.process(&p3, 30 * S)),
+            [("chat".into(), "slack", "🔵 [FIRING:1] P3".into())]
+        );
+    }
+
+    #[test]
+    fn one_group_per_alertname_resolve_and_repeat() {
+        let mut d = dispatcher("");
+        let tables: Vec<(AlertRecord, AlertState)> = (0..10)
+            .map(|i| {
+                (
+                    alert(
+                        "PostgresqlDeadTuples",
+                        "P3",
+                        &[("relname", &format!("t{i}"))],
+                    ),
+                    AlertState::Firing,
+                )
+            })
+            .collect();
+        d.process(&tables, 0);
+        let out = d.process(&tables, 30 * S);
+        assert_eq!(
+            sent(&out),
+            [("chat".into(), "slack", "🔵 [FIRING:10] P3".into())]
+        );
+        // One table recovers: notified at the next group_interval, not before.
+        assert!(d.process(&tables[1..], 60 * S).is_empty());
+        let out = d.process(&tables[1..], 330 * S);
+        assert_eq!(
+            sent(&out),
+            [("chat".into(), "slack", "🔵 [FIRING:9] P3".into())]
+        );
+        // Repeat after repeat_interval (1h) with no change.
+        assert!(d.process(&tables[1..], 3000 * S).is_empty());
+        assert_eq!(d.process(&tables[1..], 3930 * S).len(), 1);
+        // All resolve: one resolved message, then the group is gone.
+        let out = d.process(&[], 4230 * S);
+        assert_eq!(
+            sent(&out),
+            [("chat".into(), "slack", "✅ [RESOLVED] P3".into())]
+        );
+        assert!(d.state.groups.is_empty());
+    }
+
+    #[test]
+    fn pending_postgresql_down_inhibits_postgresql_alerts_and_holds_their_resolve() {
+        let mut d = dispatcher("");
+        let dead = alert("PostgresqlDeadTuples", "P3", &[("component", "postgresql")]);
+        d.process(&[(dead.clone(), AlertState::Firing)], 0);
+        assert_eq!(
+            d.process(&[(dead.clone(), AlertState::Firing)], 30 * S)
+                .len(),
+            1
+        );
+        // PostgreSQL stops: its table alerts vanish while PostgresqlDown is pending.
+        let down = alert("PostgresqlDown", "P0", &[]);
+        let out = d.process(&[(down.clone(), AlertState::Pending)], 400 * S);
+        assert!(out.is_empty(), "no misleading resolve: {:?}", sent(&out));
+        d.process(&[(down.clone(), AlertState::Firing)], 460 * S);
+        let out = d.process(&[(down.clone(), AlertState::Firing)], 490 * S);
+        assert_eq!(out.len(), 2, "the P0 goes to PagerDuty and Slack");
+        // PostgreSQL is back and the table is clean: now the resolve goes out.
+        let out = d.process(&[], 800 * S);
+        let what = sent(&out);
+        assert!(
+            what.contains(&("chat".into(), "slack", "✅ [RESOLVED] P3".into())),
+            "{what:?}"
+        );
+    }
+
+    #[test]
+    fn maintenance_holds_back_all_but_p0() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("maintenance.mode");
+        std::fs::write(&file, "").unwrap();
+        let mut d = dispatcher_with(
+            &format!("maintenance_file = {:?}", file.display().to_string()),
+            "",
+        );
+        let alerts = [
+            (alert("HostDiskUsageHigh", "P2", &[]), AlertState::Firing),
+            (alert("PostgresqlDown", "P0", &[]), AlertState::Firing),
+        ];
+        d.process(&alerts, 0);
+        let what = sent(&d.process(&alerts, 30 * S));
+        assert!(what.iter().all(|(_, _, w)| !w.contains("P2")), "{what:?}");
+        assert_eq!(what.len(), 2);
+        assert_eq!(d.held_back(&alerts, 30 * S), [(Muted::Maintenance, 1)]);
+        std::fs::remove_file(&file).unwrap();
+        d.process(&alerts, 40 * S);
+        let what = sent(&d.process(&alerts, 80 * S));
+        assert_eq!(what, [("chat".into(), "slack", "🟠 [FIRING:1] P2".into())]);
+    }
+
+    #[test]
+    fn forwarding_resends_every_interval_and_resolved_ones_for_15m() {
+        let mut d = dispatcher(
+            "[[alerting.receivers]]\nname = \"am\"\nalertmanager = { url = \"http://127.0.0.1:9093\" }\n[[alerting.routes]]\nreceivers = [\"am\"]\n",
+        );
+        let mut a = alert("X", "P2", &[]);
+        let out = d.process(&[(a.clone(), AlertState::Firing)], 0);
+        assert_eq!(out.len(), 1, "forwarded at once, no group_wait");
+        assert!(out[0].supersedes);
+        assert_eq!(out[0].body[0]["endsAt"], notify::rfc3339(4 * 60 * S));
+        assert!(d
+            .process(&[(a.clone(), AlertState::Firing)], 30 * S)
+            .is_empty());
+        assert_eq!(
+            d.process(&[(a.clone(), AlertState::Firing)], 60 * S).len(),
+            1
+        );
+        a.ends_at = Some(70 * S);
+        let out = d.process(&[(a.clone(), AlertState::Inactive)], 70 * S);
+        assert_eq!(out[0].body[0]["endsAt"], notify::rfc3339(70 * S));
+        assert_eq!(
+            d.process(&[(a.clone(), AlertState::Inactive)], 130 * S)
+                .len(),
+            1
+        );
+        assert!(d
+            .process(
+                &[(a.clone(), AlertState::Inactive)],
+                70 * S + AM_RESOLVED_RETENTION_MS + S
+            )
+            .is_empty());
+    }
+
+    #[test]
+    fn silences_hold_back_and_release() {
+        let mut d = dispatcher("");
+        d.silences.lock().unwrap().push(Silence {
+            id: "s".into(),
+            matchers: vec![Matcher::parse("alertname=X").unwrap()],
+            starts_at: 0,
+            ends_at: 100 * S,
+            created_by: String::new(),
+            comment: String::new(),
+        });
+        let a = [(alert("X", "P2", &[]), AlertState::Firing)];
+        d.process(&a, 0);
+        assert!(d.process(&a, 30 * S).is_empty());
+        d.process(&a, 100 * S);
+        assert_eq!(d.process(&a, 130 * S).len(), 1);
+    }
+}

@@ -1,0 +1,631 @@
+//! Notifiers: payloads for Slack, PagerDuty, webhooks and Alertmanager (pure), and the
+//! delivery workers that drain the outbox, one per receiver integration, in order, with
+//! rate limits, retries and backoff.
+
+pub mod alertmanager;
+pub mod pagerduty;
+pub mod slack;
+pub mod webhook;
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use rand::Rng as _;
+use reqwest::StatusCode;
+use secrecy::{ExposeSecret as _, SecretString};
+use serde_json::Value as Json;
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+
+use super::dispatch::{AlertRecord, Outgoing};
+use super::store::Store;
+use crate::config::{resolve_secret, AlertingConfig};
+use crate::promql::eval::system_time_ms;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Integration {
+    Slack,
+    PagerDuty,
+    Webhook,
+    Alertmanager,
+}
+
+impl Integration {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Slack => "slack",
+            Self::PagerDuty => "pagerduty",
+            Self::Webhook => "webhook",
+            Self::Alertmanager => "alertmanager",
+        }
+    }
+
+    /// Notified per group; Alertmanager gets alerts and groups them itself.
+    pub fn grouped(self) -> bool {
+        self != Self::Alertmanager
+    }
+}
+
+/// What the dispatcher needs to know of a receiver (no secrets).
+#[derive(Clone, Debug)]
+pub struct ReceiverSpec {
+    pub name: String,
+    pub integrations: Vec<Integration>,
+    pub slack_max_alerts: usize,
+    pub webhook_max_alerts: usize,
+    /// Per integration: send a message when the group resolves.
+    pub send_resolved: BTreeMap<Integration, bool>,
+    pub resend_ms: Option<i64>,
+}
+
+/// Where and how a worker delivers (the secrets live here only).
+pub struct Endpoint {
+    pub receiver: String,
+    pub integration: Integration,
+    url: SecretString,
+    routing_key: Option<SecretString>,
+    pub min_interval: Duration,
+    pub timeout: Duration,
+}
+
+impl std::fmt::Debug for Endpoint {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Endpoint")
+            .field("receiver", &self.receiver)
+            .field("integration", &self.integration)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A group about to be notified.
+pub struct GroupView<'a> {
+    pub key: &'a str,
+    pub receiver: &'a str,
+    pub group_labels: &'a BTreeMap<String, String>,
+    pub firing: &'a [AlertRecord],
+    pub resolved: &'a [AlertRecord],
+    pub external_url: &'a str,
+    /// `notify-test`: marked as a test everywhere a person reads it.
+    pub test: bool,
+}
+
+impl GroupView<'_> {
+    /// The most severe `severity` of the firing alerts (of the resolved ones if none fire).
+    pub fn severity(&self) -> &str {
+        let alerts = if self.firing.is_empty() {
+            self.resolved
+        } else {
+            self.firing
+        };
+        alerts
+            .iter()
+            .map(|a| a.label("severity"))
+            .min_by_key(|s| severity_rank(s))
+            .unwrap_or("")
+    }
+
+    /// Labels every alert of the group shares.
+    pub fn common_labels(&self) -> BTreeMap<String, String> {
+        common(self.firing.iter().chain(self.resolved).map(|a| &a.labels))
+    }
+
+    pub fn common_annotations(&self) -> BTreeMap<String, String> {
+        common(
+            self.firing
+                .iter()
+                .chain(self.resolved)
+                .map(|a| &a.annotations),
+        )
+    }
+
+    pub fn alertname(&self) -> String {
+        self.common_labels()
+            .get("alertname")
+            .cloned()
+            .or_else(|| self.group_labels.get("alertname").cloned())
+            .unwrap_or_else(|| "alerts".into())
+    }
+}
+
+fn common<'a>(
+    mut maps: impl Iterator<Item = &'a BTreeMap<String, String>>,
+) -> BTreeMap<String, String> {
+    let Some(first) = maps.next() else {
+        return BTreeMap::new();
+    };
+    let mut out = first.clone();
+    for m in maps {
+        out.retain(|k, v| m.get(k) == Some(v));
+    }
+    out
+}
+
+/// P0 first; unknown severities after P3.
+pub fn severity_rank(s: &str) -> u8 {
+    match s {
+        "P0" => 0,
+        "P1" => 1,
+        "P2" => 2,
+        "P3" => 3,
+        _ => 4,
+    }
+}
+
+impl ReceiverSpec {
+    /// The messages for one notified group, one per grouped integration.
+    pub fn render(&self, view: &GroupView<'_>) -> Vec<Outgoing> {
+        let resolved_only = view.firing.is_empty();
+        self.integrations
+            .iter()
+            .filter(|i| i.grouped())
+            .filter(|i| !resolved_only || self.send_resolved.get(i).copied().unwrap_or(true))
+            .map(|&integration| Outgoing {
+                receiver: self.name.clone(),
+                integration,
+                body: match integration {
+                    Integration::Slack => slack::render(view, self.slack_max_alerts),
+                    Integration::PagerDuty => pagerduty::render(view),
+                    Integration::Webhook => webhook::render(view, self.webhook_max_alerts),
+                    Integration::Alertmanager => Json::Null,
+                },
+                supersedes: false,
+            })
+            .collect()
+    }
+}
+
+/// Receivers and their endpoints from the configuration; secret files are read here.
+pub fn build(config: &AlertingConfig) -> Result<(Vec<ReceiverSpec>, Vec<Endpoint>), Vec<String>> {
+    let mut specs = Vec::new();
+    let mut endpoints = Vec::new();
+    let mut errors = Vec::new();
+    for (i, r) in config.receivers.iter().enumerate() {
+        let at = |k: &str| format!("alerting.receivers[{i}].{k}");
+        let mut secret =
+            |key: &str, value: Option<&SecretString>, file: Option<&std::path::Path>| {
+                match resolve_secret(value, file) {
+                    Ok(v) => v,
+                    Err((path, e)) => {
+                        errors.push(format!("{}: cannot read {path}: {e}", at(key)));
+                        None
+                    }
+                }
+            };
+        let mut spec = ReceiverSpec {
+            name: r.name.clone(),
+            integrations: Vec::new(),
+            slack_max_alerts: 10,
+            webhook_max_alerts: 0,
+            send_resolved: BTreeMap::new(),
+            resend_ms: None,
+        };
+        let mut push = |integration, url, routing_key, min_interval, timeout| {
+            spec.integrations.push(integration);
+            endpoints.push(Endpoint {
+                receiver: r.name.clone(),
+                integration,
+                url,
+                routing_key,
+                min_interval,
+                timeout,
+            });
+        };
+        if let Some(s) = &r.slack {
+            let url = secret(
+                "slack.webhook_url_file",
+                s.webhook_url.as_ref(),
+                s.webhook_url_file.as_deref(),
+            )
+            .or_else(|| s.url.clone().map(SecretString::from));
+            if let Some(url) = url {
+                push(Integration::Slack, url, None, s.min_interval, s.timeout);
+            }
+        }
+        if let Some(p) = &r.pagerduty {
+            let key = secret(
+                "pagerduty.routing_key_file",
+                p.routing_key.as_ref(),
+                p.routing_key_file.as_deref(),
+            );
+            if key.is_some() {
+                push(
+                    Integration::PagerDuty,
+                    SecretString::from(p.url.clone()),
+                    key,
+                    p.min_interval,
+                    p.timeout,
+                );
+            }
+        }
+        if let Some(w) = &r.webhook {
+            if let Some(url) = secret("webhook.url_file", w.url.as_ref(), w.url_file.as_deref()) {
+                push(Integration::Webhook, url, None, Duration::ZERO, w.timeout);
+            }
+        }
+        if let Some(a) = &r.alertmanager {
+            let url = format!("{}/api/v2/alerts", a.url.trim_end_matches('/'));
+            push(
+                Integration::Alertmanager,
+                SecretString::from(url),
+                None,
+                Duration::ZERO,
+                a.timeout,
+            );
+        }
+        if let Some(s) = &r.slack {
+            spec.slack_max_alerts = s.max_alerts;
+            spec.send_resolved
+                .insert(Integration::Slack, s.send_resolved);
+        }
+        if let Some(p) = &r.pagerduty {
+            spec.send_resolved
+                .insert(Integration::PagerDuty, p.send_resolved);
+        }
+        if let Some(w) = &r.webhook {
+            spec.webhook_max_alerts = w.max_alerts;
+            spec.send_resolved
+                .insert(Integration::Webhook, w.send_resolved);
+        }
+        spec.resend_ms = r
+            .alertmanager
+            .as_ref()
+            .map(|a| i64::try_from(a.resend_interval.as_millis()).unwrap_or(i64::MAX));
+        specs.push(spec);
+    }
+    if errors.is_empty() {
+        Ok((specs, endpoints))
+    } else {
+        Err(errors)
+    }
+}
+
+// === delivery ===
+
+/// Why a delivery failed, and whether trying again can help.
+#[derive(Debug)]
+pub enum SendError {
+    /// Network error, timeout, 5xx or 429: try again (after `after` if the receiver said).
+    Retry {
+        reason: String,
+        after: Option<Duration>,
+    },
+    /// The receiver refused the message (400, 403, 404, 410, …): retrying cannot help.
+    Permanent { reason: String },
+}
+
+impl std::fmt::Display for SendError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Retry { reason, .. } | Self::Permanent { reason } => f.write_str(reason),
+        }
+    }
+}
+
+/// One HTTP delivery. Error texts carry the status and the receiver's answer, never the
+/// URL (a Slack webhook URL is a credential).
+pub async fn send(client: &reqwest::Client, ep: &Endpoint, body: &Json) -> Result<(), SendError> {
+    let mut body = body.clone();
+    if let (Some(key), Some(obj)) = (&ep.routing_key, body.as_object_mut()) {
+        obj.insert(
+            "routing_key".into(),
+            Json::String(key.expose_secret().to_owned()),
+        );
+    }
+    let response = client
+        .post(ep.url.expose_secret())
+        .timeout(ep.timeout)
+        .json(&body)
+        .send()
+        .await
+        .map_err(|e| SendError::Retry {
+            reason: e.without_url().to_string(),
+            after: None,
+        })?;
+    let status = response.status();
+    let retry_after = response
+        .headers()
+        .get(reqwest::header::RETRY_AFTER)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .map(Duration::from_secs);
+    let text = response.text().await.unwrap_or_default();
+    let answer = || {
+        let t: String = text.trim().chars().take(300).collect();
+        format!("HTTP {}: {t}", status.as_u16())
+    };
+    if status.is_success() {
+        // Slack answers exactly `ok`; anything else is an error in a 200.
+        if ep.integration == Integration::Slack && text.trim() != "ok" {
+            return Err(SendError::Permanent { reason: answer() });
+        }
+        return Ok(());
+    }
+    if status == StatusCode::TOO_MANY_REQUESTS
+        || status == StatusCode::REQUEST_TIMEOUT
+        || status.is_server_error()
+    {
+        return Err(SendError::Retry {
+            reason: answer(),
+            after: retry_after,
+        });
+    }
+    Err(SendError::Permanent { reason: answer() })
+}
+
+/// Exponential backoff from 1s, capped, with jitter (the upper half of the interval), so
+/// sidecars that failed together do not retry together.
+pub fn backoff(attempts: i64, max: Duration) -> Duration {
+    let exp = u32::try_from(attempts.clamp(1, 20) - 1).unwrap_or(0);
+    let full = Duration::from_secs(1)
+        .saturating_mul(2u32.saturating_pow(exp))
+        .min(max);
+    let jitter = rand::rng().random_range(0.5..=1.0);
+    full.mul_f64(jitter)
+}
+
+/// Delivery counters for `/metrics`.
+#[derive(Debug, Default)]
+pub struct Stats {
+    inner: Mutex<StatsInner>,
+}
+
+#[derive(Debug, Default, Clone)]
+pub struct StatsInner {
+    /// (receiver, integration, outcome) → count; outcome is sent, failed or rejected.
+    pub outcomes: BTreeMap<(String, &'static str, &'static str), u64>,
+    /// (receiver, integration) → seconds from queueing to delivery of the last message.
+    pub latency: BTreeMap<(String, &'static str), f64>,
+}
+
+impl Stats {
+    pub fn new(endpoints: &[Endpoint]) -> Self {
+        let mut inner = StatsInner::default();
+        for ep in endpoints {
+            for outcome in ["sent", "failed", "rejected"] {
+                inner
+                    .outcomes
+                    .insert((ep.receiver.clone(), ep.integration.as_str(), outcome), 0);
+            }
+        }
+        Self {
+            inner: Mutex::new(inner),
+        }
+    }
+
+    fn count(&self, ep: &Endpoint, outcome: &'static str) {
+        if let Ok(mut s) = self.inner.lock() {
+            *s.outcomes
+                .entry((ep.receiver.clone(), ep.integration.as_str(), outcome))
+                .or_default() += 1;
+        }
+    }
+
+    fn latency(&self, ep: &Endpoint, seconds: f64) {
+        if let Ok(mut s) = self.inner.lock() {
+            s.latency
+                .insert((ep.receiver.clone(), ep.integration.as_str()), seconds);
+        }
+    }
+
+    pub fn snapshot(&self) -> StatsInner {
+        self.inner.lock().map(|s| s.clone()).unwrap_or_default()
+    }
+}
+
+/// Drains one receiver integration's queue until `shutdown`.
+pub async fn run_worker(
+    ep: Endpoint,
+    store: Store,
+    client: reqwest::Client,
+    stats: Arc<Stats>,
+    wake: Arc<Notify>,
+    max_backoff: Duration,
+    shutdown: CancellationToken,
+) {
+    let mut last_send: Option<Instant> = None;
+    let pause = |d: Duration| {
+        let wake = Arc::clone(&wake);
+        let shutdown = shutdown.clone();
+        async move {
+            tokio::select! {
+                () = tokio::time::sleep(d) => true,
+                () = wake.notified() => true,
+                () = shutdown.cancelled() => false,
+            }
+        }
+    };
+    loop {
+        if shutdown.is_cancelled() {
+            return;
+        }
+        let head = match store.head(&ep.receiver, ep.integration.as_str()).await {
+            Ok(h) => h,
+            Err(e) => {
+                tracing::warn!(receiver = %ep.receiver, error = %e, "Cannot read the notification queue; retrying.");
+                if !pause(Duration::from_secs(1)).await {
+                    return;
+                }
+                continue;
+            }
+        };
+        let Some(msg) = head else {
+            if !pause(Duration::from_secs(5)).await {
+                return;
+            }
+            continue;
+        };
+        let now = system_time_ms(std::time::SystemTime::now());
+        if msg.next_attempt_ms > now {
+            let wait = Duration::from_millis(u64::try_from(msg.next_attempt_ms - now).unwrap_or(0));
+            tokio::select! {
+                () = tokio::time::sleep(wait) => {}
+                () = shutdown.cancelled() => return,
+            }
+            continue;
+        }
+        if let Some(wait) = last_send.and_then(|t| ep.min_interval.checked_sub(t.elapsed())) {
+            tokio::time::sleep(wait).await;
+        }
+        let body: Json = match serde_json::from_str(&msg.body) {
+            Ok(b) => b,
+            Err(e) => {
+                tracing::error!(receiver = %ep.receiver, id = msg.id, error = %e, "Queued notification is unreadable; dropping it.");
+                stats.count(&ep, "rejected");
+                if let Err(e) = store.delete(msg.id).await {
+                    tracing::warn!(receiver = %ep.receiver, error = %e, "Cannot update the notification queue.");
+                }
+                continue;
+            }
+        };
+        let result = send(&client, &ep, &body).await;
+        last_send = Some(Instant::now());
+        let done = match result {
+            Ok(()) => {
+                stats.count(&ep, "sent");
+                #[allow(clippy::cast_precision_loss)]
+                let secs =
+                    (system_time_ms(std::time::SystemTime::now()) - msg.created_ms) as f64 / 1000.0;
+                stats.latency(&ep, secs);
+                tracing::info!(receiver = %ep.receiver, integration = ep.integration.as_str(), attempts = msg.attempts + 1, "Notification delivered.");
+                store.delete(msg.id).await
+            }
+            Err(SendError::Permanent { reason }) => {
+                stats.count(&ep, "rejected");
+                tracing::error!(receiver = %ep.receiver, integration = ep.integration.as_str(), answer = %reason, "Receiver rejected the notification; it is not retried. Check the receiver's configuration.");
+                store.delete(msg.id).await
+            }
+            Err(SendError::Retry { reason, after }) => {
+                stats.count(&ep, "failed");
+                let attempts = msg.attempts + 1;
+                let delay = after.unwrap_or_else(|| backoff(attempts, max_backoff));
+                let next = system_time_ms(std::time::SystemTime::now())
+                    + i64::try_from(delay.as_millis()).unwrap_or(i64::MAX / 2);
+                tracing::warn!(receiver = %ep.receiver, integration = ep.integration.as_str(), attempts, retry_in = ?delay, error = %reason, "Notification not delivered; will retry.");
+                store.reschedule(msg.id, attempts, next, &reason).await
+            }
+        };
+        if let Err(e) = done {
+            tracing::warn!(receiver = %ep.receiver, error = %e, "Cannot update the notification queue.");
+        }
+    }
+}
+
+/// `notify-test`: renders a test group for `receiver` and sends it through every
+/// integration, retrying what may be retried a few times. Returns one line per
+/// integration: (delivered, failed).
+pub async fn send_test(
+    config: &AlertingConfig,
+    receiver: &str,
+    severity: &str,
+) -> Result<(Vec<String>, Vec<String>), Vec<String>> {
+    let (specs, endpoints) = build(config)?;
+    let spec = specs.iter().find(|s| s.name == receiver).ok_or_else(|| {
+        let names: Vec<&str> = specs.iter().map(|s| s.name.as_str()).collect();
+        vec![format!(
+            "no receiver named {receiver:?} (configured: {})",
+            names.join(", ")
+        )]
+    })?;
+    let now = system_time_ms(std::time::SystemTime::now());
+    let mut labels = crate::promql::LabelSet::new(config.external_labels.clone());
+    labels.set("alertname", "CentinelaTestNotification");
+    labels.set("severity", severity);
+    let annotations = BTreeMap::from([
+        (
+            "summary".to_owned(),
+            format!("Test notification from centinela ({severity}); no action needed"),
+        ),
+        (
+            "description".to_owned(),
+            format!(
+                "Sent by `centinela notify-test --receiver {receiver}` to check this receiver."
+            ),
+        ),
+    ]);
+    let alert = AlertRecord::new(&labels, annotations, 1.0, now);
+    let key = format!("test:{receiver}:{now}");
+    let view = GroupView {
+        key: &key,
+        receiver,
+        group_labels: &BTreeMap::new(),
+        firing: std::slice::from_ref(&alert),
+        resolved: &[],
+        external_url: &config.external_url,
+        test: true,
+    };
+    let mut messages = spec.render(&view);
+    if spec.integrations.contains(&Integration::Alertmanager) {
+        let ends = now + 5 * 60 * 1000;
+        messages.push(Outgoing {
+            receiver: receiver.to_owned(),
+            integration: Integration::Alertmanager,
+            body: alertmanager::render(&[(&alert, false)], ends, &config.external_url),
+            supersedes: false,
+        });
+    }
+    let client = http_client().map_err(|e| vec![e])?;
+    let mut ok = Vec::new();
+    let mut failed = Vec::new();
+    if messages.is_empty() {
+        failed.push(format!(
+            "receiver {receiver:?} has no integration configured"
+        ));
+    }
+    for m in messages {
+        let Some(ep) = endpoints
+            .iter()
+            .find(|e| e.receiver == receiver && e.integration == m.integration)
+        else {
+            continue;
+        };
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            match send(&client, ep, &m.body).await {
+                Ok(()) => {
+                    ok.push(format!("{receiver}/{}: delivered", m.integration.as_str()));
+                    break;
+                }
+                Err(SendError::Retry { reason, after }) if attempt < 3 => {
+                    let wait = after.unwrap_or_else(|| backoff(attempt, Duration::from_secs(10)));
+                    eprintln!(
+                        "{receiver}/{}: {reason}; retrying in {wait:?}",
+                        m.integration.as_str()
+                    );
+                    tokio::time::sleep(wait).await;
+                }
+                Err(e) => {
+                    failed.push(format!("{receiver}/{}: {e}", m.integration.as_str()));
+                    break;
+                }
+            }
+        }
+    }
+    Ok((ok, failed))
+}
+
+pub fn http_client() -> Result<reqwest::Client, String> {
+    reqwest::Client::builder()
+        .user_agent(concat!("centinela/", env!("CARGO_PKG_VERSION")))
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .map_err(|e| format!("cannot build the HTTP client: {e}"))
+}
+
+/// Formats Unix milliseconds as RFC 3339 UTC with millisecond precision.
+pub fn rfc3339(ms: i64) -> String {
+    chrono::DateTime::from_timestamp_millis(ms)
+        .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
+        .unwrap_or_default()
+}
+
+/// Cuts `s` to at most `max` characters, marking the cut.
+pub fn truncate(s: &str, max: usize) -> String {
+    if s.chars().count() <= max {
+        return s.to_owned();
+    }
+    let mut out: String = s.chars().take(max.saturating_sub(1)).collect();
+    out.push('…');
+    out
+}

@@ -1,0 +1,208 @@
+//! The durable part of alerting: an SQLite database in `state_dir` holding the alert
+//! state, the notification log and the outbox of messages not yet delivered. One
+//! transaction per evaluation writes state and new messages together, so a crash either
+//! loses both (the next evaluation redoes them) or keeps both (they are delivered).
+
+use std::path::Path;
+use std::str::FromStr as _;
+use std::time::Duration;
+
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
+use sqlx::Row as _;
+
+use super::dispatch::Outgoing;
+
+pub const FILE_NAME: &str = "centinela.db";
+
+#[derive(Clone, Debug)]
+pub struct Store {
+    pool: SqlitePool,
+}
+
+/// A queued message.
+#[derive(Clone, Debug)]
+pub struct Message {
+    pub id: i64,
+    pub body: String,
+    pub created_ms: i64,
+    pub attempts: i64,
+    pub next_attempt_ms: i64,
+}
+
+/// Depth and oldest message of one receiver's queue.
+#[derive(Clone, Debug)]
+pub struct Depth {
+    pub receiver: String,
+    pub integration: String,
+    pub count: i64,
+    pub oldest_ms: i64,
+}
+
+const SCHEMA: &[&str] = &[
+    "CREATE TABLE IF NOT EXISTS state (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS outbox (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        receiver TEXT NOT NULL,
+        integration TEXT NOT NULL,
+        body TEXT NOT NULL,
+        created_ms INTEGER NOT NULL,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        next_attempt_ms INTEGER NOT NULL,
+        last_error TEXT)",
+    "CREATE INDEX IF NOT EXISTS outbox_queue ON outbox (receiver, integration, id)",
+];
+
+impl Store {
+    /// Opens (creating) `dir/centinela.db`. The error names the path.
+    pub async fn open(dir: &Path) -> Result<Self, String> {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| format!("cannot create state_dir {}: {e}", dir.display()))?;
+        let path = dir.join(FILE_NAME);
+        let options = SqliteConnectOptions::from_str("sqlite://")
+            .map_err(|e| e.to_string())?
+            .filename(&path)
+            .create_if_missing(true)
+            // WAL with NORMAL sync survives a killed process (not a power cut) and keeps
+            // each evaluation's commit cheap.
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .busy_timeout(Duration::from_secs(5));
+        let pool = SqlitePoolOptions::new()
+            .max_connections(1)
+            .connect_with(options)
+            .await
+            .map_err(|e| format!("cannot open {}: {e}", path.display()))?;
+        for stmt in SCHEMA {
+            sqlx::query(stmt)
+                .execute(&pool)
+                .await
+                .map_err(|e| format!("cannot set up {}: {e}", path.display()))?;
+        }
+        Ok(Self { pool })
+    }
+
+    pub async fn load(&self, key: &str) -> Result<Option<String>, sqlx::Error> {
+        sqlx::query_scalar("SELECT value FROM state WHERE key = ?")
+            .bind(key)
+            .fetch_optional(&self.pool)
+            .await
+    }
+
+    pub async fn save(&self, key: &str, value: &str) -> Result<(), sqlx::Error> {
+        sqlx::query("INSERT OR REPLACE INTO state (key, value) VALUES (?, ?)")
+            .bind(key)
+            .bind(value)
+            .execute(&self.pool)
+            .await
+            .map(|_| ())
+    }
+
+    /// Writes `state` and queues `messages` in one transaction.
+    pub async fn commit(
+        &self,
+        state: &[(&str, String)],
+        messages: &[Outgoing],
+        now_ms: i64,
+    ) -> Result<(), sqlx::Error> {
+        let mut tx = self.pool.begin().await?;
+        for (k, v) in state {
+            sqlx::query("INSERT OR REPLACE INTO state (key, value) VALUES (?, ?)")
+                .bind(k)
+                .bind(v)
+                .execute(&mut *tx)
+                .await?;
+        }
+        for m in messages {
+            if m.supersedes {
+                sqlx::query("DELETE FROM outbox WHERE receiver = ? AND integration = ?")
+                    .bind(&m.receiver)
+                    .bind(m.integration.as_str())
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            sqlx::query(
+                "INSERT INTO outbox (receiver, integration, body, created_ms, next_attempt_ms)
+                 VALUES (?, ?, ?, ?, ?)",
+            )
+            .bind(&m.receiver)
+            .bind(m.integration.as_str())
+            .bind(m.body.to_string())
+            .bind(now_ms)
+            .bind(now_ms)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await
+    }
+
+    /// The oldest queued message of one receiver's integration: delivery is in order, so
+    /// a resolve never overtakes its trigger.
+    pub async fn head(
+        &self,
+        receiver: &str,
+        integration: &str,
+    ) -> Result<Option<Message>, sqlx::Error> {
+        let row = sqlx::query(
+            "SELECT id, body, created_ms, attempts, next_attempt_ms FROM outbox
+             WHERE receiver = ? AND integration = ? ORDER BY id LIMIT 1",
+        )
+        .bind(receiver)
+        .bind(integration)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.map(|r| Message {
+            id: r.get(0),
+            body: r.get(1),
+            created_ms: r.get(2),
+            attempts: r.get(3),
+            next_attempt_ms: r.get(4),
+        }))
+    }
+
+    pub async fn delete(&self, id: i64) -> Result<(), sqlx::Error> {
+        sqlx::query("DELETE FROM outbox WHERE id = ?")
+            .bind(id)
+            .execute(&self.pool)
+            .await
+            .map(|_| ())
+    }
+
+    pub async fn reschedule(
+        &self,
+        id: i64,
+        attempts: i64,
+        next_attempt_ms: i64,
+        error: &str,
+    ) -> Result<(), sqlx::Error> {
+        sqlx::query(
+            "UPDATE outbox SET attempts = ?, next_attempt_ms = ?, last_error = ? WHERE id = ?",
+        )
+        .bind(attempts)
+        .bind(next_attempt_ms)
+        .bind(error)
+        .bind(id)
+        .execute(&self.pool)
+        .await
+        .map(|_| ())
+    }
+
+    pub async fn depths(&self) -> Result<Vec<Depth>, sqlx::Error> {
+        let rows = sqlx::query(
+            "SELECT receiver, integration, COUNT(*), MIN(created_ms) FROM outbox
+             GROUP BY receiver, integration",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|r| Depth {
+                receiver: r.get(0),
+                integration: r.get(1),
+                count: r.get(2),
+                oldest_ms: r.get(3),
+            })
+            .collect())
+    }
+}
