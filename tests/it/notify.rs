@@ -94,6 +94,14 @@ impl Setup {
     }
 }
 
+/// `centinela_notifications_total` of one receiver and outcome.
+fn outcomes(m: &crate::common::Exposition, receiver: &str, outcome: &str) -> Option<f64> {
+    m.get(
+        "centinela_notifications_total",
+        &[("receiver", receiver), ("outcome", outcome)],
+    )
+}
+
 async fn alert_states(app: &App) -> Vec<String> {
     let v: Value = app.get("/api/v1/alerts").await.json().await.unwrap();
     v["data"]["alerts"]
@@ -187,19 +195,10 @@ async fn firing_then_resolved_reaches_pagerduty_and_slack_with_exact_payloads() 
 
     let m = app
         .wait_metrics(Duration::from_secs(5), "sent counters", |m| {
-            m.get(
-                "centinela_notifications_total",
-                &[("receiver", "oncall"), ("outcome", "sent")],
-            ) == Some(2.0)
+            outcomes(m, "oncall", "sent") == Some(2.0)
         })
         .await;
-    assert_eq!(
-        m.get(
-            "centinela_notifications_total",
-            &[("receiver", "chat"), ("outcome", "rejected")]
-        ),
-        Some(0.0)
-    );
+    assert_eq!(outcomes(&m, "chat", "rejected"), Some(0.0));
     assert_eq!(
         m.get(
             "centinela_notification_queue_depth",
@@ -263,19 +262,10 @@ async fn slack_429_is_retried_after_retry_after_and_delivered_once() {
     assert_eq!(log[0].body, log[2].body, "the same message, not a new one");
     let m = app
         .wait_metrics(Duration::from_secs(5), "counters", |m| {
-            m.get(
-                "centinela_notifications_total",
-                &[("receiver", "chat"), ("outcome", "sent")],
-            ) == Some(1.0)
+            outcomes(m, "chat", "sent") == Some(1.0)
         })
         .await;
-    assert_eq!(
-        m.get(
-            "centinela_notifications_total",
-            &[("receiver", "chat"), ("outcome", "failed")]
-        ),
-        Some(2.0)
-    );
+    assert_eq!(outcomes(&m, "chat", "failed"), Some(2.0));
     app.stop().await;
 }
 
@@ -286,10 +276,7 @@ async fn permanent_errors_are_counted_not_retried() {
     let app = s.start("").await;
     s.set(&[r#"test_condition{table="t",severity="P2"} 1"#]);
     app.wait_metrics(Duration::from_secs(20), "a rejected notification", |m| {
-        m.get(
-            "centinela_notifications_total",
-            &[("receiver", "chat"), ("outcome", "rejected")],
-        ) == Some(1.0)
+        outcomes(m, "chat", "rejected") == Some(1.0)
     })
     .await;
     tokio::time::sleep(Duration::from_secs(3)).await;
@@ -309,11 +296,7 @@ async fn pagerduty_down_then_back_gets_the_page_once() {
     let app = s.start("").await;
     s.set(&[r#"test_condition{table="t",severity="P0"} 1"#]);
     app.wait_metrics(Duration::from_secs(20), "failed deliveries", |m| {
-        m.get(
-            "centinela_notifications_total",
-            &[("receiver", "oncall"), ("outcome", "failed")],
-        )
-        .is_some_and(|n| n >= 2.0)
+        outcomes(m, "oncall", "failed").is_some_and(|n| n >= 2.0)
     })
     .await;
     let m = app.metrics().await;
