@@ -163,6 +163,18 @@ pub enum Muted {
     Inhibited,
 }
 
+impl Muted {
+    pub const ALL: [Self; 3] = [Self::Maintenance, Self::Silenced, Self::Inhibited];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Maintenance => "maintenance",
+            Self::Silenced => "silenced",
+            Self::Inhibited => "inhibited",
+        }
+    }
+}
+
 /// What holds alerts back at one instant.
 struct MuteCheck {
     maintenance: bool,
@@ -202,6 +214,8 @@ pub struct Dispatcher {
     maintenance_file: Option<PathBuf>,
     pub silences: Silences,
     pub state: DispatchState,
+    /// Firing alerts held back at the last pass, indexed by `Muted as usize`.
+    pub held: [usize; 3],
     pub external_url: String,
     eval_interval_ms: i64,
 }
@@ -294,6 +308,7 @@ impl Dispatcher {
             maintenance_file: config.maintenance_file.clone(),
             silences,
             state: DispatchState::default(),
+            held: [0; 3],
             external_url: config.external_url.clone(),
             eval_interval_ms: ms(config.evaluation_interval),
         })
@@ -354,21 +369,6 @@ impl Dispatcher {
         }
     }
 
-    /// Firing alerts held back now, by reason.
-    pub fn held_back(&self, alerts: &[(AlertRecord, AlertState)], now: i64) -> Vec<(Muted, usize)> {
-        let check = self.mute_check(alerts, now);
-        let mut out: Vec<(Muted, usize)> = Vec::new();
-        for (a, _) in alerts.iter().filter(|(_, s)| *s == AlertState::Firing) {
-            if let Some(m) = check.muted(&self.inhibit, &a.label_set()) {
-                match out.iter_mut().find(|(k, _)| *k == m) {
-                    Some((_, n)) => *n += 1,
-                    None => out.push((m, 1)),
-                }
-            }
-        }
-        out
-    }
-
     /// One pass at `now` over every alert the rules hold; returns the messages to queue.
     pub fn process(&mut self, alerts: &[(AlertRecord, AlertState)], now: i64) -> Vec<Outgoing> {
         let check = self.mute_check(alerts, now);
@@ -378,6 +378,7 @@ impl Dispatcher {
         // Grouped integrations: current firing, unmuted alerts by group.
         let mut current: BTreeMap<String, Vec<&AlertRecord>> = BTreeMap::new();
         let mut muted_now: HashSet<&str> = HashSet::new();
+        let mut held = [0; 3];
         let mut forward: BTreeMap<String, Vec<(&AlertRecord, bool)>> = BTreeMap::new();
         let resolved_at: HashMap<&str, i64> = alerts
             .iter()
@@ -394,8 +395,9 @@ impl Dispatcher {
             let labels = a.label_set();
             let firing = *state == AlertState::Firing;
             let mute = firing.then(|| muted(&labels)).flatten();
-            if mute.is_some() {
+            if let Some(m) = mute {
                 muted_now.insert(&a.fingerprint);
+                held[m as usize] += 1;
             }
             for (route, receiver) in self.route(&labels) {
                 let Some(spec) = self.receivers.iter().find(|r| r.name == receiver) else {
@@ -515,6 +517,7 @@ impl Dispatcher {
             .groups
             .retain(|key, g| !g.notified.is_empty() || current.contains_key(key));
 
+        self.held = held;
         out.extend(self.forward(forward, now));
         out
     }
@@ -858,7 +861,7 @@ slack = { url = "http://127.0.0.1:9/hook" }
         let what = sent(&d.process(&alerts, 30 * S));
         assert!(what.iter().all(|(_, _, w)| !w.contains("P2")), "{what:?}");
         assert_eq!(what.len(), 2);
-        assert_eq!(d.held_back(&alerts, 30 * S), [(Muted::Maintenance, 1)]);
+        assert_eq!(d.held, [1, 0, 0], "one alert held by maintenance");
         std::fs::remove_file(&file).unwrap();
         d.process(&alerts, 40 * S);
         let what = sent(&d.process(&alerts, 80 * S));

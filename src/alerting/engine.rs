@@ -12,7 +12,7 @@ use serde_json::{json, Value as Json};
 use tokio_util::sync::CancellationToken;
 
 use super::dispatch::{AlertRecord, Dispatcher, Muted};
-use super::notify::Stats;
+use super::notify::{rfc3339, Stats};
 use super::rules::{AlertState, Context, RuleKind, RuleSet};
 use super::store::Store;
 use crate::config::AlertingConfig;
@@ -51,12 +51,6 @@ pub struct Engine {
     step: Duration,
     failures: BTreeMap<(String, String), u64>,
     group_seconds: Vec<f64>,
-}
-
-fn rfc3339(ms: i64) -> String {
-    chrono::DateTime::from_timestamp_millis(ms)
-        .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
-        .unwrap_or_default()
 }
 
 fn label_map(l: &LabelSet) -> Json {
@@ -105,12 +99,7 @@ impl Engine {
         let mut out = Vec::new();
         for rule in self.rules.rules() {
             for a in rule.alerts() {
-                let mut labels = a.labels.clone();
-                for (k, v) in self.external_labels.iter() {
-                    if labels.get(k).is_none() {
-                        labels.set(k, v);
-                    }
-                }
+                let labels = with_external(&a.labels, &self.external_labels);
                 let mut annotations = a.annotations.clone();
                 if let Some(url) = annotations.get_mut("runbook_url") {
                     if !runbook_base.is_empty() && !url.contains("://") {
@@ -401,16 +390,21 @@ impl Engine {
     }
 }
 
-/// An alert as Prometheus' API shows it, with the external labels it would be sent with.
-fn alert_json(a: &super::rules::Alert, external: &LabelSet) -> Json {
-    let mut labels = a.labels.clone();
+/// An alert's labels with the external labels it lacks, as they are sent.
+fn with_external(labels: &LabelSet, external: &LabelSet) -> LabelSet {
+    let mut out = labels.clone();
     for (k, v) in external.iter() {
-        if labels.get(k).is_none() {
-            labels.set(k, v);
+        if out.get(k).is_none() {
+            out.set(k, v);
         }
     }
+    out
+}
+
+/// An alert as Prometheus' API shows it, with the external labels it would be sent with.
+fn alert_json(a: &super::rules::Alert, external: &LabelSet) -> Json {
     json!({
-        "labels": label_map(&labels),
+        "labels": label_map(&with_external(&a.labels, external)),
         "annotations": a.annotations,
         "state": a.state.as_str(),
         "activeAt": rfc3339(a.active_at),
@@ -460,10 +454,10 @@ impl Delivery {
                 "No state_dir: notifications dropped."
             );
         }
-        self.metrics(&records).await
+        self.metrics().await
     }
 
-    async fn metrics(&self, records: &[(AlertRecord, AlertState)]) -> Batch {
+    async fn metrics(&self) -> Batch {
         let mut b = Batch::default();
         let stats = self.stats.snapshot();
         #[allow(clippy::cast_precision_loss)]
@@ -507,22 +501,13 @@ impl Delivery {
             b.push(&catalog::NOTIFICATION_QUEUE, l.clone(), *n);
             b.push(&catalog::NOTIFICATION_QUEUE_AGE, l, *age);
         }
-        let mut held: BTreeMap<&str, f64> =
-            [("maintenance", 0.0), ("silenced", 0.0), ("inhibited", 0.0)].into();
-        for (reason, n) in self
-            .dispatcher
-            .held_back(records, system_time_ms(SystemTime::now()))
-        {
-            let key = match reason {
-                Muted::Maintenance => "maintenance",
-                Muted::Silenced => "silenced",
-                Muted::Inhibited => "inhibited",
-            };
-            #[allow(clippy::cast_precision_loss)]
-            held.insert(key, n as f64);
-        }
-        for (reason, n) in held {
-            b.push(&catalog::ALERTS_HELD_BACK, labels([("reason", reason)]), n);
+        #[allow(clippy::cast_precision_loss)]
+        for reason in Muted::ALL {
+            b.push(
+                &catalog::ALERTS_HELD_BACK,
+                labels([("reason", reason.as_str())]),
+                self.dispatcher.held[reason as usize] as f64,
+            );
         }
         b
     }

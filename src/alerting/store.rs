@@ -16,6 +16,8 @@ use super::dispatch::Outgoing;
 
 pub const FILE_NAME: &str = "centinela.db";
 
+const SAVE_STATE: &str = "INSERT OR REPLACE INTO state (key, value) VALUES (?, ?)";
+
 #[derive(Clone, Debug)]
 pub struct Store {
     pool: SqlitePool,
@@ -91,7 +93,7 @@ impl Store {
     }
 
     pub async fn save(&self, key: &str, value: &str) -> Result<(), sqlx::Error> {
-        sqlx::query("INSERT OR REPLACE INTO state (key, value) VALUES (?, ?)")
+        sqlx::query(SAVE_STATE)
             .bind(key)
             .bind(value)
             .execute(&self.pool)
@@ -108,7 +110,7 @@ impl Store {
     ) -> Result<(), sqlx::Error> {
         let mut tx = self.pool.begin().await?;
         for (k, v) in state {
-            sqlx::query("INSERT OR REPLACE INTO state (key, value) VALUES (?, ?)")
+            sqlx::query(SAVE_STATE)
                 .bind(k)
                 .bind(v)
                 .execute(&mut *tx)
