@@ -68,14 +68,27 @@ async fn every_panel_query_returns_data_from_prometheus() {
         SystemTime::now() - Duration::from_secs(3 * 86400),
     )
     .unwrap();
-    std::fs::write(d.join("app.log"), "ERROR one\n").unwrap();
+    // Twelve errors: LogErrorsToday (> 10, no `for`) fires in centinela and in Prometheus.
+    std::fs::write(d.join("app.log"), "ERROR boom\n".repeat(12)).unwrap();
 
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let probe_port = listener.local_addr().unwrap().port();
+    let hooks = std::sync::Arc::new(std::sync::Mutex::new(Vec::<serde_json::Value>::new()));
+    let received = hooks.clone();
     let target = tokio::spawn(async move {
         axum::serve(
             listener,
-            axum::Router::new().route("/health", axum::routing::get(|| async { "ok" })),
+            axum::Router::new()
+                .route("/health", axum::routing::get(|| async { "ok" }))
+                .route(
+                    "/hook",
+                    axum::routing::post(
+                        move |axum::Json(v): axum::Json<serde_json::Value>| async move {
+                            received.lock().unwrap().push(v);
+                            "ok"
+                        },
+                    ),
+                ),
         )
         .await
     });
@@ -88,7 +101,9 @@ async fn every_panel_query_returns_data_from_prometheus() {
              [redis]\nurl = \"{redis}\"\nkey_patterns = [\"temp:*\"]\n\
              [[files.stale]]\nname = \"tmp\"\npath = \"{d}/tmp\"\npattern = \"dtem_*\"\nolder_than = \"1d\"\n\
              [[files.logs]]\nname = \"app\"\npath = \"{d}/app.log\"\npattern = \"ERROR\"\n\
-             [[probes]]\nname = \"api\"\nurl = \"http://127.0.0.1:{probe_port}/health\"\n",
+             [[probes]]\nname = \"api\"\nurl = \"http://127.0.0.1:{probe_port}/health\"\n\
+             [alerting]\nevaluation_interval = \"1s\"\ngroup_wait = \"1s\"\n\
+             [[alerting.receivers]]\nname = \"team\"\nwebhook = {{ url = \"http://127.0.0.1:{probe_port}/hook\" }}\n",
             d = d.display(),
             redis = redis.url()
         ),
@@ -101,9 +116,40 @@ async fn every_panel_query_returns_data_from_prometheus() {
             && !m.values("pg_stat_statements_mean_seconds", &[]).is_empty()
     })
     .await;
-    let prometheus = Prometheus::scraping(app.base.trim_start_matches("http://")).await;
+    let rules_file = std::path::Path::new(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/alert-rules/centinela.rules.yaml"
+    ));
+    let prometheus =
+        Prometheus::scraping_with_rules(app.base.trim_start_matches("http://"), &[rules_file])
+            .await;
     // Several scrapes, so rate() and deriv() have two samples or more.
     tokio::time::sleep(Duration::from_secs(5)).await;
+
+    // Prometheus loaded the shipped pack and evaluates every rule without error.
+    let groups = prometheus.api("rules").await;
+    let rules: Vec<_> = groups["data"]["groups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|g| g["rules"].as_array().unwrap().clone())
+        .collect();
+    let shipped = std::fs::read_to_string(rules_file)
+        .unwrap()
+        .matches("- alert:")
+        .count();
+    assert_eq!(rules.len(), shipped, "{groups}");
+    for r in &rules {
+        assert_eq!(r["health"], "ok", "{r}");
+    }
+    // centinela's own engine notified the same alert through the webhook receiver.
+    let notified = hooks.lock().unwrap().clone();
+    assert!(
+        notified
+            .iter()
+            .any(|v| v["commonLabels"]["alertname"] == "LogErrorsToday"),
+        "{notified:?}"
+    );
 
     let allowed: BTreeMap<String, String> = serde_json::from_str(
         &std::fs::read_to_string(format!("{DIR}/allowed-empty.json")).unwrap(),

@@ -13,6 +13,11 @@ pub struct Prometheus {
 impl Prometheus {
     /// Starts Prometheus scraping `target` (`host:port`) and waits for a successful scrape.
     pub async fn scraping(target: &str) -> Self {
+        Self::scraping_with_rules(target, &[]).await
+    }
+
+    /// As `scraping`, also evaluating `rule_files` every second.
+    pub async fn scraping_with_rules(target: &str, rule_files: &[&std::path::Path]) -> Self {
         let exe = ["/usr/bin/prometheus", "/usr/local/bin/prometheus"]
             .into_iter()
             .find(|p| std::path::Path::new(p).exists())
@@ -25,8 +30,13 @@ impl Prometheus {
         std::fs::write(
             dir.path().join("prometheus.yml"),
             format!(
-                "global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\n\
-                 scrape_configs:\n  - job_name: centinela\n    static_configs:\n      - targets: ['{target}']\n"
+                "global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\n  evaluation_interval: 1s\n\
+                 rule_files: {rules:?}\n\
+                 scrape_configs:\n  - job_name: centinela\n    static_configs:\n      - targets: ['{target}']\n",
+                rules = rule_files
+                    .iter()
+                    .map(|p| p.display().to_string())
+                    .collect::<Vec<_>>()
             ),
         )
         .unwrap();
@@ -76,6 +86,18 @@ impl Prometheus {
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
         p
+    }
+
+    /// `GET /api/v1/<path>`; the whole API answer.
+    pub async fn api(&self, path: &str) -> serde_json::Value {
+        self.client
+            .get(format!("{}/api/v1/{path}", self.base))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
     }
 
     /// An instant query; the whole API answer.
