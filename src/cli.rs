@@ -61,6 +61,28 @@ pub enum RulesCommand {
     /// Run rule unit-test files written for `promtool test rules`.
     #[command(arg_required_else_help = true)]
     Test { files: Vec<PathBuf> },
+    /// Print the rule files (none: the built-in pack) as a Prometheus Operator
+    /// `PrometheusRule` resource, after checking them.
+    PrometheusRule {
+        /// metadata.name of the resource.
+        #[arg(long, default_value = "centinela")]
+        name: String,
+        /// metadata.namespace; unset leaves it to `kubectl apply -n`.
+        #[arg(long)]
+        namespace: Option<String>,
+        /// Extra metadata label, `key=value` (repeatable), e.g. the `release` label the
+        /// Operator's ruleSelector matches.
+        #[arg(long = "label", value_parser = parse_label)]
+        labels: Vec<(String, String)>,
+        files: Vec<PathBuf>,
+    },
+}
+
+fn parse_label(s: &str) -> Result<(String, String), String> {
+    match s.split_once('=') {
+        Some((k, v)) if !k.is_empty() => Ok((k.to_owned(), v.to_owned())),
+        _ => Err(format!("{s:?}: expected key=value")),
+    }
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]

@@ -1,6 +1,7 @@
 //! Entry point: parse the command line, load the configuration, run; exit codes only.
 
 use std::io::Write as _;
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Parser as _;
@@ -117,43 +118,78 @@ fn print(text: &str) -> ExitCode {
     }
 }
 
-fn rules(action: RulesCommand) -> ExitCode {
-    use centinela::alerting::{rules::RuleSet, unittest, DEFAULT_RULES, DEFAULT_RULES_NAME};
-    match action {
-        RulesCommand::Check { files } => {
-            let mut failed = false;
-            let sources: Vec<(String, Result<String, String>)> = if files.is_empty() {
-                vec![(DEFAULT_RULES_NAME.to_owned(), Ok(DEFAULT_RULES.to_owned()))]
-            } else {
-                files
-                    .iter()
-                    .map(|f| {
-                        (
-                            f.display().to_string(),
-                            std::fs::read_to_string(f).map_err(|e| e.to_string()),
-                        )
-                    })
-                    .collect()
-            };
-            for (name, text) in sources {
-                let result = text
-                    .map_err(|e| vec![format!("{name}: cannot read: {e}")])
-                    .and_then(|t| RuleSet::parse(&name, &t));
-                match result {
-                    Ok(set) => println!("{name}: SUCCESS: {} rules found", set.rules().count()),
-                    Err(problems) => {
-                        failed = true;
-                        for p in problems {
-                            eprintln!("error: {p}");
-                        }
-                        eprintln!("{name}: FAILED");
-                    }
+/// Reads and checks rule files (none: the built-in pack), printing every problem to
+/// stderr; with `report`, one SUCCESS line per file on stdout. `None` if any failed.
+fn checked_sources(files: &[PathBuf], report: bool) -> Option<Vec<(String, String)>> {
+    use centinela::alerting::{rules::RuleSet, DEFAULT_RULES, DEFAULT_RULES_NAME};
+    let sources: Vec<(String, Result<String, String>)> = if files.is_empty() {
+        vec![(DEFAULT_RULES_NAME.to_owned(), Ok(DEFAULT_RULES.to_owned()))]
+    } else {
+        files
+            .iter()
+            .map(|f| {
+                (
+                    f.display().to_string(),
+                    std::fs::read_to_string(f).map_err(|e| e.to_string()),
+                )
+            })
+            .collect()
+    };
+    let mut ok = Vec::new();
+    let mut failed = false;
+    for (name, text) in sources {
+        let result = text
+            .map_err(|e| vec![format!("{name}: cannot read: {e}")])
+            .and_then(|t| RuleSet::parse(&name, &t).map(|set| (set, t)));
+        match result {
+            Ok((set, text)) => {
+                if report {
+                    println!("{name}: SUCCESS: {} rules found", set.rules().count());
                 }
+                ok.push((name, text));
             }
-            if failed {
-                ExitCode::FAILURE
-            } else {
-                ExitCode::SUCCESS
+            Err(problems) => {
+                failed = true;
+                for p in problems {
+                    eprintln!("error: {p}");
+                }
+                eprintln!("{name}: FAILED");
+            }
+        }
+    }
+    (!failed).then_some(ok)
+}
+
+fn rules(action: RulesCommand) -> ExitCode {
+    use centinela::alerting::unittest;
+    match action {
+        RulesCommand::Check { files } => match checked_sources(&files, true) {
+            Some(_) => ExitCode::SUCCESS,
+            None => ExitCode::FAILURE,
+        },
+        RulesCommand::PrometheusRule {
+            name,
+            namespace,
+            labels,
+            files,
+        } => {
+            let Some(sources) = checked_sources(&files, false) else {
+                return ExitCode::FAILURE;
+            };
+            match centinela::alerting::prometheus_rule(
+                &name,
+                namespace.as_deref(),
+                &labels,
+                &sources,
+            ) {
+                Ok(text) => {
+                    print!("{text}");
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    ExitCode::FAILURE
+                }
             }
         }
         RulesCommand::Test { files } => {

@@ -471,3 +471,83 @@ fn unsupported_constructs_are_rejected_at_load_time_with_file_and_rule() {
         assert!(err.contains(&needle), "missing {needle:?} in:\n{err}");
     }
 }
+
+#[test]
+fn shipped_prometheus_rule_is_generated_from_the_pack_and_passes_promtool() {
+    let rules = repo().join("alert-rules/centinela.rules.yaml");
+    let out = Command::new(env!("CARGO_BIN_EXE_centinela"))
+        .args(["rules", "prometheus-rule"])
+        .arg(&rules)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let generated = String::from_utf8(out.stdout).unwrap();
+    let shipped =
+        std::fs::read_to_string(repo().join("alert-rules/centinela.prometheusrule.yaml")).unwrap();
+    assert!(
+        generated == shipped,
+        "alert-rules/centinela.prometheusrule.yaml is out of date; regenerate it with \
+         `centinela rules prometheus-rule alert-rules/centinela.rules.yaml > alert-rules/centinela.prometheusrule.yaml`"
+    );
+
+    // The resource's spec is a rule file promtool accepts, with every rule of the pack.
+    let doc: serde_norway::Value = serde_norway::from_str(&shipped).unwrap();
+    assert_eq!(doc["kind"], "PrometheusRule");
+    assert_eq!(doc["apiVersion"], "monitoring.coreos.com/v1");
+    let dir = tempfile::tempdir().unwrap();
+    let spec = dir.path().join("spec.yaml");
+    std::fs::write(&spec, serde_norway::to_string(&doc["spec"]).unwrap()).unwrap();
+    let out = Command::new(promtool())
+        .args(["check", "rules"])
+        .arg(&spec)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    let count = std::fs::read_to_string(&rules)
+        .unwrap()
+        .matches("- alert:")
+        .count();
+    assert!(out.status.success(), "{text}");
+    assert!(
+        text.contains(&format!("SUCCESS: {count} rules found")),
+        "{text}"
+    );
+
+    // Options reach metadata; a broken rule file is refused with its problem, not rendered.
+    let out = Command::new(env!("CARGO_BIN_EXE_centinela"))
+        .args([
+            "rules",
+            "prometheus-rule",
+            "--namespace",
+            "monitoring",
+            "--label",
+            "release=kube-prometheus-stack",
+        ])
+        .output()
+        .unwrap();
+    let doc: serde_norway::Value = serde_norway::from_slice(&out.stdout).unwrap();
+    assert_eq!(doc["metadata"]["namespace"], "monitoring");
+    assert_eq!(
+        doc["metadata"]["labels"]["release"],
+        "kube-prometheus-stack"
+    );
+    let bad = dir.path().join("bad.yaml");
+    std::fs::write(
+        &bad,
+        "groups:\n  - name: g\n    rules:\n      - alert: X\n        expr: up ==\n",
+    )
+    .unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_centinela"))
+        .args(["rules", "prometheus-rule"])
+        .arg(&bad)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(out.stdout.is_empty());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("bad.yaml") && err.contains("X"), "{err}");
+}
