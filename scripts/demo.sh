@@ -23,7 +23,7 @@ bin=${CENTINELA_BIN:-}
 if [ -z "$bin" ]; then
   ensure_rust
   log "building centinela (release)"
-  cargo build --release --quiet
+  scripts/build-release.sh
   bin=target/release/centinela
 fi
 

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what the tests need (from Debian's packages) and runs every test: formatting,
-# lints, unit tests, integration tests against real PostgreSQL, Redis, pgBackRest and
-# promtool, and a smoke run of scripts/demo.sh.
+# lints, unit tests, integration tests against real PostgreSQL, Redis, pgBackRest,
+# Prometheus and Alertmanager, the release build (the Dockerfile's build command), the
+# deployment artifacts (scripts/check-deploy.sh) and a smoke run of scripts/demo.sh.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/lib/common.sh
@@ -26,6 +27,8 @@ log "cargo clippy"
 cargo clippy --all-targets --quiet -- -D warnings
 log "cargo test"
 cargo test --all-targets
+log "release build (the Dockerfile's build stage)"
+scripts/build-release.sh
+scripts/check-deploy.sh
 log "demo smoke run"
-cargo build --quiet
-CENTINELA_BIN=target/debug/centinela scripts/demo.sh --once
+CENTINELA_BIN=target/release/centinela scripts/demo.sh --once

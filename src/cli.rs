@@ -47,6 +47,13 @@ pub enum Command {
         #[arg(long, default_value = "P1")]
         severity: String,
     },
+    /// Ask a running centinela's /health (for Docker's HEALTHCHECK in an image without
+    /// curl); exit 0 on 200, else 1 with the reason.
+    Healthcheck {
+        /// Default: /health on the configured server.listen port, on the loopback address.
+        #[arg(long)]
+        url: Option<String>,
+    },
     /// Validate Prometheus rule files or run their unit tests (promtool's format).
     Rules {
         #[command(subcommand)]

@@ -71,6 +71,7 @@ fn main() -> ExitCode {
                     ExitCode::FAILURE
                 }
             },
+            Command::Healthcheck { url } => healthcheck(url, &config.server.listen).await,
             Command::NotifyTest { receiver, severity } => {
                 match centinela::alerting::notify::send_test(&config.alerting, &receiver, &severity)
                     .await
@@ -115,6 +116,40 @@ fn print(text: &str) -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         // A closed pipe (`centinela metrics | head`) is not a failure worth a panic.
         Err(_) => ExitCode::FAILURE,
+    }
+}
+
+async fn healthcheck(url: Option<String>, listen: &str) -> ExitCode {
+    let url = url.unwrap_or_else(|| {
+        let port = listen.rsplit(':').next().unwrap_or("9432");
+        format!("http://127.0.0.1:{port}/health")
+    });
+    let answer = reqwest::Client::builder()
+        .timeout(std::time::Duration::from_secs(5))
+        .build()
+        .map_err(|e| e.to_string());
+    let answer = match answer {
+        Ok(client) => client.get(&url).send().await.map_err(|e| {
+            let mut text = e.to_string();
+            let mut source = std::error::Error::source(&e);
+            while let Some(s) = source {
+                text = format!("{text}: {s}");
+                source = s.source();
+            }
+            text
+        }),
+        Err(e) => Err(e),
+    };
+    match answer {
+        Ok(r) if r.status().is_success() => ExitCode::SUCCESS,
+        Ok(r) => {
+            eprintln!("error: {url} answered {}", r.status());
+            ExitCode::FAILURE
+        }
+        Err(e) => {
+            eprintln!("error: {url}: {e}");
+            ExitCode::FAILURE
+        }
     }
 }
 

@@ -11,6 +11,7 @@ mod alerting;
 mod cli;
 mod common;
 mod dashboards;
+mod deploy;
 mod http;
 mod notify;
 mod postgres;

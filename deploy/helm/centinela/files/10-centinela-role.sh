@@ -1,0 +1,1 @@
+../../../kubernetes/initdb/10-centinela-role.sh

@@ -1,0 +1,3 @@
+{{- define "centinela.labels" -}}
+app.kubernetes.io/part-of: centinela
+{{- end }}
