@@ -20,7 +20,7 @@ ensure_packages '/usr/lib/postgresql/*/bin/initdb:postgresql' psql:postgresql-cl
   runuser:util-linux
 ensure_rust
 log "building centinela (release)"
-cargo build --release --quiet
+scripts/build-release.sh
 k=${BENCH_K:-20}
 sizes=("$@")
 [ ${#sizes[@]} -eq 0 ] && sizes=(1000 10000)

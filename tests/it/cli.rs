@@ -265,3 +265,67 @@ fn version_is_printed() {
         format!("centinela {}", env!("CARGO_PKG_VERSION"))
     );
 }
+
+/// The README's "What each seed check became" table stays true: every metric it names is in
+/// the catalogue, every alert is in the built-in pack with the severity the table gives.
+#[test]
+fn readme_seed_table_names_real_metrics_and_alerts() {
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let start = readme
+        .find("## What each seed check became")
+        .expect("README section");
+    let section = &readme[start..];
+    let section = &section[..section[3..].find("\n## ").map_or(section.len(), |i| i + 3)];
+    let pack: serde_norway::Value =
+        serde_norway::from_str(centinela::alerting::DEFAULT_RULES).unwrap();
+    let mut severities = std::collections::BTreeMap::new();
+    for group in pack["groups"].as_sequence().unwrap() {
+        for rule in group["rules"].as_sequence().unwrap() {
+            if let Some(name) = rule["alert"].as_str() {
+                severities.insert(
+                    name.to_owned(),
+                    rule["labels"]["severity"].as_str().unwrap().to_owned(),
+                );
+            }
+        }
+    }
+    let code = regex::Regex::new(r"`([a-z][a-z0-9_]*)`").unwrap();
+    let alert = regex::Regex::new(r"`([A-Z][A-Za-z0-9]+)` \((P[0-3])\)").unwrap();
+    let (mut rows, mut metrics, mut alerts) = (0, 0, 0);
+    for line in section
+        .lines()
+        .filter(|l| l.starts_with("| ") && !l.starts_with("| seed"))
+    {
+        let cells: Vec<&str> = line.split(" | ").collect();
+        assert_eq!(cells.len(), 3, "{line}");
+        rows += 1;
+        for m in code.captures_iter(cells[1]) {
+            let name = &m[1];
+            if ["pg_", "centinela_", "redis_"]
+                .iter()
+                .any(|p| name.starts_with(p))
+            {
+                assert!(
+                    centinela::metrics::catalog::find(name).is_some(),
+                    "README seed table names {name}, which centinela does not export"
+                );
+                metrics += 1;
+            }
+        }
+        for a in alert.captures_iter(cells[2]) {
+            assert_eq!(
+                severities.get(&a[1]).map(String::as_str),
+                Some(&a[2]),
+                "README seed table: {} ({})",
+                &a[1],
+                &a[2]
+            );
+            alerts += 1;
+        }
+    }
+    assert!(
+        rows >= 17 && metrics >= 30 && alerts >= 20,
+        "{rows} rows, {metrics} metrics, {alerts} alerts"
+    );
+}
