@@ -90,21 +90,18 @@ impl Prometheus {
 
     /// `GET /api/v1/<path>`; the whole API answer.
     pub async fn api(&self, path: &str) -> serde_json::Value {
-        self.client
-            .get(format!("{}/api/v1/{path}", self.base))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap()
+        self.get(path, &[]).await
     }
 
     /// An instant query; the whole API answer.
     pub async fn query(&self, q: &str) -> serde_json::Value {
+        self.get("query", &[("query", q)]).await
+    }
+
+    async fn get(&self, path: &str, params: &[(&str, &str)]) -> serde_json::Value {
         self.client
-            .get(format!("{}/api/v1/query", self.base))
-            .query(&[("query", q)])
+            .get(format!("{}/api/v1/{path}", self.base))
+            .query(params)
             .send()
             .await
             .unwrap()
