@@ -172,7 +172,6 @@ ALLOWED_EMPTY = {
     "Time since last WAL archive": "absent while archiving is off or nothing was archived yet",
     "Replication lag": "exported on replicas only",
     "Container memory against its limit": "absent outside a memory-limited cgroup v2 container",
-    "Certificates that do not verify": "empty while every endpoint verifies",
     "pgBackRest: time since last backup": "needs a pgBackRest stanza",
     "Memory against maxmemory": "absent while Redis has no maxmemory",
     "Partial key counts": "empty while every SCAN finishes within its budget",

@@ -1,5 +1,5 @@
 //! Every query of every shipped dashboard panel, run through a real Prometheus scraping
-//! centinela: it must parse and return data, unless dashboards/allowed-empty.json lists the
+//! centinela (examples/centinela.toml) and evaluating the shipped rule pack: it must parse and return data, unless dashboards/allowed-empty.json lists the
 //! panel with the reason. A panel that refers to a metric centinela does not export fails.
 
 use std::collections::BTreeMap;
@@ -10,7 +10,7 @@ use centinela::collectors::files::set_mtime;
 
 use crate::common::prom::Prometheus;
 use crate::common::redis::RedisServer;
-use crate::common::{config_with, App, PgCluster};
+use crate::common::{App, PgCluster};
 
 const DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/dashboards");
 
@@ -58,7 +58,10 @@ async fn every_panel_query_returns_data_from_prometheus() {
         .distinguished_name
         .push(rcgen::DnType::CommonName, "svc.internal");
     let key = rcgen::KeyPair::generate().unwrap();
-    std::fs::write(d.join("svc.pem"), params.self_signed(&key).unwrap().pem()).unwrap();
+    let cert = params.self_signed(&key).unwrap().pem();
+    std::fs::write(d.join("svc.pem"), &cert).unwrap();
+    // TLS on, so the example's starttls endpoint and PostgreSQL's own certificate are read.
+    pg.enable_ssl(&cert, &key.serialize_pem()).await;
     std::fs::create_dir(d.join("backups")).unwrap();
     std::fs::write(d.join("backups/db.dump"), "PGDMP...").unwrap();
     std::fs::create_dir(d.join("tmp")).unwrap();
@@ -68,8 +71,8 @@ async fn every_panel_query_returns_data_from_prometheus() {
         SystemTime::now() - Duration::from_secs(3 * 86400),
     )
     .unwrap();
-    // Twelve errors: LogErrorsToday (> 10, no `for`) fires in centinela and in Prometheus.
-    std::fs::write(d.join("app.log"), "ERROR boom\n".repeat(12)).unwrap();
+    // Twelve errors in today's log: LogErrorsToday (> 10, no `for`) fires in centinela and
+    // in Prometheus.
 
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let probe_port = listener.local_addr().unwrap().port();
@@ -93,25 +96,97 @@ async fn every_panel_query_returns_data_from_prometheus() {
         .await
     });
 
-    let config = config_with(
-        &pg.dsn("postgres"),
-        &format!(
-            "[[certs.files]]\npaths = [\"{d}/*.pem\"]\n\
-             [[backups]]\nname = \"daily\"\npath = \"{d}/backups\"\n\
-             [redis]\nurl = \"{redis}\"\nkey_patterns = [\"temp:*\"]\n\
-             [[files.stale]]\nname = \"tmp\"\npath = \"{d}/tmp\"\npattern = \"dtem_*\"\nolder_than = \"1d\"\n\
-             [[files.logs]]\nname = \"app\"\npath = \"{d}/app.log\"\npattern = \"ERROR\"\n\
-             [[probes]]\nname = \"api\"\nurl = \"http://127.0.0.1:{probe_port}/health\"\n\
-             [alerting]\nevaluation_interval = \"1s\"\ngroup_wait = \"1s\"\n\
-             [[alerting.receivers]]\nname = \"team\"\nwebhook = {{ url = \"http://127.0.0.1:{probe_port}/hook\" }}\n",
-            d = d.display(),
-            redis = redis.url()
+    // examples/centinela.toml as shipped, its paths and ports pointed at the parts above
+    // (as scripts/demo.sh does); pgBackRest off (no stanza here).
+    let today = chrono::Local::now().format("%Y-%m-%d");
+    std::fs::write(
+        d.join(format!("app.log.{today}")),
+        "ERROR boom\n".repeat(12),
+    )
+    .unwrap();
+    std::fs::create_dir(d.join("textfile")).unwrap();
+    std::fs::write(
+        d.join("textfile/apt.prom"),
+        "# TYPE apt_upgrades_pending gauge\napt_upgrades_pending{origin=\"security\"} 2\n",
+    )
+    .unwrap();
+    let mut toml = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/examples/centinela.toml"
+    ))
+    .unwrap();
+    let dsn = pg.dsn("postgres");
+    let hook = format!("http://127.0.0.1:{probe_port}/hook");
+    for (from, to) in [
+        ("\"0.0.0.0:9432\"", "\"127.0.0.1:0\"".to_owned()),
+        (
+            "\"postgres://centinela@127.0.0.1:5432/postgres?sslmode=prefer\"",
+            format!("\"{dsn}\""),
         ),
-    );
+        ("interval = \"15s\"", "interval = \"1s\"".to_owned()),
+        (
+            "slow_interval = \"5m\"",
+            "slow_interval = \"1s\"".to_owned(),
+        ),
+        (
+            "statement_timeout = \"5s\"",
+            "statement_timeout = \"900ms\"".to_owned(),
+        ),
+        (
+            "lock_timeout = \"1s\"",
+            "lock_timeout = \"300ms\"".to_owned(),
+        ),
+        (
+            "/var/backups/postgresql/daily",
+            format!("{}/backups", d.display()),
+        ),
+        (
+            "http://localhost:3000/health",
+            format!("http://127.0.0.1:{probe_port}/health"),
+        ),
+        (
+            "[\"/etc/centinela/certs/*.crt\", \"/etc/ssl/private/**/*.pem\"]",
+            format!("[\"{}/*.pem\"]", d.display()),
+        ),
+        ("127.0.0.1:5432", format!("127.0.0.1:{}", pg.port)),
+        (
+            "enabled = true\nargs = [\"--stanza=main\"]",
+            "enabled = false".to_owned(),
+        ),
+        ("redis://127.0.0.1:6379", redis.url()),
+        ("path = \"/tmp\"", format!("path = \"{}/tmp\"", d.display())),
+        ("/var/log/dtem/app.log", format!("{}/app.log", d.display())),
+        (
+            "/var/lib/centinela/textfile",
+            format!("{}/textfile", d.display()),
+        ),
+        ("/var/lib/centinela\"", format!("{}/state\"", d.display())),
+        (
+            "/tmp/maintenance.mode",
+            format!("{}/maintenance", d.display()),
+        ),
+        (
+            "[alerting]\n",
+            "[alerting]\nevaluation_interval = \"1s\"\ngroup_wait = \"1s\"\n".to_owned(),
+        ),
+    ] {
+        assert!(
+            toml.contains(from),
+            "examples/centinela.toml no longer has {from}"
+        );
+        toml = toml.replacen(from, &to, 1);
+    }
+    toml.push_str(&format!(
+        "\n[schedule]\ncerts = \"1s\"\nhost = \"1s\"\nbackups = \"1s\"\nredis = \"1s\"\n\
+         files = \"1s\"\nprobes = \"1s\"\ntextfile = \"1s\"\n\
+         [[alerting.receivers]]\nname = \"team\"\nwebhook = {{ url = \"{hook}\" }}\n"
+    ));
+    let config = centinela::config::Config::from_toml(&toml)
+        .unwrap_or_else(|e| panic!("example config invalid: {e:?}\n{toml}"));
     let app = App::start(&config).await;
     app.wait_metrics(Duration::from_secs(30), "every collector up", |m| {
         let up = m.values("centinela_collector_up", &[]);
-        up.len() == 8
+        up.len() == 9
             && up.iter().all(|v| *v == 1.0)
             && !m.values("pg_stat_statements_mean_seconds", &[]).is_empty()
     })
