@@ -1,6 +1,7 @@
 //! Every query of every shipped dashboard panel, run through a real Prometheus scraping
 //! centinela (examples/centinela.toml) and evaluating the shipped rule pack: it must parse
-//! and return data, unless dashboards/allowed-empty.json lists the panel with the reason. A panel that refers to a metric centinela does not export fails.
+//! and return data, unless dashboards/allowed-empty.json lists the panel with the reason.
+//! A panel that refers to a metric centinela does not export fails.
 
 use std::collections::BTreeMap;
 use std::process::Command;
