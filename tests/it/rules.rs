@@ -40,19 +40,32 @@ fn run_promtool_tests(file: &Path) -> (bool, String) {
     (out.status.success(), text)
 }
 
+fn run_promtool_check(file: &Path) -> (bool, String) {
+    let out = Command::new(promtool())
+        .args(["check", "rules"])
+        .arg(file)
+        .output()
+        .unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+    )
+}
+
+/// `centinela rules ARGS…`.
+fn centinela_rules(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_centinela"))
+        .arg("rules")
+        .args(args)
+        .output()
+        .unwrap()
+}
+
 #[test]
 fn shipped_rules_and_tests_pass_with_promtool_and_centinela() {
     let rules = repo().join("alert-rules/centinela.rules.yaml");
-    let out = Command::new(promtool())
-        .args(["check", "rules"])
-        .arg(&rules)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stdout)
-    );
+    let (ok, text) = run_promtool_check(&rules);
+    assert!(ok, "{text}");
 
     let files = shipped_tests();
     for file in &files {
@@ -475,11 +488,7 @@ fn unsupported_constructs_are_rejected_at_load_time_with_file_and_rule() {
 #[test]
 fn shipped_prometheus_rule_is_generated_from_the_pack_and_passes_promtool() {
     let rules = repo().join("alert-rules/centinela.rules.yaml");
-    let out = Command::new(env!("CARGO_BIN_EXE_centinela"))
-        .args(["rules", "prometheus-rule"])
-        .arg(&rules)
-        .output()
-        .unwrap();
+    let out = centinela_rules(&["prometheus-rule", rules.to_str().unwrap()]);
     assert!(
         out.status.success(),
         "{}",
@@ -501,34 +510,25 @@ fn shipped_prometheus_rule_is_generated_from_the_pack_and_passes_promtool() {
     let dir = tempfile::tempdir().unwrap();
     let spec = dir.path().join("spec.yaml");
     std::fs::write(&spec, serde_norway::to_string(&doc["spec"]).unwrap()).unwrap();
-    let out = Command::new(promtool())
-        .args(["check", "rules"])
-        .arg(&spec)
-        .output()
-        .unwrap();
-    let text = String::from_utf8_lossy(&out.stdout);
+    let (ok, text) = run_promtool_check(&spec);
     let count = std::fs::read_to_string(&rules)
         .unwrap()
         .matches("- alert:")
         .count();
-    assert!(out.status.success(), "{text}");
+    assert!(ok, "{text}");
     assert!(
         text.contains(&format!("SUCCESS: {count} rules found")),
         "{text}"
     );
 
     // Options reach metadata; a broken rule file is refused with its problem, not rendered.
-    let out = Command::new(env!("CARGO_BIN_EXE_centinela"))
-        .args([
-            "rules",
-            "prometheus-rule",
-            "--namespace",
-            "monitoring",
-            "--label",
-            "release=kube-prometheus-stack",
-        ])
-        .output()
-        .unwrap();
+    let out = centinela_rules(&[
+        "prometheus-rule",
+        "--namespace",
+        "monitoring",
+        "--label",
+        "release=kube-prometheus-stack",
+    ]);
     let doc: serde_norway::Value = serde_norway::from_slice(&out.stdout).unwrap();
     assert_eq!(doc["metadata"]["namespace"], "monitoring");
     assert_eq!(
@@ -541,11 +541,7 @@ fn shipped_prometheus_rule_is_generated_from_the_pack_and_passes_promtool() {
         "groups:\n  - name: g\n    rules:\n      - alert: X\n        expr: up ==\n",
     )
     .unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_centinela"))
-        .args(["rules", "prometheus-rule"])
-        .arg(&bad)
-        .output()
-        .unwrap();
+    let out = centinela_rules(&["prometheus-rule", bad.to_str().unwrap()]);
     assert!(!out.status.success());
     assert!(out.stdout.is_empty());
     let err = String::from_utf8_lossy(&out.stderr);
