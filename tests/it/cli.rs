@@ -8,7 +8,7 @@ use crate::common::pg::free_port;
 use crate::common::pg::SUPERUSER_PASSWORD;
 use crate::common::{Exposition, PgCluster};
 
-fn centinela() -> Command {
+pub(crate) fn centinela() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_centinela"));
     // The test's own environment must not steer the binary.
     for var in [

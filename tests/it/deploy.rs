@@ -15,13 +15,9 @@ fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
+/// The binary with the test's environment cleared (`cli::centinela`), run with `args`.
 fn centinela(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_centinela"))
-        .args(args)
-        .env_remove("CENTINELA_CONFIG")
-        .env_remove("DATABASE_URL")
-        .output()
-        .unwrap()
+    crate::cli::centinela().args(args).output().unwrap()
 }
 
 /// `config` with absolute paths moved under `root` (state directories, secrets), so it can
