@@ -4,7 +4,7 @@
 use chrono::{DateTime, Datelike, Timelike};
 use promql_parser::parser::Expr;
 
-use super::eval::{absent_labels, err, EvalError, Result, Sample, Series, Value, Window};
+use super::value::{absent_labels, err, EvalError, Result, Sample, Series, Value, Window};
 use super::labels::LabelSet;
 use super::storage::Point;
 

@@ -7,10 +7,12 @@ pub mod eval;
 pub mod functions;
 pub mod labels;
 pub mod storage;
+pub mod value;
 
 use promql_parser::parser::{Expr, VectorSelector};
 
-pub use eval::{Evaluator, Sample, Value};
+pub use eval::Evaluator;
+pub use value::{Sample, Value};
 pub use labels::LabelSet;
 pub use storage::{History, Retention, Storage};
 
