@@ -10,3 +10,4 @@ pub mod metrics;
 pub mod promql;
 pub mod state;
 pub mod telemetry;
+pub mod time;

@@ -188,7 +188,7 @@ const SELF_FAMILIES: &[(&MetricDesc, EntryField)] = &[
         (e.status.runs > 0).then_some(e.status.last_duration.as_secs_f64())
     }),
     (&catalog::COLLECTOR_LAST_SUCCESS, |e| {
-        e.status.last_success.map(unix_seconds)
+        e.status.last_success.map(crate::time::unix_seconds)
     }),
     (&catalog::COLLECTOR_ERRORS, |e| {
         Some(e.status.errors_total as f64)
@@ -197,8 +197,3 @@ const SELF_FAMILIES: &[(&MetricDesc, EntryField)] = &[
         (e.status.runs > 0).then(|| e.batch.series() as f64)
     }),
 ];
-
-pub fn unix_seconds(t: SystemTime) -> f64 {
-    t.duration_since(SystemTime::UNIX_EPOCH)
-        .map_or(0.0, |d| d.as_secs_f64())
-}

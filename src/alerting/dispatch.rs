@@ -221,7 +221,7 @@ pub struct Dispatcher {
 }
 
 fn ms(d: std::time::Duration) -> i64 {
-    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
+    crate::time::millis(d)
 }
 
 impl Dispatcher {
@@ -654,8 +654,8 @@ impl Silence {
                 .iter()
                 .map(|m| MatcherDoc::Api(m.to_api()))
                 .collect(),
-            starts_at: Some(super::notify::rfc3339(self.starts_at)),
-            ends_at: super::notify::rfc3339(self.ends_at),
+            starts_at: Some(crate::time::rfc3339(self.starts_at)),
+            ends_at: crate::time::rfc3339(self.ends_at),
             created_by: self.created_by.clone(),
             comment: self.comment.clone(),
         }
@@ -877,7 +877,7 @@ slack = { url = "http://127.0.0.1:9/hook" }
         let out = d.process(&[(a.clone(), AlertState::Firing)], 0);
         assert_eq!(out.len(), 1, "forwarded at once, no group_wait");
         assert!(out[0].supersedes);
-        assert_eq!(out[0].body[0]["endsAt"], notify::rfc3339(4 * 60 * S));
+        assert_eq!(out[0].body[0]["endsAt"], crate::time::rfc3339(4 * 60 * S));
         assert!(d
             .process(&[(a.clone(), AlertState::Firing)], 30 * S)
             .is_empty());
@@ -887,7 +887,7 @@ slack = { url = "http://127.0.0.1:9/hook" }
         );
         a.ends_at = Some(70 * S);
         let out = d.process(&[(a.clone(), AlertState::Inactive)], 70 * S);
-        assert_eq!(out[0].body[0]["endsAt"], notify::rfc3339(70 * S));
+        assert_eq!(out[0].body[0]["endsAt"], crate::time::rfc3339(70 * S));
         assert_eq!(
             d.process(&[(a.clone(), AlertState::Inactive)], 130 * S)
                 .len(),

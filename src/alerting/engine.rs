@@ -12,12 +12,13 @@ use serde_json::{json, Value as Json};
 use tokio_util::sync::CancellationToken;
 
 use super::dispatch::{AlertRecord, Dispatcher, Muted};
-use super::notify::{rfc3339, Stats};
+use super::notify::Stats;
+use crate::time::rfc3339;
 use super::rules::{AlertState, Context, RuleKind, RuleSet};
 use super::store::Store;
 use crate::config::AlertingConfig;
 use crate::metrics::{catalog, labels, Batch};
-use crate::promql::eval::system_time_ms;
+use crate::time::system_time_ms;
 use crate::promql::labels::METRIC_NAME;
 use crate::promql::{History, LabelSet};
 use crate::state::Snapshot;

@@ -9,7 +9,6 @@ pub mod store;
 pub mod template;
 pub mod unittest;
 
-use crate::promql;
 
 /// The built-in rule pack, loaded when `alerting.rule_files` is not set.
 pub const DEFAULT_RULES: &str = include_str!("../../alert-rules/centinela.rules.yaml");
@@ -100,7 +99,7 @@ pub async fn start(
         }
         Err(e) => anyhow::bail!("alerting.state_dir: {e}"),
     };
-    let now = promql::eval::system_time_ms(std::time::SystemTime::now());
+    let now = crate::time::system_time_ms(std::time::SystemTime::now());
     let mut silences =
         dispatch::config_silences(config, now).map_err(|p| anyhow::anyhow!("{}", p.join("; ")))?;
     let mut dispatcher = dispatch::Dispatcher::new(config, specs, Arc::default())

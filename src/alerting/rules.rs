@@ -168,14 +168,6 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
     Ok(Duration::from_millis(total))
 }
 
-fn is_metric_name(s: &str) -> bool {
-    let mut chars = s.chars();
-    chars
-        .next()
-        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_' || c == ':')
-        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == ':')
-}
-
 impl RuleSet {
     /// Loads rule files (globs allowed); every problem of every file is returned together.
     pub fn load_files(patterns: &[String]) -> Result<Self, Vec<String>> {
@@ -269,7 +261,7 @@ impl RuleSet {
         let mut names = HashSet::new();
         let mut any_name = false;
         let mut ranges = Vec::new();
-        let cap = i64::try_from(history.as_millis()).unwrap_or(i64::MAX);
+        let cap = crate::time::millis(history);
         for rule in self.rules() {
             let mut sels = Vec::new();
             crate::promql::selectors(&rule.expr, &mut sels);
@@ -328,7 +320,7 @@ impl Rule {
         if name.is_empty() {
             problems.push("the name is empty".into());
         }
-        if !is_alert && !is_metric_name(&name) {
+        if !is_alert && !crate::promql::labels::is_metric_name(&name) {
             problems.push(format!("invalid recording rule name {name:?}"));
         }
         let expr_text = match &r.expr {
@@ -348,7 +340,7 @@ impl Rule {
         };
         let mut duration = |field: &str, v: &Option<String>| -> i64 {
             match v.as_deref().map(parse_duration).transpose() {
-                Ok(d) => d.map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX)),
+                Ok(d) => d.map_or(0, crate::time::millis),
                 Err(e) => {
                     problems.push(format!("{field}: {e}"));
                     0
@@ -373,7 +365,7 @@ impl Rule {
                 map.into_iter()
                     .filter_map(|(k, v)| {
                         if kind == "label"
-                            && (!crate::promql::functions::is_label_name(&k) || k == METRIC_NAME)
+                            && (!crate::promql::labels::is_label_name(&k) || k == METRIC_NAME)
                         {
                             problems.push(format!("invalid label name {k:?}"));
                         }

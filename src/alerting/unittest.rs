@@ -154,7 +154,7 @@ pub fn parse_series(src: &str) -> Result<LabelSet, String> {
 }
 
 fn ms(d: Duration) -> i64 {
-    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
+    crate::time::millis(d)
 }
 
 /// The outcome of one test file.

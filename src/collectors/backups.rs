@@ -15,7 +15,7 @@ use crate::metrics::catalog::{
     BK_ERROR, BK_FILES, BK_NEWEST_SIZE, BK_NEWEST_TIME, BK_NEWEST_VALID, BK_SIZE,
 };
 use crate::metrics::{labels, Batch};
-use crate::state::unix_seconds;
+use crate::time::unix_seconds;
 
 #[derive(Debug, Clone)]
 pub struct BackupSet {

@@ -14,7 +14,7 @@ use std::sync::Arc;
 use super::{CollectError, Collector};
 use crate::metrics::catalog::{self, TEXTFILE_ERROR, TEXTFILE_MTIME};
 use crate::metrics::{labels, Batch, Family, Labels, MetricKind, Sample};
-use crate::state::unix_seconds;
+use crate::time::unix_seconds;
 
 #[derive(Debug)]
 pub struct TextfileCollector {

@@ -256,7 +256,7 @@ fn validate_notifications(a: &super::AlertingConfig, errors: &mut Vec<ConfigErro
     let known: Vec<&str> = a.receivers.iter().map(|r| r.name.as_str()).collect();
     let labels_ok = |key: String, names: &[String], errors: &mut Vec<ConfigError>| {
         for n in names {
-            if n != "..." && !crate::promql::functions::is_label_name(n) {
+            if n != "..." && !crate::promql::labels::is_label_name(n) {
                 errors.push(ConfigError::new(
                     key.clone(),
                     format!("{n:?} is not a valid label name"),
@@ -308,7 +308,7 @@ fn validate_notifications(a: &super::AlertingConfig, errors: &mut Vec<ConfigErro
         }
         labels_ok(at("equal"), &r.equal, errors);
     }
-    let now = crate::promql::eval::system_time_ms(std::time::SystemTime::now());
+    let now = crate::time::system_time_ms(std::time::SystemTime::now());
     if let Err(problems) = crate::alerting::dispatch::config_silences(a, now) {
         for p in problems {
             let (key, msg) = p.split_once(": ").unwrap_or(("alerting.silences", &p));
@@ -346,7 +346,7 @@ fn validate_alerting(a: &super::AlertingConfig, errors: &mut Vec<ConfigError>) {
         ));
     }
     for k in a.external_labels.keys() {
-        if !crate::promql::functions::is_label_name(k) {
+        if !crate::promql::labels::is_label_name(k) {
             errors.push(ConfigError::new(
                 format!("alerting.external_labels.{k}"),
                 "is not a valid label name",
@@ -356,7 +356,7 @@ fn validate_alerting(a: &super::AlertingConfig, errors: &mut Vec<ConfigError>) {
     match crate::alerting::load_rules(&a.rule_files) {
         Ok(rules) => {
             if let Some((rule, back)) = rules.longest_range() {
-                let history = i64::try_from(a.history.as_millis()).unwrap_or(i64::MAX);
+                let history = crate::time::millis(a.history);
                 if back > history {
                     errors.push(ConfigError::new(
                         "alerting.history",

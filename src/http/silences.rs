@@ -11,7 +11,7 @@ use serde_json::{json, Value};
 use super::AppState;
 use crate::alerting::dispatch::{Silence, SilenceDoc};
 use crate::alerting::SILENCES_KEY;
-use crate::promql::eval::system_time_ms;
+use crate::time::system_time_ms;
 
 fn now() -> i64 {
     system_time_ms(std::time::SystemTime::now())

@@ -2,7 +2,7 @@
 //! (the version Debian's `promtool` carries, which the differential test compares with).
 
 use std::collections::HashMap;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, UNIX_EPOCH};
 
 use promql_parser::parser::{
     AggregateExpr, AtModifier, BinaryExpr, Call, Expr, LabelModifier, Offset, SubqueryExpr,
@@ -37,7 +37,7 @@ pub struct Evaluator<'a> {
 }
 
 fn millis(d: &Duration) -> i64 {
-    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
+    crate::time::millis(*d)
 }
 
 fn offset_ms(o: Option<&Offset>) -> i64 {
@@ -56,13 +56,6 @@ fn at_ms(at: Option<&AtModifier>, t: i64) -> i64 {
         },
         // A rule evaluates one instant: start and end are that instant.
         Some(AtModifier::Start | AtModifier::End) | None => t,
-    }
-}
-
-pub fn system_time_ms(t: SystemTime) -> i64 {
-    match t.duration_since(UNIX_EPOCH) {
-        Ok(d) => millis(&d),
-        Err(e) => -millis(&e.duration()),
     }
 }
 

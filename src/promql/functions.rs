@@ -5,7 +5,7 @@ use chrono::{DateTime, Datelike, Timelike};
 use promql_parser::parser::Expr;
 
 use super::value::{absent_labels, err, EvalError, Result, Sample, Series, Value, Window};
-use super::labels::LabelSet;
+use super::labels::{is_label_name, LabelSet};
 use super::storage::Point;
 
 /// Every function the evaluator implements. Anything else is rejected when a rule loads.
@@ -751,12 +751,4 @@ fn it_rest(mut next: impl FnMut() -> Result<Value>) -> Vec<Value> {
 
 fn values(p: &[Point]) -> Vec<f64> {
     p.iter().map(|x| x.1).collect()
-}
-
-pub fn is_label_name(s: &str) -> bool {
-    let mut chars = s.chars();
-    chars
-        .next()
-        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
-        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
 }

@@ -121,3 +121,23 @@ impl fmt::Display for LabelSet {
         f.write_str("}")
     }
 }
+
+/// A valid label name: `[a-zA-Z_][a-zA-Z0-9_]*`.
+#[must_use]
+pub fn is_label_name(s: &str) -> bool {
+    let mut chars = s.chars();
+    chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+/// A valid metric name: `[a-zA-Z_:][a-zA-Z0-9_:]*`.
+#[must_use]
+pub fn is_metric_name(s: &str) -> bool {
+    let mut chars = s.chars();
+    chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_' || c == ':')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == ':')
+}

@@ -64,7 +64,7 @@ fn check(expr: &Expr) -> Result<(), String> {
 /// Every selector in `expr`, with the milliseconds it reads back (0 for instant selectors).
 pub fn selectors(expr: &Expr, out: &mut Vec<(VectorSelector, i64)>) {
     use std::time::Duration;
-    let ms = |d: &Duration| i64::try_from(d.as_millis()).unwrap_or(i64::MAX);
+    let ms = |d: &Duration| crate::time::millis(*d);
     let offset = |o: Option<&promql_parser::parser::Offset>| match o {
         Some(promql_parser::parser::Offset::Pos(d)) => ms(d),
         _ => 0,

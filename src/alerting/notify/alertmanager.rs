@@ -3,7 +3,7 @@
 
 use serde_json::{json, Value as Json};
 
-use super::rfc3339;
+use crate::time::rfc3339;
 use super::webhook::generator_url;
 use crate::alerting::dispatch::AlertRecord;
 

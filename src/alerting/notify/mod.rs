@@ -21,7 +21,7 @@ use tokio_util::sync::CancellationToken;
 use super::dispatch::{AlertRecord, Outgoing};
 use super::store::Store;
 use crate::config::{resolve_secret, AlertingConfig};
-use crate::promql::eval::system_time_ms;
+use crate::time::system_time_ms;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Integration {
@@ -270,7 +270,7 @@ pub fn build(config: &AlertingConfig) -> Result<(Vec<ReceiverSpec>, Vec<Endpoint
         spec.resend_ms = r
             .alertmanager
             .as_ref()
-            .map(|a| i64::try_from(a.resend_interval.as_millis()).unwrap_or(i64::MAX));
+            .map(|a| crate::time::millis(a.resend_interval));
         specs.push(spec);
     }
     if errors.is_empty() {
@@ -611,13 +611,6 @@ pub fn http_client() -> Result<reqwest::Client, String> {
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .map_err(|e| format!("cannot build the HTTP client: {e}"))
-}
-
-/// Formats Unix milliseconds as RFC 3339 UTC with millisecond precision.
-pub fn rfc3339(ms: i64) -> String {
-    chrono::DateTime::from_timestamp_millis(ms)
-        .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
-        .unwrap_or_default()
 }
 
 /// Cuts `s` to at most `max` characters, marking the cut.

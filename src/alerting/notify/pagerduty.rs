@@ -5,7 +5,8 @@
 use serde_json::{json, Value as Json};
 use sha2::{Digest as _, Sha256};
 
-use super::{rfc3339, truncate, GroupView};
+use super::{truncate, GroupView};
+use crate::time::rfc3339;
 use crate::alerting::dispatch::hex;
 
 /// `payload.summary` is limited to 1024 characters.

@@ -3,7 +3,8 @@
 
 use serde_json::{json, Value as Json};
 
-use super::{rfc3339, GroupView};
+use super::GroupView;
+use crate::time::rfc3339;
 use crate::alerting::dispatch::AlertRecord;
 
 /// Go's zero time, which Alertmanager sends as `endsAt` of a firing alert.
