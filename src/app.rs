@@ -11,9 +11,9 @@ use tokio_util::sync::CancellationToken;
 
 use arc_swap::ArcSwap;
 
-use crate::alerting::{self, engine::Published};
-use crate::collectors::{self, runner};
-use crate::config::Config;
+use crate::alerting::{self, engine::Published, AlertingPlan};
+use crate::collectors::{self, runner, Scheduled};
+use crate::config::{Config, Problems};
 use crate::http::{self, AppState};
 use crate::metrics::Format;
 use crate::state::Snapshot;
@@ -30,10 +30,48 @@ pub struct Running {
     tasks: JoinSet<()>,
 }
 
+/// What `run`, `collect` and `check-config` build from a configuration: every section
+/// checked by its owner, every file and secret read once.
+pub struct Plan {
+    pub collectors: Vec<Scheduled>,
+    pub alerting: Option<AlertingPlan>,
+}
+
+/// Checks the whole configuration and builds what runs; every problem of every section,
+/// each with its key path.
+pub fn plan(config: &Config) -> Result<Plan, Problems> {
+    let mut problems = http::check(&config.server);
+    let collectors = collectors::plan(config)
+        .map_err(|p| problems.extend(p))
+        .ok();
+    let alerting = alerting::plan(&config.alerting, crate::time::now_ms())
+        .map_err(|p| problems.extend(p))
+        .ok();
+    match (collectors, alerting) {
+        (Some(collectors), Some(alerting)) if problems.is_empty() => Ok(Plan {
+            collectors,
+            alerting,
+        }),
+        _ => Err(problems),
+    }
+}
+
+/// One snapshot slot per scheduled collector.
+fn snapshot_for(scheduled: &[Scheduled]) -> Snapshot {
+    Snapshot::new(
+        scheduled
+            .iter()
+            .map(|s| (s.collector.name(), s.interval, s.timeout)),
+    )
+}
+
 /// Binds the listener, starts every collector and the server.
-pub async fn start(config: &Config) -> anyhow::Result<Running> {
-    let scheduled = collectors::build(config).context("failed to set up collectors")?;
-    let snapshot = Arc::new(Snapshot::for_collectors(&scheduled));
+pub async fn start(config: &Config, plan: Plan) -> anyhow::Result<Running> {
+    let Plan {
+        collectors: scheduled,
+        alerting: alerting_plan,
+    } = plan;
+    let snapshot = Arc::new(snapshot_for(&scheduled));
     let listener = TcpListener::bind(&config.server.listen)
         .await
         .with_context(|| format!("failed to listen on {}", config.server.listen))?;
@@ -44,9 +82,10 @@ pub async fn start(config: &Config) -> anyhow::Result<Running> {
         tasks.spawn(runner::run(s, Arc::clone(&snapshot), shutdown.clone()));
     }
     let published = Arc::new(ArcSwap::from_pointee(Published::default()));
-    let alerting = if config.alerting.enabled {
+    let alerting = if let Some(alerting_plan) = alerting_plan {
         alerting::start(
             &config.alerting,
+            alerting_plan,
             Arc::clone(&snapshot),
             Arc::clone(&published),
             &mut tasks,
@@ -122,10 +161,11 @@ async fn shutdown_signal() {
 }
 
 /// `centinela collect`: every collector once; the exposition and the failures.
-pub async fn collect_once(config: &Config) -> anyhow::Result<(String, Vec<(String, String)>)> {
-    let scheduled = collectors::build(config).context("failed to set up collectors")?;
-    let snapshot = Snapshot::for_collectors(&scheduled);
-    for s in &scheduled {
+pub async fn collect_once(
+    scheduled: &[Scheduled],
+) -> anyhow::Result<(String, Vec<(String, String)>)> {
+    let snapshot = snapshot_for(scheduled);
+    for s in scheduled {
         let slot = snapshot
             .slot(s.collector.name())
             .context("collector without a snapshot slot")?;
@@ -148,4 +188,136 @@ pub async fn collect_once(config: &Config) -> anyhow::Result<(String, Vec<(Strin
         .map(|b| String::from_utf8_lossy(b).into_owned())
         .collect();
     Ok((text, failures))
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::config::Config;
+
+    /// Every problem `check-config` reports for `toml` on top of the defaults.
+    fn problems(toml: &str) -> Vec<String> {
+        match Config::from_toml(toml).and_then(|c| super::plan(&c).map(|_| ())) {
+            Ok(()) => Vec::new(),
+            Err(e) => e.iter().map(ToString::to_string).collect(),
+        }
+    }
+
+    #[test]
+    fn receivers_and_routes_are_checked_with_their_keys() {
+        let got = problems(
+            r#"
+[alerting]
+[[alerting.receivers]]
+name = "oncall"
+pagerduty = { routing_key = "short", url = "ftp://x" }
+[[alerting.receivers]]
+name = "oncall"
+slack = { webhook_url = "https://hooks.slack.com/services/T/B/secret", url = "http://proxy" }
+[[alerting.receivers]]
+name = "empty"
+[[alerting.routes]]
+matchers = ['severity=~"("']
+receivers = ["pager"]
+[[alerting.inhibit_rules]]
+source_matchers = ["alertname=A"]
+target_matchers = []
+equal = ["bad-label"]
+[[alerting.silences]]
+matchers = ["x=y"]
+ends_at = "tomorrow"
+"#,
+        );
+        let want = [
+            "alerting.receivers[1].name: \"oncall\" is used by an earlier receiver",
+            "alerting.receivers[0].pagerduty.routing_key: must be 32 characters (an Events API v2 integration key), got 5",
+            "alerting.receivers[0].pagerduty.url: must be an http or https URL",
+            "alerting.receivers[1].slack: set exactly one of webhook_url, webhook_url_file or url",
+            "alerting.receivers[2].name: receiver \"empty\" has no slack, pagerduty, alertmanager or webhook",
+            "alerting.routes[0].matchers[0]: \"severity=~\\\"(\\\"\": invalid regular expression",
+            "alerting.routes[0].receivers: no receiver named \"pager\" (configured: oncall, oncall, empty)",
+            "alerting.inhibit_rules[0].source_matchers: source_matchers and target_matchers must not be empty",
+            "alerting.inhibit_rules[0].equal: \"bad-label\" is not a valid label name",
+            "alerting.silences[0].endsAt: \"tomorrow\" is not an RFC 3339 time",
+        ];
+        for w in want {
+            assert!(
+                got.iter().any(|g| g.starts_with(w)),
+                "missing {w:?} in {got:#?}"
+            );
+        }
+        assert!(!got.iter().any(|g| g.contains("secret")), "{got:#?}");
+    }
+
+    #[test]
+    fn collects_every_problem() {
+        let p = problems(
+            "[server]\nlisten = \"nowhere\"\n[postgres]\nmax_connections = 0\nstatement_timeout = \"20s\"\ndatabases = []\n",
+        );
+        assert_eq!(p.len(), 4, "{p:?}");
+        assert!(p.iter().any(|m| m.starts_with("server.listen:")));
+        assert!(p.iter().any(|m| m.starts_with("postgres.max_connections:")));
+        assert!(p
+            .iter()
+            .any(|m| m.starts_with("postgres.statement_timeout:")));
+        assert!(p.iter().any(|m| m.starts_with("postgres.databases:")));
+    }
+
+    #[test]
+    fn bad_dsn_is_reported_without_its_text() {
+        let p = problems("[postgres]\ndsn = \"mysql://user:hunter2@host/db\"\n");
+        assert_eq!(p.len(), 1, "{p:?}");
+        assert!(p[0].starts_with("postgres.dsn:"));
+        assert!(!p[0].contains("hunter2"));
+    }
+
+    #[test]
+    fn missing_dsn_file_is_named() {
+        let p = problems("[postgres]\ndsn_file = \"/nonexistent/dsn\"\n");
+        assert!(
+            p[0].starts_with("postgres.dsn_file:") && p[0].contains("/nonexistent/dsn"),
+            "{p:?}"
+        );
+    }
+
+    #[test]
+    fn dsn_and_dsn_file_exclude_each_other() {
+        let p = problems("[postgres]\ndsn = \"postgres://h/db\"\ndsn_file = \"/x\"\n");
+        assert!(p.iter().any(|m| m.contains("not both")), "{p:?}");
+    }
+
+    #[test]
+    fn collectors_around_the_database_are_checked_with_their_keys() {
+        let p = problems(
+            "[[backups]]\nname = \"d\"\npath = \"/b\"\npattern = \"[\"\n\
+             [[backups]]\nname = \"d\"\npath = \"/c\"\n\
+             [[probes]]\nname = \"api\"\nurl = \"ftp://x/\"\n\
+             [[certs.endpoints]]\naddress = \"no-port\"\n\
+             [[files.logs]]\nname = \"app\"\npath = \"/l.%Q\"\npattern = \"(\"\n\
+             [redis]\nkey_patterns = [\"temp:*\"]\n\
+             [schedule]\nhost = \"10ms\"\n",
+        );
+        for key in [
+            "backups[0].pattern:",
+            "backups[1].name:",
+            "probes[0].url:",
+            "certs.endpoints[0].address:",
+            "files.logs[0].pattern:",
+            "files.logs[0].path:",
+            "redis.key_patterns:",
+            "schedule.host:",
+        ] {
+            assert!(
+                p.iter().any(|m| m.starts_with(key)),
+                "no problem for {key}: {p:?}"
+            );
+        }
+        assert_eq!(p.len(), 8, "{p:?}");
+    }
+
+    #[test]
+    fn redis_url_is_secret() {
+        let p = problems("[redis]\nurl = \"http://:hunter2@host\"\n");
+        assert_eq!(p.len(), 1, "{p:?}");
+        assert!(p[0].starts_with("redis.url:") && !p[0].contains("hunter2"));
+    }
 }

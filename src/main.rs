@@ -9,15 +9,15 @@ use clap::Parser as _;
 use centinela::cli::{CatalogFormat, Cli, Command, RulesCommand};
 use centinela::config::{Config, Sources};
 use centinela::metrics::catalog;
-use centinela::{app, telemetry};
+use centinela::{app, collectors, telemetry};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let command = cli.command.unwrap_or(Command::Run);
     if let Command::Metrics { format } = command {
         let text = match format {
-            CatalogFormat::Text => catalog::render_text(),
-            CatalogFormat::Markdown => catalog::render_markdown(),
+            CatalogFormat::Text => catalog::render_text(&collectors::catalog()),
+            CatalogFormat::Markdown => catalog::render_markdown(&collectors::catalog()),
         };
         return print(&text);
     }
@@ -25,7 +25,9 @@ fn main() -> ExitCode {
         return rules(action);
     }
 
-    let config = match Config::load(&Sources::from_process(cli.config.clone())) {
+    let loaded = Config::load(&Sources::from_process(cli.config.clone()))
+        .and_then(|config| app::plan(&config).map(|plan| (config, plan)));
+    let (config, plan) = match loaded {
         Ok(c) => c,
         Err(problems) => {
             for p in &problems {
@@ -54,7 +56,7 @@ fn main() -> ExitCode {
     };
     runtime.block_on(async move {
         match command {
-            Command::Collect => match app::collect_once(&config).await {
+            Command::Collect => match app::collect_once(&plan.collectors).await {
                 Ok((text, failures)) => {
                     let code = print(&text);
                     for (collector, error) in &failures {
@@ -97,7 +99,7 @@ fn main() -> ExitCode {
                     }
                 }
             }
-            _ => match app::start(&config).await {
+            _ => match app::start(&config, plan).await {
                 Ok(running) => {
                     running.until_signal().await;
                     ExitCode::SUCCESS

@@ -117,15 +117,6 @@ impl Snapshot {
             .store(Arc::new(Entry::new(batch, RunStatus::default())));
     }
 
-    /// One slot per scheduled collector.
-    pub fn for_collectors(scheduled: &[crate::collectors::Scheduled]) -> Self {
-        Self::new(
-            scheduled
-                .iter()
-                .map(|s| (s.collector.name(), s.interval, s.timeout)),
-        )
-    }
-
     pub fn slots(&self) -> &[Slot] {
         &self.slots
     }

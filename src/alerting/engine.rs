@@ -11,17 +11,19 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value as Json};
 use tokio_util::sync::CancellationToken;
 
-use super::dispatch::{AlertRecord, Dispatcher, Muted};
-use super::notify::Stats;
-use crate::time::rfc3339;
+use super::model::{AlertRecord, ReceiverSpec, Severity};
+use super::notify::{self, Stats};
+use super::outbox::Store;
+use super::routes::{Dispatcher, Muted};
 use super::rules::{AlertState, Context, RuleKind, RuleSet};
-use super::store::Store;
+use super::silences::Silences;
 use crate::config::AlertingConfig;
 use crate::metrics::{catalog, labels, Batch};
-use crate::time::system_time_ms;
 use crate::promql::labels::METRIC_NAME;
 use crate::promql::{History, LabelSet};
 use crate::state::Snapshot;
+use crate::time::rfc3339;
+use crate::time::system_time_ms;
 
 /// What the HTTP API and `/metrics` read, replaced after every evaluation.
 #[derive(Debug, Default)]
@@ -63,8 +65,9 @@ fn label_map(l: &LabelSet) -> Json {
 }
 
 impl Engine {
-    pub fn new(config: &AlertingConfig) -> Result<Self, Vec<String>> {
-        let rules = super::load_rules(&config.rule_files)?;
+    /// An engine over checked rules (from [`super::plan`]).
+    #[must_use]
+    pub fn new(config: &AlertingConfig, rules: RuleSet) -> Self {
         let history = History::new(rules.retention(config.history, config.history_max_points));
         let failures = rules
             .groups
@@ -76,14 +79,14 @@ impl Engine {
             })
             .collect();
         let group_seconds = vec![0.0; rules.groups.len()];
-        Ok(Self {
+        Self {
             rules,
             history,
             external_labels: LabelSet::new(config.external_labels.clone()),
             step: config.evaluation_interval,
             failures,
             group_seconds,
-        })
+        }
     }
 
     pub fn rules(&self) -> &RuleSet {
@@ -286,8 +289,8 @@ impl Engine {
             }
         }
         for state in ["pending", "firing"] {
-            for sev in ["P0", "P1", "P2", "P3"] {
-                counts.entry((state, sev.to_owned())).or_default();
+            for sev in Severity::NAMED {
+                counts.entry((state, sev.as_str().to_owned())).or_default();
             }
         }
         #[allow(clippy::cast_precision_loss)]
@@ -416,12 +419,16 @@ fn alert_json(a: &super::rules::Alert, external: &LabelSet) -> Json {
 /// The notification side of the engine: dispatcher, queue and delivery statistics.
 pub struct Delivery {
     pub dispatcher: Dispatcher,
+    /// Every receiver, for rendering what the routes decide.
+    pub specs: Vec<ReceiverSpec>,
+    pub silences: Silences,
     /// `None` only when no receiver is configured and `state_dir` is unusable.
     pub store: Option<Store>,
     pub stats: Arc<Stats>,
     /// Woken when messages are queued.
     pub wake: Vec<Arc<tokio::sync::Notify>>,
     pub runbook_base: String,
+    pub external_url: String,
 }
 
 impl Delivery {
@@ -431,7 +438,12 @@ impl Delivery {
     async fn after_tick(&mut self, engine: &Engine, now: i64) -> Batch {
         let records = engine.alert_records(&self.runbook_base);
         let before = self.dispatcher.state.clone();
-        let messages = self.dispatcher.process(&records, now);
+        let messages: Vec<_> = self
+            .dispatcher
+            .process(&records, &self.silences.active(now), now)
+            .iter()
+            .flat_map(|n| notify::render(&self.specs, n, &self.external_url))
+            .collect();
         if let Some(store) = &self.store {
             let state = serde_json::to_string(&self.dispatcher.state).unwrap_or_default();
             let saved = store

@@ -1,27 +1,24 @@
-//! The alerting engine: Prometheus rule files evaluated over the sidecar's own samples.
+//! Alerting, as a pipeline with one folder per stage, data going one way:
+//!
+//! `rules` (rule files, evaluation, alert states) → `routes` (grouping, timing,
+//! inhibition, silences, maintenance) → `outbox` (the SQLite queue and notification log)
+//! → `notify` (Slack, PagerDuty, webhook, Alertmanager).
+//!
+//! `model` holds what flows between the stages; `plan` checks and builds the section once;
+//! `engine` drives an evaluation through the stages; `silences` owns the live silences.
 
-pub mod dispatch;
 pub mod engine;
-pub mod matchers;
+pub mod model;
 pub mod notify;
+pub mod outbox;
+pub mod plan;
+pub mod routes;
 pub mod rules;
-pub mod store;
-pub mod template;
-pub mod unittest;
+pub mod silences;
 
-
-/// The built-in rule pack, loaded when `alerting.rule_files` is not set.
-pub const DEFAULT_RULES: &str = include_str!("../../alert-rules/centinela.rules.yaml");
-pub const DEFAULT_RULES_NAME: &str = "<built-in>/centinela.rules.yaml";
-
-/// The configured rule files, or the built-in pack when none are configured.
-pub fn load_rules(files: &[String]) -> Result<rules::RuleSet, Vec<String>> {
-    if files.is_empty() {
-        rules::RuleSet::parse(DEFAULT_RULES_NAME, DEFAULT_RULES)
-    } else {
-        rules::RuleSet::load_files(files)
-    }
-}
+pub use plan::{load_rules, plan, AlertingPlan, DEFAULT_RULES, DEFAULT_RULES_NAME};
+pub use rules::{template, unittest};
+pub use silences::{Silences, SILENCES_KEY};
 
 /// Rule files as one Prometheus Operator `PrometheusRule` (monitoring.coreos.com/v1):
 /// every file's groups, in order, unchanged. `sources` are (name, text) pairs, already
@@ -69,29 +66,31 @@ pub fn prometheus_rule(
 /// What the HTTP API shares with a running alerting engine.
 #[derive(Clone, Debug, Default)]
 pub struct Handles {
-    pub silences: dispatch::Silences,
-    pub store: Option<store::Store>,
+    pub silences: Silences,
+    pub store: Option<outbox::Store>,
 }
 
-/// The key under which API-created silences are kept.
-pub const SILENCES_KEY: &str = "silences";
-
-/// Builds the engine and its delivery side, restores saved state and spawns the engine
-/// and one delivery worker per receiver integration.
+/// Restores saved state and spawns the engine and one delivery worker per receiver
+/// integration, from a checked plan.
 pub async fn start(
     config: &crate::config::AlertingConfig,
+    plan: AlertingPlan,
     snapshot: std::sync::Arc<crate::state::Snapshot>,
     published: std::sync::Arc<arc_swap::ArcSwap<engine::Published>>,
     tasks: &mut tokio::task::JoinSet<()>,
     shutdown: tokio_util::sync::CancellationToken,
 ) -> anyhow::Result<Handles> {
-    use std::sync::{Arc, Mutex};
+    use std::sync::Arc;
 
-    let mut engine = engine::Engine::new(config)
-        .map_err(|p| anyhow::anyhow!("alerting rules are invalid: {}", p.join("; ")))?;
-    let (specs, endpoints) = notify::build(config)
-        .map_err(|p| anyhow::anyhow!("alerting receivers are invalid: {}", p.join("; ")))?;
-    let store = match store::Store::open(&config.state_dir).await {
+    let AlertingPlan {
+        rules,
+        specs,
+        endpoints,
+        mut dispatcher,
+        silences: mut silence_list,
+    } = plan;
+    let mut engine = engine::Engine::new(config, rules);
+    let store = match outbox::Store::open(&config.state_dir).await {
         Ok(s) => Some(s),
         Err(e) if endpoints.is_empty() => {
             tracing::warn!(error = %e, "No usable state_dir; alert state is kept in memory only.");
@@ -99,11 +98,7 @@ pub async fn start(
         }
         Err(e) => anyhow::bail!("alerting.state_dir: {e}"),
     };
-    let now = crate::time::system_time_ms(std::time::SystemTime::now());
-    let mut silences =
-        dispatch::config_silences(config, now).map_err(|p| anyhow::anyhow!("{}", p.join("; ")))?;
-    let mut dispatcher = dispatch::Dispatcher::new(config, specs, Arc::default())
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let now = crate::time::now_ms();
     if let Some(store) = &store {
         if let Some(json) = store.load("alerts").await? {
             match engine.restore_state(&json) {
@@ -118,15 +113,19 @@ pub async fn start(
             }
         }
         if let Some(json) = store.load(SILENCES_KEY).await? {
-            let docs: Vec<dispatch::SilenceDoc> = serde_json::from_str(&json).unwrap_or_default();
-            silences.extend(
-                docs.iter()
-                    .filter_map(|d| d.to_silence(d.id.clone(), now).ok()),
-            );
+            match serde_json::from_str::<Vec<routes::silence::SilenceDoc>>(&json) {
+                Ok(docs) => silence_list.extend(docs.iter().filter_map(|d| {
+                    d.to_silence(d.id.clone(), routes::silence::Source::Api, now)
+                        .map_err(
+                            |e| tracing::warn!(id = %d.id, error = %e, "Saved silence ignored."),
+                        )
+                        .ok()
+                })),
+                Err(e) => tracing::warn!(error = %e, "Saved silences ignored."),
+            }
         }
     }
-    let silences: dispatch::Silences = Arc::new(Mutex::new(silences));
-    dispatcher.silences = Arc::clone(&silences);
+    let silences = Silences::new(silence_list, store.clone());
     let stats = Arc::new(notify::Stats::new(&endpoints));
     let mut wake = Vec::new();
     if let Some(store) = &store {
@@ -152,10 +151,13 @@ pub async fn start(
     );
     let delivery = engine::Delivery {
         dispatcher,
+        specs,
+        silences: silences.clone(),
         store: store.clone(),
         stats,
         wake,
         runbook_base: config.runbook_base_url.clone(),
+        external_url: config.external_url.clone(),
     };
     tasks.spawn(engine::run(
         engine,

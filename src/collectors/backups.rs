@@ -9,13 +9,32 @@ use std::io::Read as _;
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
-use super::{CollectError, Collector};
+use super::{every, CollectError, Collector, Shared};
+use crate::config::Config;
+use std::time::Duration;
+use crate::metrics::MetricDesc;
+use crate::config::check::{glob_problem, unique_names, Problems};
 use crate::config::BackupConfig;
-use crate::metrics::catalog::{
-    BK_ERROR, BK_FILES, BK_NEWEST_SIZE, BK_NEWEST_TIME, BK_NEWEST_VALID, BK_SIZE,
-};
 use crate::metrics::{labels, Batch};
 use crate::time::unix_seconds;
+
+// === metrics ===
+
+crate::metrics! {
+    BK_NEWEST_TIME: "centinela_backup_newest_timestamp_seconds", Gauge, ["name"],
+        "Modification time of the newest backup file (unix seconds); absent when there is none.";
+    BK_NEWEST_SIZE: "centinela_backup_newest_size_bytes", Gauge, ["name"],
+        "Size of the newest backup file.";
+    BK_NEWEST_VALID: "centinela_backup_newest_valid", Gauge, ["name"],
+        "1 if the newest backup file looks valid: not empty, and with the right header for pg_dump custom format (PGDMP) or gzip (.gz).";
+    BK_FILES: "centinela_backup_files", Gauge, ["name"],
+        "Backup files in the set.";
+    BK_SIZE: "centinela_backup_size_bytes", Gauge, ["name"],
+        "Total size of the backup files in the set.";
+    BK_ERROR: "centinela_backup_errors", Gauge, ["name", "reason"],
+        "1 when the set cannot be read or holds nothing (reason missing, unreadable, empty).";
+}
+
 
 #[derive(Debug, Clone)]
 pub struct BackupSet {
@@ -124,8 +143,14 @@ pub fn looks_valid(path: &Path, size: u64) -> bool {
 }
 
 impl Collector for BackupsCollector {
-    fn name(&self) -> &'static str {
-        "backups"
+    const NAME: &'static str = "backups";
+    const METRICS: &'static [&'static MetricDesc] = METRICS;
+
+    fn plan(config: &Config, shared: &Shared, problems: &mut Problems) -> Option<(Self, Duration)> {
+        let _ = shared;
+        check(&config.backups, problems);
+        let interval = every(problems, "backups", config.schedule.backups);
+        (!config.backups.is_empty()).then(|| (Self::new(&config.backups), interval))
     }
 
     async fn collect(&self) -> Result<Batch, CollectError> {
@@ -166,6 +191,16 @@ impl Collector for BackupsCollector {
             }
         }
         Ok(b)
+    }
+}
+
+/// Checks `[[backups]]`: unique names and valid patterns.
+pub fn check(config: &[BackupConfig], errors: &mut Problems) {
+    errors.extend(unique_names("backups", config.iter().map(|x| x.name.as_str())));
+    for (i, b) in config.iter().enumerate() {
+        if let Some(p) = &b.pattern {
+            errors.extend(glob_problem(format!("backups[{i}].pattern"), p));
+        }
     }
 }
 

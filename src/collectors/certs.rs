@@ -19,10 +19,25 @@ use rustls::{DigitallySignedStruct, RootCertStore, SignatureScheme};
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::TcpStream;
 
-use super::{CollectError, Collector};
-use crate::config::{split_host_port, Config, StartTls};
-use crate::metrics::catalog::{CERT_NOT_AFTER, CERT_NOT_BEFORE, CERT_SOURCE_ERROR, CERT_VERIFY_OK};
+use super::{every, CollectError, Collector, Shared};
+use crate::metrics::MetricDesc;
+use crate::config::check::{glob_problem, ConfigError, Problems};
+use crate::config::{split_host_port, CertsConfig, Config, StartTls};
 use crate::metrics::{labels, Batch};
+
+// === metrics ===
+
+crate::metrics! {
+    CERT_NOT_AFTER: "centinela_cert_not_after_timestamp_seconds", Gauge, ["source", "subject_cn", "issuer_cn", "serial"],
+        "When the certificate expires (unix seconds). Source is a file path or an endpoint (host:port; postgres for the server's own).";
+    CERT_NOT_BEFORE: "centinela_cert_not_before_timestamp_seconds", Gauge, ["source", "subject_cn", "issuer_cn", "serial"],
+        "When the certificate became valid (unix seconds).";
+    CERT_VERIFY_OK: "centinela_cert_verify_ok", Gauge, ["source", "reason"],
+        "For a TLS endpoint: 1 if its chain verifies against the system roots for its name, 0 with the reason (expired, unknown_issuer for self-signed or private CAs, wrong_name, ...); the certificate is reported either way.";
+    CERT_SOURCE_ERROR: "centinela_cert_source_errors", Gauge, ["source", "reason"],
+        "1 for a certificate source that could not be read: a glob that matches nothing, an unreadable file, a file without certificates, an endpoint that does not answer.";
+}
+
 
 /// PostgreSQL's SSLRequest: length 8, code 80877103.
 const SSL_REQUEST: [u8; 8] = [0, 0, 0, 8, 0x04, 0xd2, 0x16, 0x2f];
@@ -186,8 +201,14 @@ impl CertsCollector {
 }
 
 impl Collector for CertsCollector {
-    fn name(&self) -> &'static str {
-        "certs"
+    const NAME: &'static str = "certs";
+    const METRICS: &'static [&'static MetricDesc] = METRICS;
+
+    fn plan(config: &Config, shared: &Shared, problems: &mut Problems) -> Option<(Self, Duration)> {
+        check(&config.certs, problems);
+        let interval = every(problems, "certs", config.schedule.certs);
+        let certs = Self::new(config, shared.pg_endpoint.clone());
+        (!certs.is_empty()).then_some((certs, interval))
     }
 
     async fn collect(&self) -> Result<Batch, CollectError> {
@@ -406,6 +427,29 @@ impl ServerCertVerifier for RecordingVerifier {
         self.provider
             .signature_verification_algorithms
             .supported_schemes()
+    }
+}
+
+/// Checks `[certs]`: globs and endpoint addresses.
+pub fn check(config: &CertsConfig, errors: &mut Problems) {
+    for (i, f) in config.files.iter().enumerate() {
+        if f.paths.is_empty() {
+            errors.push(ConfigError::new(
+                format!("certs.files[{i}].paths"),
+                "must list at least one path or glob",
+            ));
+        }
+        for (j, p) in f.paths.iter().enumerate() {
+            errors.extend(glob_problem(format!("certs.files[{i}].paths[{j}]"), p));
+        }
+    }
+    for (i, e) in config.endpoints.iter().enumerate() {
+        if split_host_port(&e.address).is_none() {
+            errors.push(ConfigError::new(
+                format!("certs.endpoints[{i}].address"),
+                format!("expected host:port, got {:?}", e.address),
+            ));
+        }
     }
 }
 

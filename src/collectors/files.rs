@@ -21,12 +21,30 @@ use std::time::{Duration, SystemTime};
 
 use regex::bytes::Regex;
 
-use super::{CollectError, Collector};
+use super::{every, CollectError, Collector, Shared};
+use crate::config::Config;
+use crate::metrics::MetricDesc;
+use crate::config::check::{glob_problem, unique_names, ConfigError, Problems};
 use crate::config::FilesConfig;
-use crate::metrics::catalog::{
-    LOG_FILE_PRESENT, LOG_MATCHES, LOG_MATCHES_TOTAL, STALE_BYTES, STALE_ERROR, STALE_FILES,
-};
 use crate::metrics::{labels, Batch};
+
+// === metrics ===
+
+crate::metrics! {
+    STALE_FILES: "centinela_stale_files", Gauge, ["name"],
+        "Files matching the pattern older than older_than (find -mtime).";
+    STALE_BYTES: "centinela_stale_files_bytes", Gauge, ["name"],
+        "Total size of those files.";
+    STALE_ERROR: "centinela_stale_files_errors", Gauge, ["name", "reason"],
+        "1 when the directory cannot be read (missing, unreadable) or the walk was cut short (truncated).";
+    LOG_MATCHES: "centinela_log_matches", Gauge, ["name"],
+        "Lines matching the pattern in today's file (grep -c); starts over when the date, and so the file, changes.";
+    LOG_MATCHES_TOTAL: "centinela_log_matches_total", Counter, ["name"],
+        "Matching lines seen since centinela started, across days, truncation and rotation; never counts a line twice.";
+    LOG_FILE_PRESENT: "centinela_log_file_present", Gauge, ["name"],
+        "1 if today's file exists.";
+}
+
 
 /// Entries a stale-file walk visits before it stops and says so.
 const MAX_WALK_ENTRIES: usize = 1_000_000;
@@ -234,8 +252,15 @@ impl FilesCollector {
 }
 
 impl Collector for FilesCollector {
-    fn name(&self) -> &'static str {
-        "files"
+    const NAME: &'static str = "files";
+    const METRICS: &'static [&'static MetricDesc] = METRICS;
+
+    fn plan(config: &Config, shared: &Shared, problems: &mut Problems) -> Option<(Self, Duration)> {
+        let _ = shared;
+        check(&config.files, problems);
+        let interval = every(problems, "files", config.schedule.files);
+        let f = &config.files;
+        (!f.stale.is_empty() || !f.logs.is_empty()).then(|| (Self::new(f), interval))
     }
 
     #[allow(clippy::cast_precision_loss)]
@@ -295,6 +320,31 @@ impl Collector for FilesCollector {
 /// Sets a file's modification time (tests and the demo age files this way).
 pub fn set_mtime(path: &Path, t: SystemTime) -> std::io::Result<()> {
     File::options().write(true).open(path)?.set_modified(t)
+}
+
+/// Checks `[files]`: unique names, globs, regular expressions and strftime paths.
+pub fn check(config: &FilesConfig, errors: &mut Problems) {
+    errors.extend(unique_names("files.stale", config.stale.iter().map(|x| x.name.as_str())));
+    for (i, f) in config.stale.iter().enumerate() {
+        errors.extend(glob_problem(format!("files.stale[{i}].pattern"), &f.pattern));
+    }
+    errors.extend(unique_names("files.logs", config.logs.iter().map(|x| x.name.as_str())));
+    for (i, l) in config.logs.iter().enumerate() {
+        if let Err(e) = regex::Regex::new(&l.pattern) {
+            errors.push(ConfigError::new(
+                format!("files.logs[{i}].pattern"),
+                format!("invalid regular expression: {e}"),
+            ));
+        }
+        if chrono::format::StrftimeItems::new(&l.path)
+            .any(|i| matches!(i, chrono::format::Item::Error))
+        {
+            errors.push(ConfigError::new(
+                format!("files.logs[{i}].path"),
+                format!("invalid strftime field in {:?}", l.path),
+            ));
+        }
+    }
 }
 
 #[cfg(test)]

@@ -11,14 +11,57 @@ use std::time::Duration;
 
 use procfs::{Current as _, CurrentSI as _};
 
-use super::{CollectError, Collector};
+use super::{every, CollectError, Collector, Shared};
+use crate::config::Config;
+use crate::config::check::Problems;
 use crate::config::HostConfig;
-use crate::metrics::catalog::{
-    CG_MEM_CURRENT, CG_MEM_MAX, CPU_SECONDS, CPU_UTIL, FS_AVAIL, FS_ERROR, FS_FILES, FS_FILES_FREE,
-    FS_FREE, FS_READONLY, FS_SIZE, LOAD1, LOAD15, LOAD5, MEM_AVAILABLE, MEM_CACHED, MEM_FREE,
-    MEM_SWAP_FREE, MEM_SWAP_TOTAL, MEM_TOTAL,
-};
 use crate::metrics::{labels, Batch, Labels, MetricDesc};
+
+// === metrics ===
+
+crate::metrics! {
+    FS_SIZE: "centinela_filesystem_size_bytes", Gauge, ["mountpoint", "device", "fstype"],
+        "Filesystem size.";
+    FS_AVAIL: "centinela_filesystem_avail_bytes", Gauge, ["mountpoint", "device", "fstype"],
+        "Space available to unprivileged users (what df shows as Avail).";
+    FS_FREE: "centinela_filesystem_free_bytes", Gauge, ["mountpoint", "device", "fstype"],
+        "Free space, including what is reserved for root.";
+    FS_FILES: "centinela_filesystem_files", Gauge, ["mountpoint", "device", "fstype"],
+        "Inodes in the filesystem.";
+    FS_FILES_FREE: "centinela_filesystem_files_free", Gauge, ["mountpoint", "device", "fstype"],
+        "Free inodes.";
+    FS_READONLY: "centinela_filesystem_readonly", Gauge, ["mountpoint", "device", "fstype"],
+        "1 if the filesystem is mounted read-only.";
+    FS_ERROR: "centinela_filesystem_device_error", Gauge, ["mountpoint", "device", "fstype", "reason"],
+        "1 for a filesystem that could not be read (reason timeout: statvfs did not answer, as a hung network mount does).";
+    MEM_TOTAL: "centinela_memory_total_bytes", Gauge, [],
+        "Total usable memory (MemTotal).";
+    MEM_AVAILABLE: "centinela_memory_available_bytes", Gauge, [],
+        "Memory available for new work without swapping (MemAvailable), what free -m shows as available.";
+    MEM_FREE: "centinela_memory_free_bytes", Gauge, [],
+        "Unused memory (MemFree).";
+    MEM_CACHED: "centinela_memory_cached_bytes", Gauge, [],
+        "Page cache (Cached).";
+    MEM_SWAP_TOTAL: "centinela_memory_swap_total_bytes", Gauge, [],
+        "Swap space.";
+    MEM_SWAP_FREE: "centinela_memory_swap_free_bytes", Gauge, [],
+        "Unused swap space.";
+    CG_MEM_MAX: "centinela_cgroup_memory_max_bytes", Gauge, [],
+        "Memory limit of centinela's cgroup (v2 memory.max), i.e. the container's limit; absent when unlimited or outside cgroup v2.";
+    CG_MEM_CURRENT: "centinela_cgroup_memory_current_bytes", Gauge, [],
+        "Memory used by centinela's cgroup (v2 memory.current), i.e. the whole container or pod's share.";
+    CPU_SECONDS: "centinela_cpu_seconds_total", Counter, ["mode"],
+        "CPU time of all cores by mode, from /proc/stat.";
+    CPU_UTIL: "centinela_cpu_utilization_ratio", Gauge, [],
+        "Share of CPU time not idle (idle and iowait count as idle) between the last two runs, 0 to 1; absent after the first.";
+    LOAD1: "centinela_load1", Gauge, [],
+        "1-minute load average.";
+    LOAD5: "centinela_load5", Gauge, [],
+        "5-minute load average.";
+    LOAD15: "centinela_load15", Gauge, [],
+        "15-minute load average.";
+}
+
 
 #[derive(Debug)]
 pub struct HostCollector {
@@ -236,8 +279,13 @@ fn memory(b: &mut Batch) -> Result<(), CollectError> {
 }
 
 impl Collector for HostCollector {
-    fn name(&self) -> &'static str {
-        "host"
+    const NAME: &'static str = "host";
+    const METRICS: &'static [&'static MetricDesc] = METRICS;
+
+    fn plan(config: &Config, shared: &Shared, problems: &mut Problems) -> Option<(Self, Duration)> {
+        let _ = shared;
+        let interval = every(problems, "host", config.schedule.host);
+        config.host.enabled.then(|| (Self::new(&config.host), interval))
     }
 
     async fn collect(&self) -> Result<Batch, CollectError> {

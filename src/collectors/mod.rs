@@ -1,37 +1,30 @@
 //! Collectors: each samples one source on its own interval and returns a batch.
-
-pub mod backups;
-pub mod certs;
-pub mod files;
-pub mod host;
-pub mod pgbackrest;
-pub mod postgres;
-pub mod probes;
-pub mod redis;
-pub mod runner;
-pub mod textfile;
+//!
+//! A collector is one file: its metric descriptors (`crate::metrics!`), its section's
+//! checks and its run function, tied together by [`Collector`]. The [`collectors!`] list
+//! at the bottom registers it: one line there is all the wiring (the schedule, `/metrics`,
+//! `centinela metrics`, the README table and `check-config` follow from it).
 
 use std::future::Future;
+use std::sync::Arc;
 use std::time::Duration;
 
 use sqlx::postgres::PgSslMode;
 
-use crate::config::{resolve_secret, Config, StartTls};
-use crate::metrics::Batch;
-
-pub use backups::BackupsCollector;
-pub use certs::CertsCollector;
-pub use files::FilesCollector;
-pub use host::HostCollector;
-pub use pgbackrest::PgBackRestCollector;
-pub use postgres::{PostgresCollector, TablesCollector};
-pub use probes::ProbesCollector;
-pub use redis::RedisCollector;
-pub use textfile::TextfileCollector;
+use crate::config::check::{ConfigError, Problems};
+use crate::config::{Config, StartTls};
+use crate::metrics::catalog::{self, Group};
+use crate::metrics::{Batch, MetricDesc};
 
 /// A source of samples. `runner` owns timing, timeouts and the `up` metric.
-pub trait Collector: Send + Sync {
-    fn name(&self) -> &'static str;
+pub trait Collector: Send + Sync + Sized {
+    /// The `collector` label of its self-metrics and its `centinela metrics` group.
+    const NAME: &'static str;
+    /// Every metric it can export (a test checks it exports no other).
+    const METRICS: &'static [&'static MetricDesc];
+    /// Checks its part of the configuration (problems, with key paths, go to `problems`)
+    /// and builds it with its interval; `None` when it is not enabled.
+    fn plan(config: &Config, shared: &Shared, problems: &mut Problems) -> Option<(Self, Duration)>;
     /// No registry, no HTTP, no alerting: sample and return.
     fn collect(&self) -> impl Future<Output = Result<Batch, CollectError>> + Send;
     /// What stays true when a run fails (`pg_up 0`); by default nothing, so a failed
@@ -39,6 +32,45 @@ pub trait Collector: Send + Sync {
     fn on_failure(&self, _error: &CollectError) -> Batch {
         Batch::default()
     }
+}
+
+/// What several collectors build on: the PostgreSQL connections (both PostgreSQL
+/// collectors) and PostgreSQL's own TLS endpoint (`certs`).
+#[derive(Debug, Default)]
+pub struct Shared {
+    pub pg: Option<Arc<postgres::PgConnections>>,
+    pub pg_endpoint: Option<certs::Endpoint>,
+}
+
+impl Shared {
+    fn plan(config: &Config, problems: &mut Problems) -> Self {
+        let dsn = postgres::check(&config.postgres, problems);
+        match postgres::connections(&config.postgres, dsn) {
+            Ok(pg) => Self {
+                pg_endpoint: if config.certs.postgres {
+                    postgres_endpoint(pg.options())
+                } else {
+                    None
+                },
+                pg: Some(pg),
+            },
+            Err(e) => {
+                problems.push(ConfigError::new("postgres", e.to_string()));
+                Self::default()
+            }
+        }
+    }
+}
+
+/// The interval of a collector scheduled under `[schedule]`, checked.
+pub(crate) fn every(problems: &mut Problems, name: &str, interval: Duration) -> Duration {
+    if interval < Duration::from_secs(1) {
+        problems.push(ConfigError::new(
+            format!("schedule.{name}"),
+            "must be at least 1s",
+        ));
+    }
+    interval
 }
 
 /// Why a run failed. Messages never contain secrets.
@@ -56,52 +88,82 @@ pub enum CollectError {
     Timeout(Duration),
 }
 
-/// Why the collectors could not be set up.
-#[derive(Debug, thiserror::Error)]
-pub enum BuildError {
-    #[error(transparent)]
-    Postgres(#[from] postgres::PgError),
-    #[error("cannot read redis.url_file {path}: {message}")]
-    RedisUrl { path: String, message: String },
-    #[error(transparent)]
-    Collector(#[from] CollectError),
-}
-
+/// Registers the collectors: `module: Variant(Type), …;` per file or folder.
 macro_rules! collectors {
-    ($($variant:ident($ty:ty)),* $(,)?) => {
+    ($($module:ident: $($variant:ident($ty:ident)),+;)*) => {
+        $(pub mod $module;)*
+        $($(pub use $module::$ty;)+)*
+
         /// The closed set of collectors (enum dispatch: one variant per collector).
         #[derive(Debug)]
         pub enum CollectorKind {
-            $($variant($ty)),*
+            $($($variant($ty)),+),*
         }
 
         impl CollectorKind {
             pub fn name(&self) -> &'static str {
-                match self { $(Self::$variant(c) => c.name()),* }
+                match self { $($(Self::$variant(_) => $ty::NAME),+),* }
             }
 
             pub async fn collect(&self) -> Result<Batch, CollectError> {
-                match self { $(Self::$variant(c) => c.collect().await),* }
+                match self { $($(Self::$variant(c) => c.collect().await),+),* }
             }
 
             pub fn on_failure(&self, error: &CollectError) -> Batch {
-                match self { $(Self::$variant(c) => c.on_failure(error)),* }
+                match self { $($(Self::$variant(c) => c.on_failure(error)),+),* }
+            }
+        }
+
+        /// Every collector's metrics, in registration order.
+        pub const COLLECTOR_METRICS: &[Group] = &[$($(($ty::NAME, $ty::METRICS)),+),*];
+
+        /// Checks every collector's configuration and builds the enabled ones, with their
+        /// schedules; every problem of every collector is returned together.
+        pub fn plan(config: &Config) -> Result<Vec<Scheduled>, Problems> {
+            let mut problems = Vec::new();
+            let shared = Shared::plan(config, &mut problems);
+            let mut all = Vec::new();
+            $($(
+                if let Some((c, interval)) = $ty::plan(config, &shared, &mut problems) {
+                    all.push(Scheduled::every(CollectorKind::$variant(c), interval));
+                }
+            )+)*
+            if problems.is_empty() {
+                Ok(all)
+            } else {
+                Err(problems)
             }
         }
     };
 }
 
 collectors! {
-    Postgres(PostgresCollector),
-    PostgresTables(TablesCollector),
-    Host(HostCollector),
-    Certs(CertsCollector),
-    Backups(BackupsCollector),
-    PgBackRest(PgBackRestCollector),
-    Redis(RedisCollector),
-    Files(FilesCollector),
-    Probes(ProbesCollector),
-    Textfile(TextfileCollector),
+    postgres: Postgres(PostgresCollector), PostgresTables(TablesCollector);
+    host: Host(HostCollector);
+    certs: Certs(CertsCollector);
+    backups: Backups(BackupsCollector);
+    pgbackrest: PgBackRest(PgBackRestCollector);
+    redis: Redis(RedisCollector);
+    files: Files(FilesCollector);
+    probes: Probes(ProbesCollector);
+    textfile: Textfile(TextfileCollector);
+}
+
+pub mod runner;
+
+/// The whole catalogue: centinela's own metrics, the alerting engine's, then every
+/// collector's.
+#[must_use]
+pub fn catalog() -> Vec<Group> {
+    let mut all = vec![("self", catalog::SELF), ("alerting", catalog::ALERTING)];
+    all.extend_from_slice(COLLECTOR_METRICS);
+    all
+}
+
+/// Looks a metric up by name in the whole catalogue.
+#[must_use]
+pub fn find_metric(name: &str) -> Option<(&'static str, &'static MetricDesc)> {
+    catalog::find(&catalog(), name)
 }
 
 /// A collector with its schedule.
@@ -123,79 +185,6 @@ impl Scheduled {
     }
 }
 
-/// Every enabled collector for `config`.
-pub fn build(config: &Config) -> Result<Vec<Scheduled>, BuildError> {
-    let pg = postgres::connections(&config.postgres)?;
-    let s = &config.schedule;
-    let pg_endpoint = if config.certs.postgres {
-        postgres_endpoint(pg.options())
-    } else {
-        None
-    };
-    let mut all = vec![
-        Scheduled::every(
-            CollectorKind::Postgres(PostgresCollector::new(pg.clone(), &config.postgres)),
-            config.postgres.interval,
-        ),
-        Scheduled::every(
-            CollectorKind::PostgresTables(TablesCollector::new(pg, &config.postgres)),
-            config.postgres.slow_interval,
-        ),
-    ];
-    if config.host.enabled {
-        all.push(Scheduled::every(
-            CollectorKind::Host(HostCollector::new(&config.host)),
-            s.host,
-        ));
-    }
-    let certs = CertsCollector::new(config, pg_endpoint);
-    if !certs.is_empty() {
-        all.push(Scheduled::every(CollectorKind::Certs(certs), s.certs));
-    }
-    if !config.backups.is_empty() {
-        all.push(Scheduled::every(
-            CollectorKind::Backups(BackupsCollector::new(&config.backups)),
-            s.backups,
-        ));
-    }
-    if config.pgbackrest.enabled {
-        all.push(Scheduled::every(
-            CollectorKind::PgBackRest(PgBackRestCollector::new(&config.pgbackrest)),
-            s.pgbackrest,
-        ));
-    }
-    let redis_url = resolve_secret(config.redis.url.as_ref(), config.redis.url_file.as_deref())
-        .map_err(|(path, e)| BuildError::RedisUrl {
-            path,
-            message: e.to_string(),
-        })?;
-    if let Some(url) = redis_url {
-        all.push(Scheduled::every(
-            CollectorKind::Redis(RedisCollector::new(&config.redis, url)),
-            s.redis,
-        ));
-    }
-    if !config.files.stale.is_empty() || !config.files.logs.is_empty() {
-        all.push(Scheduled::every(
-            CollectorKind::Files(FilesCollector::new(&config.files)),
-            s.files,
-        ));
-    }
-    if !config.probes.is_empty() {
-        all.push(Scheduled::every(
-            CollectorKind::Probes(ProbesCollector::new(&config.probes)?),
-            s.probes,
-        ));
-    }
-    if let Some(dir) = &config.textfile.directory {
-        all.push(Scheduled::every(
-            CollectorKind::Textfile(TextfileCollector::new(dir.clone())),
-            s.textfile,
-        ));
-    }
-    Ok(all)
-}
-
 /// PostgreSQL's own server certificate is read when the connection may use TLS over TCP.
 fn postgres_endpoint(options: &sqlx::postgres::PgConnectOptions) -> Option<certs::Endpoint> {
     let host = options.get_host();
@@ -214,4 +203,34 @@ fn postgres_endpoint(options: &sqlx::postgres::PgConnectOptions) -> Option<certs
         starttls: Some(StartTls::Postgres),
         tls_optional: matches!(options.get_ssl_mode(), PgSslMode::Prefer | PgSslMode::Allow),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashSet;
+
+    #[test]
+    fn catalogue_names_are_unique_and_follow_conventions() {
+        let mut seen = HashSet::new();
+        for (_, descs) in catalog() {
+            for d in descs {
+                assert!(seen.insert(d.name), "{} listed twice", d.name);
+                assert!(
+                    d.name
+                        .bytes()
+                        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_'),
+                    "{}",
+                    d.name
+                );
+                assert!(!d.help.is_empty(), "{} has no help", d.name);
+                match d.kind {
+                    crate::metrics::sample::MetricKind::Counter => {
+                        assert!(d.name.ends_with("_total"), "{}", d.name);
+                    }
+                    _ => assert!(!d.name.ends_with("_total"), "{}", d.name),
+                }
+            }
+        }
+    }
 }

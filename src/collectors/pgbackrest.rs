@@ -8,10 +8,24 @@
 use std::process::Stdio;
 use std::time::Duration;
 
-use super::{CollectError, Collector};
+use super::{every, CollectError, Collector, Shared};
+use crate::config::Config;
+use crate::config::check::Problems;
+use crate::metrics::MetricDesc;
 use crate::config::PgBackRestConfig;
-use crate::metrics::catalog::{PGBR_ERROR, PGBR_LAST, PGBR_STATUS};
 use crate::metrics::{labels, Batch};
+
+// === metrics ===
+
+crate::metrics! {
+    PGBR_LAST: "centinela_pgbackrest_last_backup_timestamp_seconds", Gauge, ["stanza", "type"],
+        "When the newest pgBackRest backup of each type (full, diff, incr) finished (unix seconds).";
+    PGBR_STATUS: "centinela_pgbackrest_stanza_status_code", Gauge, ["stanza", "message"],
+        "pgBackRest's status code for the stanza (0 ok, 2 no valid backups, ...), with its message.";
+    PGBR_ERROR: "centinela_pgbackrest_last_backup_error", Gauge, ["stanza"],
+        "1 if pgBackRest recorded an error (checksum or otherwise) in the newest backup of the stanza.";
+}
+
 
 #[derive(Debug)]
 pub struct PgBackRestCollector {
@@ -82,8 +96,16 @@ impl PgBackRestCollector {
 }
 
 impl Collector for PgBackRestCollector {
-    fn name(&self) -> &'static str {
-        "pgbackrest"
+    const NAME: &'static str = "pgbackrest";
+    const METRICS: &'static [&'static MetricDesc] = METRICS;
+
+    fn plan(config: &Config, shared: &Shared, problems: &mut Problems) -> Option<(Self, Duration)> {
+        let _ = shared;
+        let interval = every(problems, "pgbackrest", config.schedule.pgbackrest);
+        config
+            .pgbackrest
+            .enabled
+            .then(|| (Self::new(&config.pgbackrest), interval))
     }
 
     async fn collect(&self) -> Result<Batch, CollectError> {

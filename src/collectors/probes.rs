@@ -6,10 +6,24 @@
 
 use std::time::{Duration, Instant};
 
-use super::{CollectError, Collector};
+use super::{every, CollectError, Collector, Shared};
+use crate::config::Config;
+use crate::metrics::MetricDesc;
+use crate::config::check::{unique_names, ConfigError, Problems};
 use crate::config::ProbeConfig;
-use crate::metrics::catalog::{PROBE_DURATION, PROBE_STATUS, PROBE_SUCCESS};
 use crate::metrics::{labels, Batch};
+
+// === metrics ===
+
+crate::metrics! {
+    PROBE_SUCCESS: "centinela_probe_success", Gauge, ["name"],
+        "1 if the URL answered with a status below 400 within the timeout (curl -f), 0 otherwise.";
+    PROBE_DURATION: "centinela_probe_duration_seconds", Gauge, ["name"],
+        "How long the probe took.";
+    PROBE_STATUS: "centinela_probe_http_status_code", Gauge, ["name"],
+        "HTTP status of the answer; 0 when there was none.";
+}
+
 
 #[derive(Debug)]
 pub struct ProbesCollector {
@@ -49,8 +63,23 @@ impl ProbesCollector {
 }
 
 impl Collector for ProbesCollector {
-    fn name(&self) -> &'static str {
-        "probes"
+    const NAME: &'static str = "probes";
+    const METRICS: &'static [&'static MetricDesc] = METRICS;
+
+    fn plan(config: &Config, shared: &Shared, problems: &mut Problems) -> Option<(Self, Duration)> {
+        let _ = shared;
+        check(&config.probes, problems);
+        let interval = every(problems, "probes", config.schedule.probes);
+        if config.probes.is_empty() {
+            return None;
+        }
+        match Self::new(&config.probes) {
+            Ok(p) => Some((p, interval)),
+            Err(e) => {
+                problems.push(ConfigError::new("probes", e.to_string()));
+                None
+            }
+        }
     }
 
     async fn collect(&self) -> Result<Batch, CollectError> {
@@ -77,5 +106,25 @@ impl Collector for ProbesCollector {
             b.push(&PROBE_STATUS, labels([("name", name)]), f64::from(*status));
         }
         Ok(b)
+    }
+}
+
+/// Checks `[[probes]]`: unique names, http(s) URLs, timeouts.
+pub fn check(config: &[ProbeConfig], errors: &mut Problems) {
+    errors.extend(unique_names("probes", config.iter().map(|x| x.name.as_str())));
+    for (i, p) in config.iter().enumerate() {
+        match reqwest::Url::parse(&p.url) {
+            Ok(u) if matches!(u.scheme(), "http" | "https") => {}
+            _ => errors.push(ConfigError::new(
+                format!("probes[{i}].url"),
+                format!("expected an http:// or https:// URL, got {:?}", p.url),
+            )),
+        }
+        if p.timeout.is_zero() {
+            errors.push(ConfigError::new(
+                format!("probes[{i}].timeout"),
+                "must be greater than 0",
+            ));
+        }
     }
 }

@@ -13,13 +13,36 @@ use std::time::{Duration, Instant};
 use redis::aio::MultiplexedConnection;
 use secrecy::{ExposeSecret, SecretString};
 
-use super::{CollectError, Collector};
+use super::{every, CollectError, Collector, Shared};
+use crate::config::Config;
+use crate::metrics::MetricDesc;
+use crate::config::check::{secret, ConfigError, Problems};
 use crate::config::RedisConfig;
-use crate::metrics::catalog::{
-    REDIS_CLIENTS, REDIS_DB_KEYS, REDIS_EVICTED, REDIS_KEYS_COUNT, REDIS_MEM_MAX, REDIS_MEM_USED,
-    REDIS_PING, REDIS_SCAN_COMPLETE, REDIS_UP,
-};
 use crate::metrics::{labels, Batch};
+
+// === metrics ===
+
+crate::metrics! {
+    REDIS_UP: "redis_up", Gauge, [],
+        "1 if Redis answered PING, 0 if not.";
+    REDIS_PING: "centinela_redis_ping_seconds", Gauge, [],
+        "Round-trip time of PING.";
+    REDIS_MEM_USED: "redis_memory_used_bytes", Gauge, [],
+        "Memory used by Redis (used_memory).";
+    REDIS_MEM_MAX: "redis_memory_max_bytes", Gauge, [],
+        "Redis maxmemory; 0 means no limit.";
+    REDIS_CLIENTS: "redis_connected_clients", Gauge, [],
+        "Connected clients.";
+    REDIS_EVICTED: "redis_evicted_keys_total", Counter, [],
+        "Keys evicted because of maxmemory.";
+    REDIS_DB_KEYS: "redis_db_keys", Gauge, ["db"],
+        "Keys per database.";
+    REDIS_KEYS_COUNT: "redis_keys_count", Untyped, ["db", "pattern"],
+        "Keys matching each configured pattern, counted with SCAN (redis_exporter name; untyped because of its _count suffix). Check centinela_redis_key_scan_complete.";
+    REDIS_SCAN_COMPLETE: "centinela_redis_key_scan_complete", Gauge, ["db", "pattern"],
+        "1 if the pattern's SCAN finished within scan_budget, 0 if the count is partial (a lower bound).";
+}
+
 
 #[derive(Debug)]
 pub struct RedisCollector {
@@ -223,8 +246,14 @@ impl RedisCollector {
 }
 
 impl Collector for RedisCollector {
-    fn name(&self) -> &'static str {
-        "redis"
+    const NAME: &'static str = "redis";
+    const METRICS: &'static [&'static MetricDesc] = METRICS;
+
+    fn plan(config: &Config, shared: &Shared, problems: &mut Problems) -> Option<(Self, Duration)> {
+        let _ = shared;
+        let url = check(&config.redis, problems);
+        let interval = every(problems, "redis", config.schedule.redis);
+        url.map(|url| (Self::new(&config.redis, url), interval))
     }
 
     async fn collect(&self) -> Result<Batch, CollectError> {
@@ -246,6 +275,32 @@ impl Collector for RedisCollector {
         b.set(&REDIS_UP, 0.0);
         b
     }
+}
+
+/// Checks `[redis]`; returns the URL, read once (none: Redis is not monitored).
+pub fn check(r: &RedisConfig, errors: &mut Problems) -> Option<SecretString> {
+    let url = secret(
+        ("redis.url", r.url.as_ref()),
+        ("redis.url_file", r.url_file.as_deref()),
+        |url| match ::redis::parse_redis_url(url) {
+            Some(_) => Ok(()),
+            None => Err("not a valid redis:// URL".into()),
+        },
+    )
+    .unwrap_or_else(|e| {
+        errors.push(e);
+        None
+    });
+    if !r.enabled() && !r.key_patterns.is_empty() {
+        errors.push(ConfigError::new(
+            "redis.key_patterns",
+            "needs redis.url or redis.url_file",
+        ));
+    }
+    if r.scan_count == 0 {
+        errors.push(ConfigError::new("redis.scan_count", "must be at least 1"));
+    }
+    url
 }
 
 #[cfg(test)]

@@ -11,10 +11,23 @@ use std::collections::{BTreeMap, HashSet};
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use super::{CollectError, Collector};
-use crate::metrics::catalog::{self, TEXTFILE_ERROR, TEXTFILE_MTIME};
+use super::{every, CollectError, Collector, Shared};
+use crate::config::Config;
+use crate::config::check::Problems;
+use std::time::Duration;
+use crate::metrics::MetricDesc;
 use crate::metrics::{labels, Batch, Family, Labels, MetricKind, Sample};
 use crate::time::unix_seconds;
+
+// === metrics ===
+
+crate::metrics! {
+    TEXTFILE_ERROR: "centinela_textfile_scrape_error", Gauge, ["file"],
+        "1 if the *.prom file could not be read or parsed (it is skipped; the others still load), 0 if it loaded.";
+    TEXTFILE_MTIME: "centinela_textfile_mtime_seconds", Gauge, ["file"],
+        "Modification time of each *.prom file that loaded.";
+}
+
 
 #[derive(Debug)]
 pub struct TextfileCollector {
@@ -209,8 +222,14 @@ fn parse_sample(line: &str) -> Result<Parsed, String> {
 }
 
 impl Collector for TextfileCollector {
-    fn name(&self) -> &'static str {
-        "textfile"
+    const NAME: &'static str = "textfile";
+    const METRICS: &'static [&'static MetricDesc] = METRICS;
+
+    fn plan(config: &Config, shared: &Shared, problems: &mut Problems) -> Option<(Self, Duration)> {
+        let _ = shared;
+        let interval = every(problems, "textfile", config.schedule.textfile);
+        let dir = config.textfile.directory.as_ref()?;
+        Some((Self::new(dir.clone()), interval))
     }
 
     async fn collect(&self) -> Result<Batch, CollectError> {
@@ -238,7 +257,7 @@ impl Collector for TextfileCollector {
                     .and_then(|text| parse(&text))
                     .and_then(|families| {
                         for f in &families {
-                            if catalog::find(&f.name).is_some() {
+                            if super::find_metric(&f.name).is_some() {
                                 return Err(format!("{} is a centinela metric", f.name));
                             }
                             if owned.contains(&*f.name) {

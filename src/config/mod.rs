@@ -1,9 +1,11 @@
-//! Configuration: embedded defaults, then the `--config` file, then `CENTINELA__*` variables.
+//! Configuration as data: the serde types of every section and their layering (embedded
+//! defaults, then the `--config` file, then `CENTINELA__*` variables). Each section's owner
+//! checks its values (`app::plan` gathers them); this module imports no other of the crate.
 
-mod validate;
+pub mod check;
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Duration;
 
 use bytesize::ByteSize;
@@ -12,7 +14,7 @@ use figment::Figment;
 use secrecy::SecretString;
 use serde::Deserialize;
 
-pub use validate::{split_host_port, validate, ConfigError};
+pub use check::{read_secret_file, split_host_port, ConfigError, Problems};
 
 /// The defaults, also the documented reference of every key.
 pub const DEFAULTS: &str = include_str!("defaults.toml");
@@ -473,7 +475,8 @@ impl Sources {
 }
 
 impl Config {
-    /// Parses and validates; every problem is returned, each naming its key.
+    /// Parses the layers into the section types; every problem is returned, each naming its
+    /// key. Values are checked by their owners afterwards (`app::plan`).
     pub fn load(sources: &Sources) -> Result<Self, Vec<ConfigError>> {
         let mut figment = Figment::from(Toml::string(DEFAULTS));
         if let Some(path) = &sources.file {
@@ -493,15 +496,8 @@ impl Config {
         Self::finish(&Figment::from(Toml::string(DEFAULTS)).merge(Toml::string(toml)))
     }
 
-    /// Phase 1, serde types; phase 2, every value problem at once.
     fn finish(figment: &Figment) -> Result<Self, Vec<ConfigError>> {
-        let config: Config = figment.extract().map_err(|e| figment_errors(&e))?;
-        let problems = validate(&config);
-        if problems.is_empty() {
-            Ok(config)
-        } else {
-            Err(problems)
-        }
+        figment.extract().map_err(|e| figment_errors(&e))
     }
 }
 
@@ -574,29 +570,6 @@ fn figment_errors(err: &figment::Error) -> Vec<ConfigError> {
             ConfigError::new(key, format!("{}{source}", e.kind))
         })
         .collect()
-}
-
-/// A secret given inline or as a `*_file` path (inline wins; validation rejects both).
-/// The error names the file.
-pub fn resolve_secret(
-    value: Option<&SecretString>,
-    file: Option<&Path>,
-) -> Result<Option<SecretString>, (String, std::io::Error)> {
-    match (value, file) {
-        (Some(v), _) => Ok(Some(v.clone())),
-        (None, Some(path)) => read_secret_file(path)
-            .map(Some)
-            .map_err(|e| (path.display().to_string(), e)),
-        (None, None) => Ok(None),
-    }
-}
-
-/// Reads a secret from a file, trimming the trailing newline editors and `kubectl` add.
-pub fn read_secret_file(path: &Path) -> std::io::Result<SecretString> {
-    let raw = std::fs::read_to_string(path)?;
-    Ok(SecretString::from(
-        raw.trim_end_matches(['\n', '\r']).to_owned(),
-    ))
 }
 
 #[cfg(test)]

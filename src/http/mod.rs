@@ -18,8 +18,23 @@ use crate::state::Snapshot;
 pub struct AppState {
     pub snapshot: Arc<Snapshot>,
     pub alerting: Arc<arc_swap::ArcSwap<crate::alerting::engine::Published>>,
-    pub silences: crate::alerting::dispatch::Silences,
-    pub store: Option<crate::alerting::store::Store>,
+    pub silences: crate::alerting::Silences,
+    pub store: Option<crate::alerting::outbox::Store>,
+}
+
+/// Checks `[server]`.
+#[must_use]
+pub fn check(server: &crate::config::ServerConfig) -> crate::config::Problems {
+    if server.listen.parse::<std::net::SocketAddr>().is_ok() {
+        return Vec::new();
+    }
+    vec![crate::config::ConfigError::new(
+        "server.listen",
+        format!(
+            "expected an address like 0.0.0.0:9432, got {:?}",
+            server.listen
+        ),
+    )]
 }
 
 /// The application's routes; a plain function so tests can serve it on any port.

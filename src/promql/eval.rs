@@ -10,9 +10,9 @@ use promql_parser::parser::{
 };
 
 use super::functions;
-use super::value::{err, Result, Sample, Series, Value, Window};
 use super::labels::{LabelSet, METRIC_NAME};
 use super::storage::{is_stale, Point, Storage, LOOKBACK_MS};
+use super::value::{err, Result, Sample, Series, Value, Window};
 
 /// Every aggregation [`Evaluator`] implements; `parse` rejects the others.
 pub const AGGREGATIONS: &[&str] = &[

@@ -4,9 +4,9 @@
 use chrono::{DateTime, Datelike, Timelike};
 use promql_parser::parser::Expr;
 
-use super::value::{absent_labels, err, EvalError, Result, Sample, Series, Value, Window};
 use super::labels::{is_label_name, LabelSet};
 use super::storage::Point;
+use super::value::{absent_labels, err, EvalError, Result, Sample, Series, Value, Window};
 
 /// Every function the evaluator implements. Anything else is rejected when a rule loads.
 pub const SUPPORTED: &[&str] = &[

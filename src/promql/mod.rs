@@ -12,9 +12,9 @@ pub mod value;
 use promql_parser::parser::{Expr, VectorSelector};
 
 pub use eval::Evaluator;
-pub use value::{Sample, Value};
 pub use labels::LabelSet;
 pub use storage::{History, Retention, Storage};
+pub use value::{Sample, Value};
 
 /// Parses `expr` and checks every construct in it is supported.
 pub fn parse(expr: &str) -> Result<Expr, String> {

@@ -307,7 +307,7 @@ fn readme_seed_table_names_real_metrics_and_alerts() {
                 .any(|p| name.starts_with(p))
             {
                 assert!(
-                    centinela::metrics::catalog::find(name).is_some(),
+                    centinela::collectors::find_metric(name).is_some(),
                     "README seed table names {name}, which centinela does not export"
                 );
                 metrics += 1;

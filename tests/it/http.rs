@@ -5,7 +5,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use centinela::http::{self, AppState};
-use centinela::metrics::catalog;
 use centinela::state::{Entry, RunStatus, Snapshot};
 use tokio_util::sync::CancellationToken;
 
@@ -55,7 +54,7 @@ async fn exposition_passes_promtool_and_matches_the_catalogue() {
 
     // Every exported family is in the catalogue, with the catalogue's type.
     for name in m.names() {
-        let (_, desc) = catalog::find(name)
+        let (_, desc) = centinela::collectors::find_metric(name)
             .unwrap_or_else(|| panic!("{name} is exported but not in the catalogue"));
         assert_eq!(
             m.types.get(name).map(String::as_str),

@@ -759,7 +759,7 @@ async fn notify_test_sends_a_marked_message_and_fails_loudly() {
 
 #[test]
 fn huge_groups_stay_within_slack_and_pagerduty_limits() {
-    use centinela::alerting::dispatch::AlertRecord;
+    use centinela::alerting::model::AlertRecord;
     use centinela::alerting::notify::{pagerduty, slack, GroupView};
     use centinela::promql::LabelSet;
     let long = "x".repeat(5000);

@@ -3,9 +3,9 @@
 
 use serde_json::{json, Value as Json};
 
-use crate::time::rfc3339;
 use super::webhook::generator_url;
-use crate::alerting::dispatch::AlertRecord;
+use crate::alerting::model::AlertRecord;
+use crate::time::rfc3339;
 
 /// `ends_at` is the expiry given to firing alerts: Alertmanager resolves them itself if
 /// centinela stops sending. Resolved alerts carry their resolve time.

@@ -18,46 +18,12 @@ use serde_json::Value as Json;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
-use super::dispatch::{AlertRecord, Outgoing};
-use super::store::Store;
-use crate::config::{resolve_secret, AlertingConfig};
+use super::model::{AlertRecord, Notification, Outgoing};
+pub use super::model::{GroupView, Integration, ReceiverSpec};
+use super::outbox::Store;
+use crate::config::check::{check_url, duplicate_or_empty_names, secret, ConfigError, Problems};
+use crate::config::AlertingConfig;
 use crate::time::system_time_ms;
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum Integration {
-    Slack,
-    PagerDuty,
-    Webhook,
-    Alertmanager,
-}
-
-impl Integration {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Slack => "slack",
-            Self::PagerDuty => "pagerduty",
-            Self::Webhook => "webhook",
-            Self::Alertmanager => "alertmanager",
-        }
-    }
-
-    /// Notified per group; Alertmanager gets alerts and groups them itself.
-    pub fn grouped(self) -> bool {
-        self != Self::Alertmanager
-    }
-}
-
-/// What the dispatcher needs to know of a receiver (no secrets).
-#[derive(Clone, Debug)]
-pub struct ReceiverSpec {
-    pub name: String,
-    pub integrations: Vec<Integration>,
-    pub slack_max_alerts: usize,
-    pub webhook_max_alerts: usize,
-    /// Per integration: send a message when the group resolves.
-    pub send_resolved: BTreeMap<Integration, bool>,
-    pub resend_ms: Option<i64>,
-}
 
 /// Where and how a worker delivers (the secrets live here only).
 pub struct Endpoint {
@@ -78,77 +44,48 @@ impl std::fmt::Debug for Endpoint {
     }
 }
 
-/// A group about to be notified.
-pub struct GroupView<'a> {
-    pub key: &'a str,
-    pub receiver: &'a str,
-    pub group_labels: &'a BTreeMap<String, String>,
-    pub firing: &'a [AlertRecord],
-    pub resolved: &'a [AlertRecord],
-    pub external_url: &'a str,
-    /// `notify-test`: marked as a test everywhere a person reads it.
-    pub test: bool,
-}
-
-impl GroupView<'_> {
-    /// The most severe `severity` of the firing alerts (of the resolved ones if none fire).
-    pub fn severity(&self) -> &str {
-        let alerts = if self.firing.is_empty() {
-            self.resolved
-        } else {
-            self.firing
-        };
-        alerts
+/// The messages for one routed notification; `specs` are every receiver's.
+#[must_use]
+pub fn render(
+    specs: &[ReceiverSpec],
+    notification: &Notification,
+    external_url: &str,
+) -> Vec<Outgoing> {
+    match notification {
+        Notification::Group {
+            key,
+            receiver,
+            group_labels,
+            firing,
+            resolved,
+        } => specs
             .iter()
-            .map(|a| a.label("severity"))
-            .min_by_key(|s| severity_rank(s))
-            .unwrap_or("")
-    }
-
-    /// Labels every alert of the group shares.
-    pub fn common_labels(&self) -> BTreeMap<String, String> {
-        common(self.firing.iter().chain(self.resolved).map(|a| &a.labels))
-    }
-
-    pub fn common_annotations(&self) -> BTreeMap<String, String> {
-        common(
-            self.firing
-                .iter()
-                .chain(self.resolved)
-                .map(|a| &a.annotations),
-        )
-    }
-
-    pub fn alertname(&self) -> String {
-        self.common_labels()
-            .get("alertname")
-            .cloned()
-            .or_else(|| self.group_labels.get("alertname").cloned())
-            .unwrap_or_else(|| "alerts".into())
-    }
-}
-
-fn common<'a>(
-    mut maps: impl Iterator<Item = &'a BTreeMap<String, String>>,
-) -> BTreeMap<String, String> {
-    let Some(first) = maps.next() else {
-        return BTreeMap::new();
-    };
-    let mut out = first.clone();
-    for m in maps {
-        out.retain(|k, v| m.get(k) == Some(v));
-    }
-    out
-}
-
-/// P0 first; unknown severities after P3.
-pub fn severity_rank(s: &str) -> u8 {
-    match s {
-        "P0" => 0,
-        "P1" => 1,
-        "P2" => 2,
-        "P3" => 3,
-        _ => 4,
+            .find(|s| &s.name == receiver)
+            .map(|spec| {
+                spec.render(&GroupView {
+                    key,
+                    receiver,
+                    group_labels,
+                    firing,
+                    resolved,
+                    external_url,
+                    test: false,
+                })
+            })
+            .unwrap_or_default(),
+        Notification::Forward {
+            receiver,
+            alerts,
+            ends_at,
+        } => {
+            let list: Vec<(&AlertRecord, bool)> = alerts.iter().map(|(a, r)| (a, *r)).collect();
+            vec![Outgoing {
+                receiver: receiver.clone(),
+                integration: Integration::Alertmanager,
+                body: alertmanager::render(&list, *ends_at, external_url),
+                supersedes: true,
+            }]
+        }
     }
 }
 
@@ -175,23 +112,38 @@ impl ReceiverSpec {
     }
 }
 
-/// Receivers and their endpoints from the configuration; secret files are read here.
-pub fn build(config: &AlertingConfig) -> Result<(Vec<ReceiverSpec>, Vec<Endpoint>), Vec<String>> {
+/// Receivers and their endpoints from the configuration, checked; secret files are read
+/// here, once. Every problem is returned with its key path, never with a secret.
+pub fn build(config: &AlertingConfig) -> Result<(Vec<ReceiverSpec>, Vec<Endpoint>), Problems> {
     let mut specs = Vec::new();
     let mut endpoints = Vec::new();
     let mut errors = Vec::new();
+    for (i, name) in duplicate_or_empty_names(config.receivers.iter().map(|r| r.name.as_str())) {
+        let why = if name.is_empty() {
+            "must not be empty".to_owned()
+        } else {
+            format!("{name:?} is used by an earlier receiver")
+        };
+        errors.push(ConfigError::new(
+            format!("alerting.receivers[{i}].name"),
+            why,
+        ));
+    }
     for (i, r) in config.receivers.iter().enumerate() {
         let at = |k: &str| format!("alerting.receivers[{i}].{k}");
-        let mut secret =
-            |key: &str, value: Option<&SecretString>, file: Option<&std::path::Path>| {
-                match resolve_secret(value, file) {
-                    Ok(v) => v,
-                    Err((path, e)) => {
-                        errors.push(format!("{}: cannot read {path}: {e}", at(key)));
-                        None
-                    }
-                }
-            };
+        if r.slack.is_none()
+            && r.pagerduty.is_none()
+            && r.alertmanager.is_none()
+            && r.webhook.is_none()
+        {
+            errors.push(ConfigError::new(
+                at("name"),
+                format!(
+                    "receiver {:?} has no slack, pagerduty, alertmanager or webhook",
+                    r.name
+                ),
+            ));
+        }
         let mut spec = ReceiverSpec {
             name: r.name.clone(),
             integrations: Vec::new(),
@@ -212,22 +164,77 @@ pub fn build(config: &AlertingConfig) -> Result<(Vec<ReceiverSpec>, Vec<Endpoint
             });
         };
         if let Some(s) = &r.slack {
-            let url = secret(
-                "slack.webhook_url_file",
-                s.webhook_url.as_ref(),
-                s.webhook_url_file.as_deref(),
-            )
-            .or_else(|| s.url.clone().map(SecretString::from));
+            let given = [
+                s.webhook_url.is_some(),
+                s.webhook_url_file.is_some(),
+                s.url.is_some(),
+            ]
+            .iter()
+            .filter(|b| **b)
+            .count();
+            let mut url = None;
+            if given == 1 {
+                match secret(
+                    (&at("slack.webhook_url"), s.webhook_url.as_ref()),
+                    (&at("slack.webhook_url_file"), s.webhook_url_file.as_deref()),
+                    check_url,
+                ) {
+                    Ok(u) => url = u,
+                    Err(e) => errors.push(e),
+                }
+            } else {
+                errors.push(ConfigError::new(
+                    at("slack"),
+                    "set exactly one of webhook_url, webhook_url_file or url",
+                ));
+            }
+            if let Some(u) = &s.url {
+                match check_url(u) {
+                    Ok(()) => url = url.or_else(|| Some(SecretString::from(u.clone()))),
+                    Err(e) => errors.push(ConfigError::new(at("slack.url"), e)),
+                }
+            }
+            if s.max_alerts == 0 || s.max_alerts > 40 {
+                errors.push(ConfigError::new(
+                    at("slack.max_alerts"),
+                    "must be between 1 and 40 (Slack allows 50 blocks per message)",
+                ));
+            }
             if let Some(url) = url {
                 push(Integration::Slack, url, None, s.min_interval, s.timeout);
             }
         }
         if let Some(p) = &r.pagerduty {
+            if p.routing_key.is_none() && p.routing_key_file.is_none() {
+                errors.push(ConfigError::new(
+                    at("pagerduty"),
+                    "set routing_key or routing_key_file",
+                ));
+            }
             let key = secret(
-                "pagerduty.routing_key_file",
-                p.routing_key.as_ref(),
-                p.routing_key_file.as_deref(),
-            );
+                (&at("pagerduty.routing_key"), p.routing_key.as_ref()),
+                (
+                    &at("pagerduty.routing_key_file"),
+                    p.routing_key_file.as_deref(),
+                ),
+                |k: &str| {
+                    if k.len() == 32 {
+                        Ok(())
+                    } else {
+                        Err(format!(
+                            "must be 32 characters (an Events API v2 integration key), got {}",
+                            k.len()
+                        ))
+                    }
+                },
+            )
+            .unwrap_or_else(|e| {
+                errors.push(e);
+                None
+            });
+            if let Err(e) = check_url(&p.url) {
+                errors.push(ConfigError::new(at("pagerduty.url"), e));
+            }
             if key.is_some() {
                 push(
                     Integration::PagerDuty,
@@ -239,11 +246,32 @@ pub fn build(config: &AlertingConfig) -> Result<(Vec<ReceiverSpec>, Vec<Endpoint
             }
         }
         if let Some(w) = &r.webhook {
-            if let Some(url) = secret("webhook.url_file", w.url.as_ref(), w.url_file.as_deref()) {
+            if w.url.is_none() && w.url_file.is_none() {
+                errors.push(ConfigError::new(at("webhook"), "set url or url_file"));
+            }
+            let url = secret(
+                (&at("webhook.url"), w.url.as_ref()),
+                (&at("webhook.url_file"), w.url_file.as_deref()),
+                check_url,
+            )
+            .unwrap_or_else(|e| {
+                errors.push(e);
+                None
+            });
+            if let Some(url) = url {
                 push(Integration::Webhook, url, None, Duration::ZERO, w.timeout);
             }
         }
         if let Some(a) = &r.alertmanager {
+            if let Err(e) = check_url(&a.url) {
+                errors.push(ConfigError::new(at("alertmanager.url"), e));
+            }
+            if a.resend_interval < Duration::from_secs(1) {
+                errors.push(ConfigError::new(
+                    at("alertmanager.resend_interval"),
+                    "must be at least 1s",
+                ));
+            }
             let url = format!("{}/api/v2/alerts", a.url.trim_end_matches('/'));
             push(
                 Integration::Alertmanager,
@@ -519,7 +547,8 @@ pub async fn send_test(
     receiver: &str,
     severity: &str,
 ) -> Result<(Vec<String>, Vec<String>), Vec<String>> {
-    let (specs, endpoints) = build(config)?;
+    let (specs, endpoints) =
+        build(config).map_err(|p| p.iter().map(ToString::to_string).collect::<Vec<_>>())?;
     let spec = specs.iter().find(|s| s.name == receiver).ok_or_else(|| {
         let names: Vec<&str> = specs.iter().map(|s| s.name.as_str()).collect();
         vec![format!(

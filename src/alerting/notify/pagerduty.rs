@@ -6,8 +6,9 @@ use serde_json::{json, Value as Json};
 use sha2::{Digest as _, Sha256};
 
 use super::{truncate, GroupView};
+use crate::alerting::model::hex;
+use crate::alerting::model::Severity;
 use crate::time::rfc3339;
-use crate::alerting::dispatch::hex;
 
 /// `payload.summary` is limited to 1024 characters.
 pub const SUMMARY_MAX: usize = 1024;
@@ -17,10 +18,10 @@ const DETAILS_MAX: usize = 20;
 /// P0 → critical, P1 → error, P2 → warning, P3 → info; PagerDuty's own names pass
 /// through; anything else is `error` (Alertmanager's default).
 pub fn severity(s: &str) -> &'static str {
-    match s {
-        "P0" | "critical" => "critical",
-        "P2" | "warning" => "warning",
-        "P3" | "info" => "info",
+    match (Severity::parse(s), s) {
+        (Severity::P0, _) | (_, "critical") => "critical",
+        (Severity::P2, _) | (_, "warning") => "warning",
+        (Severity::P3, _) | (_, "info") => "info",
         _ => "error",
     }
 }

@@ -4,7 +4,8 @@
 use serde_json::{json, Value as Json};
 
 use super::{truncate, GroupView};
-use crate::alerting::dispatch::AlertRecord;
+use crate::alerting::model::AlertRecord;
+use crate::alerting::model::Severity;
 
 /// Slack rejects a section text longer than this with 400 `invalid_blocks`.
 pub const SECTION_TEXT_MAX: usize = 3000;
@@ -19,12 +20,12 @@ pub fn color(severity: &str, resolved: bool) -> &'static str {
     if resolved {
         return "#2EB67D";
     }
-    match severity {
-        "P0" => "#D00000",
-        "P1" => "#E8590C",
-        "P2" => "#F2C744",
-        "P3" => "#439FE0",
-        _ => "#808080",
+    match Severity::parse(severity) {
+        Severity::P0 => "#D00000",
+        Severity::P1 => "#E8590C",
+        Severity::P2 => "#F2C744",
+        Severity::P3 => "#439FE0",
+        Severity::Other => "#808080",
     }
 }
 
@@ -32,12 +33,12 @@ pub fn marker(severity: &str, resolved: bool) -> &'static str {
     if resolved {
         return "✅";
     }
-    match severity {
-        "P0" => "🚨",
-        "P1" => "🔴",
-        "P2" => "🟠",
-        "P3" => "🔵",
-        _ => "⚪",
+    match Severity::parse(severity) {
+        Severity::P0 => "🚨",
+        Severity::P1 => "🔴",
+        Severity::P2 => "🟠",
+        Severity::P3 => "🔵",
+        Severity::Other => "⚪",
     }
 }
 

@@ -4,8 +4,8 @@
 use serde_json::{json, Value as Json};
 
 use super::GroupView;
+use crate::alerting::model::AlertRecord;
 use crate::time::rfc3339;
-use crate::alerting::dispatch::AlertRecord;
 
 /// Go's zero time, which Alertmanager sends as `endsAt` of a firing alert.
 const ZERO_TIME: &str = "0001-01-01T00:00:00Z";

@@ -16,17 +16,61 @@ use std::time::Duration;
 use secrecy::ExposeSecret;
 use sqlx::postgres::{PgConnectOptions, PgConnection};
 
-use super::{CollectError, Collector};
-use crate::config::{resolve_secret, PostgresConfig};
-use crate::metrics::catalog::{
-    PG_ACTIVITY_COUNT, PG_ACTIVITY_MAX_TX, PG_ARCHIVED, PG_ARCHIVE_FAILED, PG_FREEZE_MAX_AGE,
-    PG_IS_REPLICA, PG_LAST_ARCHIVED_TIME, PG_LAST_ARCHIVE_AGE, PG_LAST_FAILED_TIME, PG_LOCKS_COUNT,
-    PG_LOCK_WAITING, PG_MAX_CONNECTIONS, PG_REPLICATION_LAG, PG_SLOT_ACTIVE, PG_SLOT_RETAINED,
-    PG_START_TIME, PG_STATIC, PG_SUPERUSER_RESERVED, PG_UP, PG_XID_AGE,
-};
+use super::{CollectError, Collector, Shared};
+use crate::config::Config;
+use secrecy::SecretString;
+use crate::metrics::MetricDesc;
+use crate::config::check::{secret, ConfigError, Problems};
+use crate::config::PostgresConfig;
 use crate::metrics::{labels, Batch};
 pub use pool::{PgConnections, PgSession};
 pub use tables::TablesCollector;
+
+// === metrics ===
+
+crate::metrics! {
+    PG_UP: "pg_up", Gauge, [],
+        "1 if PostgreSQL answered the last collection, 0 if it could not be reached.";
+    PG_STATIC: "pg_static", Gauge, ["version", "short_version"],
+        "Always 1; labels carry the server version (postgres_exporter compatible).";
+    PG_START_TIME: "pg_postmaster_start_time_seconds", Gauge, [],
+        "When the PostgreSQL server started (unix seconds).";
+    PG_IS_REPLICA: "pg_replication_is_replica", Gauge, [],
+        "1 if the server is in recovery (a replica), 0 on a primary.";
+    PG_REPLICATION_LAG: "pg_replication_lag_seconds", Gauge, [],
+        "On a replica: seconds since the last replayed transaction, 0 when replay has caught up with what was received. Absent on a primary.";
+    PG_MAX_CONNECTIONS: "pg_settings_max_connections", Gauge, [],
+        "The server's max_connections setting.";
+    PG_SUPERUSER_RESERVED: "pg_settings_superuser_reserved_connections", Gauge, [],
+        "The server's superuser_reserved_connections setting.";
+    PG_FREEZE_MAX_AGE: "pg_settings_autovacuum_freeze_max_age", Gauge, [],
+        "The server's autovacuum_freeze_max_age setting (transactions).";
+    PG_ACTIVITY_COUNT: "pg_stat_activity_count", Untyped, ["datname", "state"],
+        "Backends per database and state (postgres_exporter name; untyped because of its _count suffix).";
+    PG_ACTIVITY_MAX_TX: "pg_stat_activity_max_tx_duration", Gauge, ["datname", "state"],
+        "Age in seconds of the oldest open transaction per database and state, 0 when none.";
+    PG_LOCK_WAITING: "pg_lock_waiting_sessions", Gauge, ["datname"],
+        "Sessions currently waiting for a lock, per database.";
+    PG_LOCKS_COUNT: "pg_locks_count", Untyped, ["datname", "mode"],
+        "Locks held or awaited per database and mode (postgres_exporter name; untyped because of its _count suffix).";
+    PG_XID_AGE: "pg_database_xid_age", Gauge, ["datname"],
+        "Age in transactions of the database's datfrozenxid (wraparound happens near 2^31).";
+    PG_ARCHIVED: "pg_stat_archiver_archived_count", Untyped, [],
+        "WAL files archived successfully since the statistics reset (postgres_exporter name; untyped, a counter without _total).";
+    PG_ARCHIVE_FAILED: "pg_stat_archiver_failed_count", Untyped, [],
+        "Failed attempts to archive WAL files since the statistics reset (postgres_exporter name; untyped, a counter without _total).";
+    PG_LAST_ARCHIVE_AGE: "pg_stat_archiver_last_archive_age", Gauge, [],
+        "Seconds since the last WAL file was archived; absent if none ever was.";
+    PG_LAST_ARCHIVED_TIME: "pg_stat_archiver_last_archived_timestamp_seconds", Gauge, [],
+        "When the last WAL file was archived (unix seconds); absent if none ever was.";
+    PG_LAST_FAILED_TIME: "pg_stat_archiver_last_failed_timestamp_seconds", Gauge, [],
+        "When archiving last failed (unix seconds); absent if it never failed.";
+    PG_SLOT_ACTIVE: "pg_replication_slots_active", Gauge, ["slot_name", "slot_type", "database"],
+        "1 if the replication slot is in use by a consumer.";
+    PG_SLOT_RETAINED: "pg_replication_slots_pg_wal_lsn_diff", Gauge, ["slot_name", "slot_type", "database"],
+        "Bytes of WAL the replication slot keeps on disk (current LSN minus the slot's restart LSN).";
+}
+
 
 /// What can go wrong talking to PostgreSQL. No variant carries the DSN.
 #[derive(Debug, thiserror::Error)]
@@ -104,13 +148,12 @@ impl DatabaseFilter {
 
 /// Connection options from the configuration: `dsn`, `dsn_file`, `DATABASE_URL`, then the
 /// libpq variables (PGHOST, PGPORT, PGUSER, PGPASSWORD, PGDATABASE, PGSSLMODE).
-pub fn connect_options(config: &PostgresConfig) -> Result<PgConnectOptions, PgError> {
-    let dsn = resolve_secret(config.dsn.as_ref(), config.dsn_file.as_deref())
-        .map_err(|(path, e)| PgError::DsnFile {
-            path,
-            message: e.to_string(),
-        })?
-        .or_else(|| std::env::var("DATABASE_URL").ok().map(Into::into));
+/// `dsn` is the configured one, already read and checked by [`check`].
+pub fn connect_options(
+    config: &PostgresConfig,
+    dsn: Option<SecretString>,
+) -> Result<PgConnectOptions, PgError> {
+    let dsn = dsn.or_else(|| std::env::var("DATABASE_URL").ok().map(Into::into));
     let options = match dsn {
         Some(dsn) => dsn
             .expose_secret()
@@ -126,9 +169,12 @@ pub fn connect_options(config: &PostgresConfig) -> Result<PgConnectOptions, PgEr
 }
 
 /// The shared connection set for both PostgreSQL collectors.
-pub fn connections(config: &PostgresConfig) -> Result<Arc<PgConnections>, PgError> {
+pub fn connections(
+    config: &PostgresConfig,
+    dsn: Option<SecretString>,
+) -> Result<Arc<PgConnections>, PgError> {
     Ok(Arc::new(PgConnections::new(
-        connect_options(config)?,
+        connect_options(config, dsn)?,
         config.max_connections,
         config.interval / 2,
     )))
@@ -268,8 +314,13 @@ impl PostgresCollector {
 }
 
 impl Collector for PostgresCollector {
-    fn name(&self) -> &'static str {
-        "postgres"
+    const NAME: &'static str = "postgres";
+    const METRICS: &'static [&'static MetricDesc] = METRICS;
+
+    fn plan(config: &Config, shared: &Shared, problems: &mut Problems) -> Option<(Self, Duration)> {
+        let _ = (config, problems);
+        let pg = shared.pg.as_ref()?;
+        Some((Self::new(Arc::clone(pg), &config.postgres), config.postgres.interval))
     }
 
     async fn collect(&self) -> Result<Batch, CollectError> {
@@ -291,4 +342,101 @@ impl Collector for PostgresCollector {
         b.set(&PG_UP, if unreachable { 0.0 } else { 1.0 });
         b
     }
+}
+
+/// Checks `[postgres]`; returns the configured DSN, read once (none: libpq's defaults).
+pub fn check(pg: &PostgresConfig, errors: &mut Problems) -> Option<SecretString> {
+    let mut err = |key: &str, msg: String| errors.push(ConfigError::new(key, msg));
+    let dsn = match secret(
+        ("postgres.dsn", pg.dsn.as_ref()),
+        ("postgres.dsn_file", pg.dsn_file.as_deref()),
+        check_dsn,
+    ) {
+        Ok(dsn) => dsn,
+        Err(e) => {
+            err(&e.key, e.message);
+            None
+        }
+    };
+    for (key, value) in [
+        ("postgres.interval", pg.interval),
+        ("postgres.slow_interval", pg.slow_interval),
+        ("postgres.statement_timeout", pg.statement_timeout),
+        ("postgres.lock_timeout", pg.lock_timeout),
+        (
+            "postgres.slow_statement_threshold",
+            pg.slow_statement_threshold,
+        ),
+    ] {
+        if value.is_zero() {
+            err(key, "must be greater than 0".into());
+        }
+    }
+    if pg.interval < Duration::from_secs(1) && !pg.interval.is_zero() {
+        err("postgres.interval", "must be at least 1s".into());
+    }
+    if pg.statement_timeout >= pg.interval && !pg.interval.is_zero() {
+        err(
+            "postgres.statement_timeout",
+            format!(
+                "must be shorter than postgres.interval ({}), or a slow statement delays the next run",
+                humantime::format_duration(pg.interval)
+            ),
+        );
+    }
+    if pg.lock_timeout > pg.statement_timeout {
+        err(
+            "postgres.lock_timeout",
+            "must not be longer than postgres.statement_timeout".into(),
+        );
+    }
+    if pg.max_connections == 0 {
+        err("postgres.max_connections", "must be at least 1".into());
+    }
+    if pg.databases.is_empty() {
+        err(
+            "postgres.databases",
+            "must list at least one database, or \"*\"".into(),
+        );
+    }
+    if pg.max_tables_per_database == 0 {
+        err(
+            "postgres.max_tables_per_database",
+            "must be at least 1".into(),
+        );
+    }
+    if pg.unused_index_max_scans < 0 {
+        err(
+            "postgres.unused_index_max_scans",
+            format!("must be >= 0, got {}", pg.unused_index_max_scans),
+        );
+    }
+    if !(0.0..=100.0).contains(&pg.bloat_min_dead_ratio) {
+        err(
+            "postgres.bloat_min_dead_ratio",
+            format!("must be between 0 and 100, got {}", pg.bloat_min_dead_ratio),
+        );
+    }
+    if pg.slow_statement_limit == 0 || pg.slow_statement_limit > 1000 {
+        err(
+            "postgres.slow_statement_limit",
+            format!(
+                "must be between 1 and 1000, got {}",
+                pg.slow_statement_limit
+            ),
+        );
+    }
+    dsn
+}
+
+/// Parses a DSN without ever echoing it: parser messages can quote the input.
+fn check_dsn(dsn: &str) -> Result<(), String> {
+    const EXPECTED: &str =
+        "not a valid PostgreSQL connection URL (postgres://user:password@host:port/database?sslmode=…)";
+    if !(dsn.starts_with("postgres://") || dsn.starts_with("postgresql://")) {
+        return Err(EXPECTED.into());
+    }
+    dsn.parse::<PgConnectOptions>()
+        .map(|_| ())
+        .map_err(|_| EXPECTED.into())
 }

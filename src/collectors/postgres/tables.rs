@@ -13,15 +13,70 @@ use sqlx::postgres::{PgConnection, PgRow};
 use sqlx::Row as _;
 
 use super::{queries, DatabaseFilter, PgConnections, PgError};
-use crate::collectors::{CollectError, Collector};
+use crate::collectors::{CollectError, Collector, Shared};
+use crate::config::check::Problems;
+use crate::config::Config;
+use std::time::Duration;
 use crate::config::PostgresConfig;
-use crate::metrics::catalog::{
-    DB_COLLECTED, DB_SIZE, DB_SIZE_ESTIMATED, DB_TABLES, DB_TABLES_AGGREGATED, I_SCAN, I_SIZE,
-    I_UNUSED, ST_CALLS, ST_MEAN, ST_SECONDS, T_ANALYZE_COUNT, T_AUTOANALYZE_COUNT,
-    T_AUTOVACUUM_COUNT, T_DEAD, T_IDX_SCAN, T_INDEX_SIZE, T_LAST_ANALYZE, T_LAST_AUTOANALYZE,
-    T_LAST_AUTOVACUUM, T_LAST_VACUUM, T_LIVE, T_MOD, T_SEQ_SCAN, T_TABLE_SIZE, T_VACUUM_COUNT,
-};
 use crate::metrics::{labels, Batch, Labels, MetricDesc};
+
+// === metrics ===
+
+crate::metrics! {
+    T_LIVE: "pg_stat_user_tables_n_live_tup", Gauge, ["datname", "schemaname", "relname"],
+        "Estimated live rows.";
+    T_DEAD: "pg_stat_user_tables_n_dead_tup", Gauge, ["datname", "schemaname", "relname"],
+        "Estimated dead rows, waiting for VACUUM.";
+    T_MOD: "pg_stat_user_tables_n_mod_since_analyze", Gauge, ["datname", "schemaname", "relname"],
+        "Rows modified since the table was last analyzed.";
+    T_SEQ_SCAN: "pg_stat_user_tables_seq_scan", Untyped, ["datname", "schemaname", "relname"],
+        "Sequential scans started on the table (a counter; untyped, name kept from postgres_exporter).";
+    T_IDX_SCAN: "pg_stat_user_tables_idx_scan", Untyped, ["datname", "schemaname", "relname"],
+        "Index scans started on the table (a counter; untyped, name kept from postgres_exporter).";
+    T_VACUUM_COUNT: "pg_stat_user_tables_vacuum_count", Untyped, ["datname", "schemaname", "relname"],
+        "Manual VACUUMs of the table (a counter; untyped, name kept from postgres_exporter).";
+    T_AUTOVACUUM_COUNT: "pg_stat_user_tables_autovacuum_count", Untyped, ["datname", "schemaname", "relname"],
+        "Autovacuum runs on the table (a counter; untyped, name kept from postgres_exporter).";
+    T_ANALYZE_COUNT: "pg_stat_user_tables_analyze_count", Untyped, ["datname", "schemaname", "relname"],
+        "Manual ANALYZEs of the table (a counter; untyped, name kept from postgres_exporter).";
+    T_AUTOANALYZE_COUNT: "pg_stat_user_tables_autoanalyze_count", Untyped, ["datname", "schemaname", "relname"],
+        "Autoanalyze runs on the table (a counter; untyped, name kept from postgres_exporter).";
+    T_LAST_VACUUM: "pg_stat_user_tables_last_vacuum", Gauge, ["datname", "schemaname", "relname"],
+        "When the table was last vacuumed by hand (unix seconds). No sample if it never was (postgres_exporter exports 0).";
+    T_LAST_AUTOVACUUM: "pg_stat_user_tables_last_autovacuum", Gauge, ["datname", "schemaname", "relname"],
+        "When autovacuum last processed the table (unix seconds). No sample if it never did.";
+    T_LAST_ANALYZE: "pg_stat_user_tables_last_analyze", Gauge, ["datname", "schemaname", "relname"],
+        "When the table was last analyzed by hand (unix seconds). No sample if it never was.";
+    T_LAST_AUTOANALYZE: "pg_stat_user_tables_last_autoanalyze", Gauge, ["datname", "schemaname", "relname"],
+        "When autoanalyze last processed the table (unix seconds). No sample if it never did.";
+    T_TABLE_SIZE: "pg_stat_user_tables_table_size_bytes", Gauge, ["datname", "schemaname", "relname"],
+        "Size of the table with its TOAST, free-space and visibility maps (pg_table_size), or the catalog estimate while the table is locked.";
+    T_INDEX_SIZE: "pg_stat_user_tables_index_size_bytes", Gauge, ["datname", "schemaname", "relname"],
+        "Size of all the table's indexes (pg_indexes_size), or the catalog estimate while the table is locked.";
+    I_SCAN: "pg_stat_user_indexes_idx_scan", Untyped, ["datname", "schemaname", "relname", "indexrelname"],
+        "Scans started on the index (a counter; untyped, name kept from postgres_exporter).";
+    I_SIZE: "pg_stat_user_indexes_size_bytes", Gauge, ["datname", "schemaname", "relname", "indexrelname"],
+        "Size of the index (pg_relation_size), or the catalog estimate while it is locked.";
+    I_UNUSED: "pg_unused_index_size_bytes", Gauge, ["datname", "schemaname", "relname", "indexrelname"],
+        "Size of each non-unique, non-primary index with fewer than unused_index_max_scans scans and larger than unused_index_min_size. Never cut by the table cap.";
+    DB_SIZE: "pg_database_size_bytes", Gauge, ["datname"],
+        "Disk space used by the database (pg_database_size).";
+    ST_MEAN: "pg_stat_statements_mean_seconds", Gauge, ["datname", "queryid"],
+        "Mean execution time of the slowest statements (mean above slow_statement_threshold, top slow_statement_limit); needs pg_stat_statements.";
+    ST_CALLS: "pg_stat_statements_calls_total", Counter, ["datname", "queryid"],
+        "Executions of each statement reported in pg_stat_statements_mean_seconds.";
+    ST_SECONDS: "pg_stat_statements_seconds_total", Counter, ["datname", "queryid"],
+        "Total execution time of each statement reported in pg_stat_statements_mean_seconds.";
+    DB_COLLECTED: "centinela_pg_database_collect_success", Gauge, ["datname"],
+        "1 if the database's tables and indexes were read in the last run, 0 if that database failed (the others are still reported).";
+    DB_TABLES: "centinela_pg_tables", Gauge, ["datname"],
+        "User tables in the database.";
+    DB_TABLES_AGGREGATED: "centinela_pg_tables_aggregated", Gauge, ["datname"],
+        "Tables beyond max_tables_per_database whose figures are summed into relname=\"__other__\".";
+    DB_SIZE_ESTIMATED: "centinela_pg_relations_size_estimated", Gauge, ["datname"],
+        "Relations whose size came from the catalog estimate (relpages) because another session held or awaited an ACCESS EXCLUSIVE lock on them.";
+}
+
 
 /// Label value for the sum of the tables (and their indexes) beyond the cap.
 pub const OTHER: &str = "__other__";
@@ -357,8 +412,13 @@ impl TablesCollector {
 }
 
 impl Collector for TablesCollector {
-    fn name(&self) -> &'static str {
-        "postgres_tables"
+    const NAME: &'static str = "postgres_tables";
+    const METRICS: &'static [&'static MetricDesc] = METRICS;
+
+    fn plan(config: &Config, shared: &Shared, problems: &mut Problems) -> Option<(Self, Duration)> {
+        let _ = problems;
+        let pg = shared.pg.as_ref()?;
+        Some((Self::new(Arc::clone(pg), &config.postgres), config.postgres.slow_interval))
     }
 
     async fn collect(&self) -> Result<Batch, CollectError> {

@@ -55,7 +55,8 @@ pub struct App {
 
 impl App {
     pub async fn start(config: &Config) -> Self {
-        let running = app::start(config).await.expect("centinela starts");
+        let plan = app::plan(config).unwrap_or_else(|e| panic!("test config invalid: {e:?}"));
+        let running = app::start(config, plan).await.expect("centinela starts");
         let base = format!("http://{}", running.local_addr);
         Self {
             running,

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use super::rules::{parse_duration, relative_to, AlertState, Context, RuleSet};
+use super::{parse_duration, relative_to, AlertState, Context, RuleSet};
 use crate::promql::eval::Evaluator;
 use crate::promql::labels::METRIC_NAME;
 use crate::promql::storage::stale_marker;
@@ -169,7 +169,7 @@ pub fn firing(rules: &RuleSet, alertname: &str) -> Vec<ExpAlert> {
     let mut got: Vec<ExpAlert> = rules
         .rules()
         .filter(|r| r.name == alertname)
-        .flat_map(super::rules::Rule::alerts)
+        .flat_map(super::Rule::alerts)
         .filter(|a| a.state == AlertState::Firing)
         .map(|a| ExpAlert {
             exp_labels: a

@@ -2,81 +2,27 @@
 //! inhibition, silences, the maintenance file, and a notification log that decides what
 //! is new. Pure: the caller persists [`Dispatcher::state`] and the messages together.
 
+pub mod forward;
+pub mod matchers;
+pub mod mute;
+pub mod silence;
+
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
 
 use serde::{Deserialize, Serialize};
-use serde_json::Value as Json;
-use sha2::{Digest, Sha256};
 
-use super::matchers::{all_match, Matcher};
-use super::notify::{self, Integration, ReceiverSpec};
+use super::model::{AlertRecord, Integration, Notification, ReceiverSpec};
 use super::rules::AlertState;
 use crate::config::AlertingConfig;
 use crate::promql::LabelSet;
+use matchers::{all_match, Matcher};
+pub use mute::Muted;
+use mute::{Inhibit, MuteCheck};
+use silence::Silence;
 
 /// Resolved alerts keep being forwarded to Alertmanager this long (Prometheus' value).
 pub const AM_RESOLVED_RETENTION_MS: i64 = 15 * 60 * 1000;
-
-/// An alert as notifications carry it: labels with the external labels, rendered
-/// annotations, and its times in Unix milliseconds.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct AlertRecord {
-    pub labels: BTreeMap<String, String>,
-    pub annotations: BTreeMap<String, String>,
-    pub value: f64,
-    pub starts_at: i64,
-    #[serde(default)]
-    pub ends_at: Option<i64>,
-    pub fingerprint: String,
-}
-
-impl AlertRecord {
-    pub fn new(
-        labels: &LabelSet,
-        annotations: BTreeMap<String, String>,
-        value: f64,
-        starts_at: i64,
-    ) -> Self {
-        let labels: BTreeMap<String, String> = labels
-            .iter()
-            .map(|(k, v)| (k.to_owned(), v.to_owned()))
-            .collect();
-        Self {
-            fingerprint: fingerprint(&labels),
-            labels,
-            annotations,
-            value,
-            starts_at,
-            ends_at: None,
-        }
-    }
-
-    pub fn label_set(&self) -> LabelSet {
-        LabelSet::new(self.labels.clone())
-    }
-
-    pub fn label(&self, name: &str) -> &str {
-        self.labels.get(name).map_or("", String::as_str)
-    }
-}
-
-/// 16 hex digits of SHA-256 over the sorted labels: stable across restarts and versions.
-pub fn fingerprint(labels: &BTreeMap<String, String>) -> String {
-    let mut h = Sha256::new();
-    for (k, v) in labels {
-        h.update(k.as_bytes());
-        h.update([0xff]);
-        h.update(v.as_bytes());
-        h.update([0xfe]);
-    }
-    hex(&h.finalize()[..8])
-}
-
-pub fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
 
 struct Route {
     matchers: Vec<Matcher>,
@@ -87,35 +33,6 @@ struct Route {
     group_interval_ms: i64,
     repeat_interval_ms: i64,
 }
-
-struct Inhibit {
-    source: Vec<Matcher>,
-    target: Vec<Matcher>,
-    equal: Vec<String>,
-    /// The built-in rule also counts pending sources: PostgreSQL's table alerts go away
-    /// the moment it stops answering, long before `PostgresqlDown` has been down for 1m.
-    pending_sources: bool,
-}
-
-/// A silence from the configuration or the API.
-#[derive(Clone, Debug)]
-pub struct Silence {
-    pub id: String,
-    pub matchers: Vec<Matcher>,
-    pub starts_at: i64,
-    pub ends_at: i64,
-    pub created_by: String,
-    pub comment: String,
-}
-
-impl Silence {
-    pub fn active(&self, now: i64) -> bool {
-        self.starts_at <= now && now < self.ends_at
-    }
-}
-
-/// Silences shared by the dispatcher and the HTTP API.
-pub type Silences = Arc<Mutex<Vec<Silence>>>;
 
 /// One notification group's log: what was last told to its receiver, and when.
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
@@ -144,75 +61,11 @@ pub struct DispatchState {
     pub forwarded: BTreeMap<String, ForwardState>,
 }
 
-/// A message for one receiver's integration, ready to queue.
-#[derive(Clone, Debug)]
-pub struct Outgoing {
-    pub receiver: String,
-    pub integration: Integration,
-    pub body: Json,
-    /// Replaces messages still queued for the same receiver and integration (Alertmanager
-    /// batches carry the full state, so only the newest matters).
-    pub supersedes: bool,
-}
-
-/// Why an alert is held back, if it is.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Muted {
-    Maintenance,
-    Silenced,
-    Inhibited,
-}
-
-impl Muted {
-    pub const ALL: [Self; 3] = [Self::Maintenance, Self::Silenced, Self::Inhibited];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Maintenance => "maintenance",
-            Self::Silenced => "silenced",
-            Self::Inhibited => "inhibited",
-        }
-    }
-}
-
-/// What holds alerts back at one instant.
-struct MuteCheck {
-    maintenance: bool,
-    silences: Vec<Silence>,
-    firing: Vec<LabelSet>,
-    pending: Vec<LabelSet>,
-}
-
-impl MuteCheck {
-    fn muted(&self, inhibit: &[Inhibit], labels: &LabelSet) -> Option<Muted> {
-        if self.maintenance && labels.value("severity") != "P0" {
-            return Some(Muted::Maintenance);
-        }
-        if self.silences.iter().any(|s| all_match(&s.matchers, labels)) {
-            return Some(Muted::Silenced);
-        }
-        let inhibited = inhibit.iter().any(|rule| {
-            all_match(&rule.target, labels)
-                && self
-                    .firing
-                    .iter()
-                    .chain(self.pending.iter().filter(|_| rule.pending_sources))
-                    .any(|src| {
-                        src != labels
-                            && all_match(&rule.source, src)
-                            && rule.equal.iter().all(|l| src.value(l) == labels.value(l))
-                    })
-        });
-        inhibited.then_some(Muted::Inhibited)
-    }
-}
-
 pub struct Dispatcher {
     routes: Vec<Route>,
     inhibit: Vec<Inhibit>,
     receivers: Vec<ReceiverSpec>,
     maintenance_file: Option<PathBuf>,
-    pub silences: Silences,
     pub state: DispatchState,
     /// Firing alerts held back at the last pass, indexed by `Muted as usize`.
     pub held: [usize; 3],
@@ -227,11 +80,7 @@ fn ms(d: std::time::Duration) -> i64 {
 impl Dispatcher {
     /// Builds routes and inhibition rules from the configuration (already validated, so a
     /// matcher that does not parse is reported, not skipped).
-    pub fn new(
-        config: &AlertingConfig,
-        receivers: Vec<ReceiverSpec>,
-        silences: Silences,
-    ) -> Result<Self, String> {
+    pub fn new(config: &AlertingConfig, receivers: Vec<ReceiverSpec>) -> Result<Self, String> {
         let route = |matchers: Vec<Matcher>,
                      receivers: Vec<String>,
                      cont,
@@ -306,7 +155,6 @@ impl Dispatcher {
             inhibit,
             receivers,
             maintenance_file: config.maintenance_file.clone(),
-            silences,
             state: DispatchState::default(),
             held: [0; 3],
             external_url: config.external_url.clone(),
@@ -345,11 +193,16 @@ impl Dispatcher {
         (key, group_labels)
     }
 
-    fn receiver(&self, name: &str) -> Option<&ReceiverSpec> {
+    pub(super) fn receiver(&self, name: &str) -> Option<&ReceiverSpec> {
         self.receivers.iter().find(|r| r.name == name)
     }
 
-    fn mute_check(&self, alerts: &[(AlertRecord, AlertState)], now: i64) -> MuteCheck {
+    fn mute_check(
+        &self,
+        alerts: &[(AlertRecord, AlertState)],
+        silences: &[Silence],
+        now: i64,
+    ) -> MuteCheck {
         let sources = |state| {
             alerts
                 .iter()
@@ -359,19 +212,21 @@ impl Dispatcher {
         };
         MuteCheck {
             maintenance: self.maintenance_file.as_ref().is_some_and(|p| p.exists()),
-            silences: self
-                .silences
-                .lock()
-                .map(|s| s.iter().filter(|s| s.active(now)).cloned().collect())
-                .unwrap_or_default(),
+            silences: silences.iter().filter(|s| s.active(now)).cloned().collect(),
             firing: sources(AlertState::Firing),
             pending: sources(AlertState::Pending),
         }
     }
 
-    /// One pass at `now` over every alert the rules hold; returns the messages to queue.
-    pub fn process(&mut self, alerts: &[(AlertRecord, AlertState)], now: i64) -> Vec<Outgoing> {
-        let check = self.mute_check(alerts, now);
+    /// One pass at `now` over every alert the rules hold, under the given silences;
+    /// returns what to notify, for the notifiers to render.
+    pub fn process(
+        &mut self,
+        alerts: &[(AlertRecord, AlertState)],
+        silences: &[Silence],
+        now: i64,
+    ) -> Vec<Notification> {
+        let check = self.mute_check(alerts, silences, now);
         let muted = |labels: &LabelSet| check.muted(&self.inhibit, labels);
 
         let mut out = Vec::new();
@@ -493,18 +348,13 @@ impl Dispatcher {
             if !(changed || repeat_due) {
                 continue;
             }
-            if let Some(spec) = self.receivers.iter().find(|r| r.name == group.receiver) {
-                let view = notify::GroupView {
-                    key: &key,
-                    receiver: &group.receiver,
-                    group_labels: &group.group_labels,
-                    firing: &firing,
-                    resolved: &resolved,
-                    external_url: &self.external_url,
-                    test: false,
-                };
-                out.extend(spec.render(&view));
-            }
+            out.push(Notification::Group {
+                key: key.clone(),
+                receiver: group.receiver.clone(),
+                group_labels: group.group_labels.clone(),
+                firing: firing.clone(),
+                resolved,
+            });
             group.notified = frozen;
             group
                 .notified
@@ -521,176 +371,46 @@ impl Dispatcher {
         out.extend(self.forward(forward, now));
         out
     }
-
-    /// Alertmanager forwarding, as Prometheus does it: the full list on every change and
-    /// every `resend_interval`, firing alerts with `endsAt` ahead, resolved ones for 15m.
-    fn forward(
-        &mut self,
-        lists: BTreeMap<String, Vec<(&AlertRecord, bool)>>,
-        now: i64,
-    ) -> Vec<Outgoing> {
-        let mut out = Vec::new();
-        let names: Vec<String> = self
-            .receivers
-            .iter()
-            .filter(|r| r.integrations.contains(&Integration::Alertmanager))
-            .map(|r| r.name.clone())
-            .collect();
-        for name in names {
-            let list = lists.get(&name).cloned().unwrap_or_default();
-            let prev = self.state.forwarded.get(&name).cloned().unwrap_or_default();
-            // Resolved alerts are forwarded only if Alertmanager heard of them firing.
-            let list: Vec<(&AlertRecord, bool)> = list
-                .into_iter()
-                .filter(|(a, resolved)| !resolved || prev.sent.contains_key(&a.fingerprint))
-                .collect();
-            let sent: BTreeMap<String, bool> = list
-                .iter()
-                .map(|(a, r)| (a.fingerprint.clone(), *r))
-                .collect();
-            let resend = self
-                .receiver(&name)
-                .and_then(|r| r.resend_ms)
-                .unwrap_or(60_000);
-            if list.is_empty() {
-                self.state.forwarded.remove(&name);
-                continue;
-            }
-            if sent == prev.sent && now < prev.last_send + resend {
-                continue;
-            }
-            let ends = now + 4 * resend.max(self.eval_interval_ms);
-            out.push(Outgoing {
-                receiver: name.clone(),
-                integration: Integration::Alertmanager,
-                body: notify::alertmanager::render(&list, ends, &self.external_url),
-                supersedes: true,
-            });
-            self.state.forwarded.insert(
-                name,
-                ForwardState {
-                    last_send: now,
-                    sent,
-                },
-            );
-        }
-        out
-    }
-}
-
-/// A silence as the API takes and shows it (Alertmanager API v2's shape).
-#[derive(Clone, Debug, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct SilenceDoc {
-    #[serde(default)]
-    pub id: String,
-    pub matchers: Vec<MatcherDoc>,
-    #[serde(default)]
-    pub starts_at: Option<String>,
-    pub ends_at: String,
-    #[serde(default)]
-    pub created_by: String,
-    #[serde(default)]
-    pub comment: String,
-}
-
-/// A matcher as Alertmanager's API object or as text (`severity=~"P2|P3"`).
-#[derive(Clone, Debug, Serialize, Deserialize)]
-#[serde(untagged)]
-pub enum MatcherDoc {
-    Text(String),
-    Api(super::matchers::ApiMatcher),
-}
-
-fn parse_time(what: &str, s: &str) -> Result<i64, String> {
-    chrono::DateTime::parse_from_rfc3339(s)
-        .map(|t| t.timestamp_millis())
-        .map_err(|e| format!("{what}: {s:?} is not an RFC 3339 time: {e}"))
-}
-
-impl SilenceDoc {
-    /// Checks and converts; `now` fills a missing start.
-    pub fn to_silence(&self, id: String, now: i64) -> Result<Silence, String> {
-        if self.matchers.is_empty() {
-            return Err("matchers: at least one matcher is required".into());
-        }
-        let matchers = self
-            .matchers
-            .iter()
-            .enumerate()
-            .map(|(i, m)| {
-                match m {
-                    MatcherDoc::Text(t) => Matcher::parse(t),
-                    MatcherDoc::Api(a) => Matcher::from_api(a),
-                }
-                .map_err(|e| format!("matchers[{i}]: {e}"))
-            })
-            .collect::<Result<Vec<_>, _>>()?;
-        let starts_at = match &self.starts_at {
-            Some(s) if !s.is_empty() => parse_time("startsAt", s)?,
-            _ => now,
-        };
-        let ends_at = parse_time("endsAt", &self.ends_at)?;
-        if ends_at <= starts_at {
-            return Err("endsAt: must be after startsAt".into());
-        }
-        Ok(Silence {
-            id,
-            matchers,
-            starts_at,
-            ends_at,
-            created_by: self.created_by.clone(),
-            comment: self.comment.clone(),
-        })
-    }
-}
-
-impl Silence {
-    pub fn to_doc(&self) -> SilenceDoc {
-        SilenceDoc {
-            id: self.id.clone(),
-            matchers: self
-                .matchers
-                .iter()
-                .map(|m| MatcherDoc::Api(m.to_api()))
-                .collect(),
-            starts_at: Some(crate::time::rfc3339(self.starts_at)),
-            ends_at: crate::time::rfc3339(self.ends_at),
-            created_by: self.created_by.clone(),
-            comment: self.comment.clone(),
-        }
-    }
-}
-
-/// The configured silences, checked (errors carry the key path).
-pub fn config_silences(config: &AlertingConfig, now: i64) -> Result<Vec<Silence>, Vec<String>> {
-    let mut out = Vec::new();
-    let mut errors = Vec::new();
-    for (i, s) in config.silences.iter().enumerate() {
-        let doc = SilenceDoc {
-            id: String::new(),
-            matchers: s.matchers.iter().cloned().map(MatcherDoc::Text).collect(),
-            starts_at: s.starts_at.clone(),
-            ends_at: s.ends_at.clone(),
-            created_by: s.created_by.clone(),
-            comment: s.comment.clone(),
-        };
-        match doc.to_silence(format!("config-{i}"), now) {
-            Ok(s) => out.push(s),
-            Err(e) => errors.push(format!("alerting.silences[{i}].{e}")),
-        }
-    }
-    if errors.is_empty() {
-        Ok(out)
-    } else {
-        Err(errors)
-    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::alerting::model::Outgoing;
+    use crate::alerting::notify;
     use crate::config::Config;
+    use serde_json::Value as Json;
+
+    /// The dispatcher with its silences, rendering what it routes as the engine does.
+    struct Pipe {
+        d: Dispatcher,
+        specs: Vec<ReceiverSpec>,
+        silences: Vec<Silence>,
+    }
+
+    impl std::ops::Deref for Pipe {
+        type Target = Dispatcher;
+        fn deref(&self) -> &Dispatcher {
+            &self.d
+        }
+    }
+
+    impl std::ops::DerefMut for Pipe {
+        fn deref_mut(&mut self) -> &mut Dispatcher {
+            &mut self.d
+        }
+    }
+
+    impl Pipe {
+        fn process(&mut self, alerts: &[(AlertRecord, AlertState)], now: i64) -> Vec<Outgoing> {
+            let url = self.d.external_url.clone();
+            self.d
+                .process(alerts, &self.silences, now)
+                .iter()
+                .flat_map(|n| notify::render(&self.specs, n, &url))
+                .collect()
+        }
+    }
 
     const RECEIVERS: &str = r#"
 group_wait = "30s"
@@ -704,14 +424,18 @@ name = "chat"
 slack = { url = "http://127.0.0.1:9/hook" }
 "#;
 
-    fn dispatcher(extra: &str) -> Dispatcher {
+    fn dispatcher(extra: &str) -> Pipe {
         dispatcher_with("", extra)
     }
 
-    fn dispatcher_with(top: &str, extra: &str) -> Dispatcher {
+    fn dispatcher_with(top: &str, extra: &str) -> Pipe {
         let config = Config::from_toml(&format!("[alerting]\n{top}\n{RECEIVERS}{extra}")).unwrap();
         let (specs, _) = notify::build(&config.alerting).unwrap();
-        Dispatcher::new(&config.alerting, specs, Silences::default()).unwrap()
+        Pipe {
+            d: Dispatcher::new(&config.alerting, specs.clone()).unwrap(),
+            specs,
+            silences: Vec::new(),
+        }
     }
 
     fn alert(name: &str, severity: &str, extra: &[(&str, &str)]) -> AlertRecord {
@@ -904,8 +628,9 @@ slack = { url = "http://127.0.0.1:9/hook" }
     #[test]
     fn silences_hold_back_and_release() {
         let mut d = dispatcher("");
-        d.silences.lock().unwrap().push(Silence {
+        d.silences.push(Silence {
             id: "s".into(),
+            source: silence::Source::Api,
             matchers: vec![Matcher::parse("alertname=X").unwrap()],
             starts_at: 0,
             ends_at: 100 * S,

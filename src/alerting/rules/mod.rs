@@ -8,10 +8,13 @@ use std::time::Duration;
 use promql_parser::parser::Expr;
 use serde::{Deserialize, Serialize};
 
-use super::template::{Data, Template};
+pub mod template;
+pub mod unittest;
+
 use crate::promql::eval::Evaluator;
 use crate::promql::labels::METRIC_NAME;
 use crate::promql::{History, LabelSet, Value};
+use template::{Data, Template};
 
 /// How long a resolved alert is kept (and re-sent), as Prometheus does.
 pub const RESOLVED_RETENTION_MS: i64 = 15 * 60 * 1000;

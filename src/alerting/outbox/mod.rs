@@ -12,9 +12,26 @@ use sqlx::sqlite::{
 };
 use sqlx::Row as _;
 
-use super::dispatch::Outgoing;
+use super::model::Outgoing;
 
+/// The database file in `state_dir`.
 pub const FILE_NAME: &str = "centinela.db";
+
+/// Why the state database failed.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("cannot create state_dir {path}: {source}")]
+    CreateDir {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("cannot open {path}: {source}")]
+    Open { path: String, source: sqlx::Error },
+    #[error(transparent)]
+    Db(#[from] sqlx::Error),
+    #[error("cannot encode state: {0}")]
+    Encode(String),
+}
 
 const SAVE_STATE: &str = "INSERT OR REPLACE INTO state (key, value) VALUES (?, ?)";
 
@@ -58,12 +75,18 @@ const SCHEMA: &[&str] = &[
 
 impl Store {
     /// Opens (creating) `dir/centinela.db`. The error names the path.
-    pub async fn open(dir: &Path) -> Result<Self, String> {
-        std::fs::create_dir_all(dir)
-            .map_err(|e| format!("cannot create state_dir {}: {e}", dir.display()))?;
+    pub async fn open(dir: &Path) -> Result<Self, StoreError> {
+        std::fs::create_dir_all(dir).map_err(|source| StoreError::CreateDir {
+            path: dir.display().to_string(),
+            source,
+        })?;
         let path = dir.join(FILE_NAME);
+        let open_error = |source| StoreError::Open {
+            path: path.display().to_string(),
+            source,
+        };
         let options = SqliteConnectOptions::from_str("sqlite://")
-            .map_err(|e| e.to_string())?
+            .map_err(open_error)?
             .filename(&path)
             .create_if_missing(true)
             // WAL with NORMAL sync survives a killed process (not a power cut) and keeps
@@ -75,30 +98,27 @@ impl Store {
             .max_connections(1)
             .connect_with(options)
             .await
-            .map_err(|e| format!("cannot open {}: {e}", path.display()))?;
+            .map_err(open_error)?;
         for stmt in SCHEMA {
-            sqlx::query(stmt)
-                .execute(&pool)
-                .await
-                .map_err(|e| format!("cannot set up {}: {e}", path.display()))?;
+            sqlx::query(stmt).execute(&pool).await.map_err(open_error)?;
         }
         Ok(Self { pool })
     }
 
-    pub async fn load(&self, key: &str) -> Result<Option<String>, sqlx::Error> {
-        sqlx::query_scalar("SELECT value FROM state WHERE key = ?")
+    pub async fn load(&self, key: &str) -> Result<Option<String>, StoreError> {
+        Ok(sqlx::query_scalar("SELECT value FROM state WHERE key = ?")
             .bind(key)
             .fetch_optional(&self.pool)
-            .await
+            .await?)
     }
 
-    pub async fn save(&self, key: &str, value: &str) -> Result<(), sqlx::Error> {
+    pub async fn save(&self, key: &str, value: &str) -> Result<(), StoreError> {
         sqlx::query(SAVE_STATE)
             .bind(key)
             .bind(value)
             .execute(&self.pool)
-            .await
-            .map(|_| ())
+            .await?;
+        Ok(())
     }
 
     /// Writes `state` and queues `messages` in one transaction.
@@ -107,7 +127,7 @@ impl Store {
         state: &[(&str, String)],
         messages: &[Outgoing],
         now_ms: i64,
-    ) -> Result<(), sqlx::Error> {
+    ) -> Result<(), StoreError> {
         let mut tx = self.pool.begin().await?;
         for (k, v) in state {
             sqlx::query(SAVE_STATE)
@@ -136,7 +156,7 @@ impl Store {
             .execute(&mut *tx)
             .await?;
         }
-        tx.commit().await
+        Ok(tx.commit().await?)
     }
 
     /// The oldest queued message of one receiver's integration: delivery is in order, so
@@ -145,7 +165,7 @@ impl Store {
         &self,
         receiver: &str,
         integration: &str,
-    ) -> Result<Option<Message>, sqlx::Error> {
+    ) -> Result<Option<Message>, StoreError> {
         let row = sqlx::query(
             "SELECT id, body, created_ms, attempts, next_attempt_ms FROM outbox
              WHERE receiver = ? AND integration = ? ORDER BY id LIMIT 1",
@@ -163,12 +183,12 @@ impl Store {
         }))
     }
 
-    pub async fn delete(&self, id: i64) -> Result<(), sqlx::Error> {
+    pub async fn delete(&self, id: i64) -> Result<(), StoreError> {
         sqlx::query("DELETE FROM outbox WHERE id = ?")
             .bind(id)
             .execute(&self.pool)
-            .await
-            .map(|_| ())
+            .await?;
+        Ok(())
     }
 
     pub async fn reschedule(
@@ -177,7 +197,7 @@ impl Store {
         attempts: i64,
         next_attempt_ms: i64,
         error: &str,
-    ) -> Result<(), sqlx::Error> {
+    ) -> Result<(), StoreError> {
         sqlx::query(
             "UPDATE outbox SET attempts = ?, next_attempt_ms = ?, last_error = ? WHERE id = ?",
         )
@@ -186,11 +206,11 @@ impl Store {
         .bind(error)
         .bind(id)
         .execute(&self.pool)
-        .await
-        .map(|_| ())
+        .await?;
+        Ok(())
     }
 
-    pub async fn depths(&self) -> Result<Vec<Depth>, sqlx::Error> {
+    pub async fn depths(&self) -> Result<Vec<Depth>, StoreError> {
         let rows = sqlx::query(
             "SELECT receiver, integration, COUNT(*), MIN(created_ms) FROM outbox
              GROUP BY receiver, integration",

@@ -1,0 +1,143 @@
+//! Silences: alerts matching every matcher are held back between two times. Parsed here
+//! from the configuration and the API's documents; `alerting::silences` owns the live list.
+
+use serde::{Deserialize, Serialize};
+
+use super::matchers::Matcher;
+use crate::config::AlertingConfig;
+
+/// Where a silence was made: configured ones are read-only through the API and are not
+/// persisted (the configuration is their record).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Source {
+    Config,
+    Api,
+}
+
+/// A silence from the configuration or the API.
+#[derive(Clone, Debug)]
+pub struct Silence {
+    pub id: String,
+    pub source: Source,
+    pub matchers: Vec<Matcher>,
+    pub starts_at: i64,
+    pub ends_at: i64,
+    pub created_by: String,
+    pub comment: String,
+}
+
+impl Silence {
+    pub fn active(&self, now: i64) -> bool {
+        self.starts_at <= now && now < self.ends_at
+    }
+}
+
+/// A silence as the API takes and shows it (Alertmanager API v2's shape).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SilenceDoc {
+    #[serde(default)]
+    pub id: String,
+    pub matchers: Vec<MatcherDoc>,
+    #[serde(default)]
+    pub starts_at: Option<String>,
+    pub ends_at: String,
+    #[serde(default)]
+    pub created_by: String,
+    #[serde(default)]
+    pub comment: String,
+}
+
+/// A matcher as Alertmanager's API object or as text (`severity=~"P2|P3"`).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum MatcherDoc {
+    Text(String),
+    Api(super::matchers::ApiMatcher),
+}
+
+fn parse_time(what: &str, s: &str) -> Result<i64, String> {
+    chrono::DateTime::parse_from_rfc3339(s)
+        .map(|t| t.timestamp_millis())
+        .map_err(|e| format!("{what}: {s:?} is not an RFC 3339 time: {e}"))
+}
+
+impl SilenceDoc {
+    /// Checks and converts; `now` fills a missing start.
+    pub fn to_silence(&self, id: String, source: Source, now: i64) -> Result<Silence, String> {
+        if self.matchers.is_empty() {
+            return Err("matchers: at least one matcher is required".into());
+        }
+        let matchers = self
+            .matchers
+            .iter()
+            .enumerate()
+            .map(|(i, m)| {
+                match m {
+                    MatcherDoc::Text(t) => Matcher::parse(t),
+                    MatcherDoc::Api(a) => Matcher::from_api(a),
+                }
+                .map_err(|e| format!("matchers[{i}]: {e}"))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let starts_at = match &self.starts_at {
+            Some(s) if !s.is_empty() => parse_time("startsAt", s)?,
+            _ => now,
+        };
+        let ends_at = parse_time("endsAt", &self.ends_at)?;
+        if ends_at <= starts_at {
+            return Err("endsAt: must be after startsAt".into());
+        }
+        Ok(Silence {
+            id,
+            source,
+            matchers,
+            starts_at,
+            ends_at,
+            created_by: self.created_by.clone(),
+            comment: self.comment.clone(),
+        })
+    }
+}
+
+impl Silence {
+    pub fn to_doc(&self) -> SilenceDoc {
+        SilenceDoc {
+            id: self.id.clone(),
+            matchers: self
+                .matchers
+                .iter()
+                .map(|m| MatcherDoc::Api(m.to_api()))
+                .collect(),
+            starts_at: Some(crate::time::rfc3339(self.starts_at)),
+            ends_at: crate::time::rfc3339(self.ends_at),
+            created_by: self.created_by.clone(),
+            comment: self.comment.clone(),
+        }
+    }
+}
+
+/// The configured silences, checked (errors carry the key path).
+pub fn config_silences(config: &AlertingConfig, now: i64) -> Result<Vec<Silence>, Vec<String>> {
+    let mut out = Vec::new();
+    let mut errors = Vec::new();
+    for (i, s) in config.silences.iter().enumerate() {
+        let doc = SilenceDoc {
+            id: String::new(),
+            matchers: s.matchers.iter().cloned().map(MatcherDoc::Text).collect(),
+            starts_at: s.starts_at.clone(),
+            ends_at: s.ends_at.clone(),
+            created_by: s.created_by.clone(),
+            comment: s.comment.clone(),
+        };
+        match doc.to_silence(format!("config-{i}"), Source::Config, now) {
+            Ok(s) => out.push(s),
+            Err(e) => errors.push(format!("alerting.silences[{i}].{e}")),
+        }
+    }
+    if errors.is_empty() {
+        Ok(out)
+    } else {
+        Err(errors)
+    }
+}

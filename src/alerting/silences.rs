@@ -1,0 +1,122 @@
+//! The live silences: one owner for adding, expiring, listing and persisting them. The
+//! engine reads the active ones each evaluation; the HTTP API changes them.
+
+use std::sync::{Arc, PoisonError, RwLock};
+
+use super::outbox::{Store, StoreError};
+use super::routes::silence::{Silence, SilenceDoc, Source};
+
+/// The key under which API-created silences are kept in the state database.
+pub const SILENCES_KEY: &str = "silences";
+
+/// Why a silence could not be added or expired.
+#[derive(Debug, thiserror::Error)]
+pub enum SilenceError {
+    /// The document is not a valid silence (the text names the field).
+    #[error("{0}")]
+    Invalid(String),
+    #[error("no silence {0}")]
+    NotFound(String),
+    #[error("silence {0} comes from the configuration; remove it there")]
+    Configured(String),
+    #[error("cannot save the silences")]
+    Save(#[source] StoreError),
+}
+
+/// The silences in force, shared by the engine and the HTTP API (cheap to clone).
+#[derive(Clone, Debug, Default)]
+pub struct Silences {
+    list: Arc<RwLock<Vec<Silence>>>,
+    store: Option<Store>,
+}
+
+impl Silences {
+    /// Starts from the configured silences and those the API saved before.
+    #[must_use]
+    pub fn new(list: Vec<Silence>, store: Option<Store>) -> Self {
+        Self {
+            list: Arc::new(RwLock::new(list)),
+            store,
+        }
+    }
+
+    /// Every silence, active or not. A writer that panicked left the list whole (each
+    /// change is one push or one retain), so a poisoned lock is read, never treated as
+    /// "no silences".
+    #[must_use]
+    pub fn list(&self) -> Vec<Silence> {
+        self.list
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    /// The silences in force at `now`.
+    #[must_use]
+    pub fn active(&self, now: i64) -> Vec<Silence> {
+        self.list
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .iter()
+            .filter(|s| s.active(now))
+            .cloned()
+            .collect()
+    }
+
+    /// Checks and adds an API silence under `id`, then persists the API silences.
+    pub async fn add(
+        &self,
+        doc: &SilenceDoc,
+        id: String,
+        now: i64,
+    ) -> Result<Silence, SilenceError> {
+        let silence = doc
+            .to_silence(id, Source::Api, now)
+            .map_err(SilenceError::Invalid)?;
+        self.list
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(silence.clone());
+        self.persist(now).await?;
+        Ok(silence)
+    }
+
+    /// Removes an API silence and persists the rest.
+    pub async fn expire(&self, id: &str, now: i64) -> Result<(), SilenceError> {
+        let removed = {
+            let mut list = self.list.write().unwrap_or_else(PoisonError::into_inner);
+            if list
+                .iter()
+                .any(|s| s.id == id && s.source == Source::Config)
+            {
+                return Err(SilenceError::Configured(id.to_owned()));
+            }
+            let before = list.len();
+            list.retain(|s| s.id != id);
+            before != list.len()
+        };
+        if !removed {
+            return Err(SilenceError::NotFound(id.to_owned()));
+        }
+        self.persist(now).await
+    }
+
+    /// Saves the API silences that have not ended.
+    async fn persist(&self, now: i64) -> Result<(), SilenceError> {
+        let Some(store) = &self.store else {
+            return Ok(());
+        };
+        let docs: Vec<SilenceDoc> = self
+            .list()
+            .iter()
+            .filter(|s| s.source == Source::Api && s.ends_at > now)
+            .map(Silence::to_doc)
+            .collect();
+        let text = serde_json::to_string(&docs)
+            .map_err(|e| SilenceError::Save(StoreError::Encode(e.to_string())))?;
+        store
+            .save(SILENCES_KEY, &text)
+            .await
+            .map_err(SilenceError::Save)
+    }
+}
