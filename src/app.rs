@@ -6,7 +6,6 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use tokio::net::TcpListener;
-use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 use arc_swap::ArcSwap;
@@ -17,6 +16,7 @@ use crate::config::{Config, Problems};
 use crate::http::{self, AppState};
 use crate::metrics::Format;
 use crate::state::Snapshot;
+use crate::supervisor::Supervisor;
 
 /// How long tasks get to finish after a stop signal before they are abandoned.
 const STOP_GRACE: Duration = Duration::from_secs(10);
@@ -26,8 +26,7 @@ const STOP_GRACE: Duration = Duration::from_secs(10);
 pub struct Running {
     pub local_addr: SocketAddr,
     pub snapshot: Arc<Snapshot>,
-    shutdown: CancellationToken,
-    tasks: JoinSet<()>,
+    supervisor: Supervisor,
 }
 
 /// What `run`, `collect` and `check-config` build from a configuration: every section
@@ -77,9 +76,13 @@ pub async fn start(config: &Config, plan: Plan) -> anyhow::Result<Running> {
         .with_context(|| format!("failed to listen on {}", config.server.listen))?;
     let local_addr = listener.local_addr()?;
     let shutdown = CancellationToken::new();
-    let mut tasks = JoinSet::new();
+    let mut supervisor = Supervisor::new(shutdown.clone(), Arc::clone(&snapshot));
     for s in scheduled {
-        tasks.spawn(runner::run(s, Arc::clone(&snapshot), shutdown.clone()));
+        let s = Arc::new(s);
+        let (snap, token) = (Arc::clone(&snapshot), shutdown.clone());
+        supervisor.restarting(format!("collector:{}", s.collector.name()), move || {
+            runner::run(Arc::clone(&s), Arc::clone(&snap), token.clone())
+        });
     }
     let published = Arc::new(ArcSwap::from_pointee(Published::default()));
     let alerting = if let Some(alerting_plan) = alerting_plan {
@@ -88,8 +91,7 @@ pub async fn start(config: &Config, plan: Plan) -> anyhow::Result<Running> {
             alerting_plan,
             Arc::clone(&snapshot),
             Arc::clone(&published),
-            &mut tasks,
-            shutdown.clone(),
+            &mut supervisor,
         )
         .await?
     } else {
@@ -102,7 +104,7 @@ pub async fn start(config: &Config, plan: Plan) -> anyhow::Result<Running> {
         store: alerting.store,
     });
     let token = shutdown.clone();
-    tasks.spawn(async move {
+    supervisor.essential("http", async move {
         if let Err(e) = http::serve(listener, router, token).await {
             tracing::error!(error = %e, "HTTP server failed.");
         }
@@ -111,27 +113,32 @@ pub async fn start(config: &Config, plan: Plan) -> anyhow::Result<Running> {
     Ok(Running {
         local_addr,
         snapshot,
-        shutdown,
-        tasks,
+        supervisor,
     })
 }
 
 impl Running {
-    /// Stops every task and waits for them (bounded by a grace period).
-    pub async fn stop(mut self) {
-        self.shutdown.cancel();
-        let drain = async { while self.tasks.join_next().await.is_some() {} };
-        if tokio::time::timeout(STOP_GRACE, drain).await.is_err() {
+    /// Stops every task and waits for them (bounded by a grace period). False if an
+    /// essential task had failed.
+    pub async fn stop(mut self) -> bool {
+        self.supervisor.shutdown().cancel();
+        if !self.supervisor.drain(STOP_GRACE).await {
             tracing::warn!("Tasks did not stop within the grace period.");
         }
+        !self.supervisor.failed()
     }
 
-    /// Runs until SIGTERM or SIGINT, then stops gracefully.
-    pub async fn until_signal(self) {
-        shutdown_signal().await;
-        tracing::info!("Stop signal received, shutting down.");
-        self.stop().await;
+    /// Runs until SIGTERM or SIGINT, or until an essential task fails, then stops
+    /// gracefully. False when it stopped because a task failed.
+    pub async fn until_signal(self) -> bool {
+        let failed = self.supervisor.shutdown();
+        tokio::select! {
+            () = shutdown_signal() => tracing::info!("Stop signal received, shutting down."),
+            () = failed.cancelled() => {}
+        }
+        let ok = self.stop().await;
         tracing::info!("centinela stopped.");
+        ok
     }
 }
 

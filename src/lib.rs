@@ -9,5 +9,6 @@ pub mod http;
 pub mod metrics;
 pub mod promql;
 pub mod state;
+pub mod supervisor;
 pub mod telemetry;
 pub mod time;

@@ -101,8 +101,11 @@ fn main() -> ExitCode {
             }
             _ => match app::start(&config, plan).await {
                 Ok(running) => {
-                    running.until_signal().await;
-                    ExitCode::SUCCESS
+                    if running.until_signal().await {
+                        ExitCode::SUCCESS
+                    } else {
+                        ExitCode::FAILURE
+                    }
                 }
                 Err(e) => {
                     tracing::error!(error = format!("{e:#}"), "centinela could not start.");

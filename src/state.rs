@@ -1,9 +1,10 @@
 //! Shared state: the latest batch of every collector and how its runs went.
 //!
-//! Collector runners write here; `/metrics`, the health endpoints and (later) the alerting
-//! engine read. A scrape never waits for a collector: it reads the last published entry.
+//! Collector runners write here; `/metrics`, the health endpoints and the alerting engine
+//! read. A scrape never waits for a collector: it reads the last published entry.
 
-use std::sync::{Arc, OnceLock};
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::time::{Duration, SystemTime};
 
 use arc_swap::ArcSwap;
@@ -94,6 +95,10 @@ pub struct Snapshot {
     slots: Vec<Slot>,
     /// The alerting engine's own metrics, encoded once per evaluation like a collector's.
     alerting: ArcSwap<Entry>,
+    /// Released (true) once every collector has run once; never taken back.
+    ready: tokio::sync::watch::Sender<bool>,
+    /// Restarts of each supervised task.
+    restarts: Mutex<BTreeMap<String, u64>>,
 }
 
 impl Snapshot {
@@ -109,7 +114,58 @@ impl Snapshot {
                 })
                 .collect(),
             alerting: ArcSwap::from_pointee(Entry::default()),
+            ready: tokio::sync::watch::Sender::new(false),
+            restarts: Mutex::new(BTreeMap::new()),
         }
+    }
+
+    /// Called after each collector run: releases the readiness latch once every collector
+    /// has run (successfully or not).
+    pub fn note_run(&self) {
+        if !*self.ready.borrow() && self.all_ran() {
+            self.ready.send_replace(true);
+        }
+    }
+
+    /// True once every collector has run once.
+    pub fn is_ready(&self) -> bool {
+        *self.ready.borrow()
+    }
+
+    /// Waits until every collector has run once.
+    pub async fn wait_ready(&self) {
+        let mut rx = self.ready.subscribe();
+        // The sender lives as long as `self`, so waiting cannot fail while we borrow it.
+        if rx.wait_for(|ready| *ready).await.is_err() {
+            tracing::error!("Readiness latch dropped.");
+        }
+    }
+
+    /// A supervised task exists (its restart count starts at 0).
+    pub fn register_task(&self, task: &str) {
+        self.restarts
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .entry(task.to_owned())
+            .or_insert(0);
+    }
+
+    /// A supervised task ended or panicked and was restarted (or the process stops).
+    pub fn count_restart(&self, task: &str) {
+        *self
+            .restarts
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .entry(task.to_owned())
+            .or_insert(0) += 1;
+    }
+
+    /// Restarts per supervised task.
+    pub fn restarts(&self) -> BTreeMap<String, u64> {
+        self.restarts
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
     }
 
     pub fn publish_alerting(&self, batch: Batch) {
@@ -138,6 +194,14 @@ impl Snapshot {
             labels([("version", env!("CARGO_PKG_VERSION"))]),
             1.0,
         );
+        #[allow(clippy::cast_precision_loss)]
+        for (task, n) in self.restarts() {
+            b.push(
+                &catalog::TASK_RESTARTS,
+                labels([("task", task.as_str())]),
+                n as f64,
+            );
+        }
         let entries: Vec<_> = self
             .slots
             .iter()

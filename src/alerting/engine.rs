@@ -537,11 +537,9 @@ pub async fn run(
     interval: Duration,
     shutdown: CancellationToken,
 ) {
-    while !snapshot.all_ran() {
-        tokio::select! {
-            () = shutdown.cancelled() => return,
-            () = tokio::time::sleep(Duration::from_millis(100)) => {}
-        }
+    tokio::select! {
+        () = shutdown.cancelled() => return,
+        () = snapshot.wait_ready() => {}
     }
     let mut ticker = tokio::time::interval(interval);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);

@@ -77,9 +77,9 @@ pub async fn start(
     plan: AlertingPlan,
     snapshot: std::sync::Arc<crate::state::Snapshot>,
     published: std::sync::Arc<arc_swap::ArcSwap<engine::Published>>,
-    tasks: &mut tokio::task::JoinSet<()>,
-    shutdown: tokio_util::sync::CancellationToken,
+    supervisor: &mut crate::supervisor::Supervisor,
 ) -> anyhow::Result<Handles> {
+    let shutdown = supervisor.shutdown();
     use std::sync::Arc;
 
     let AlertingPlan {
@@ -133,15 +133,25 @@ pub async fn start(
         for ep in endpoints {
             let w = Arc::new(tokio::sync::Notify::new());
             wake.push(Arc::clone(&w));
-            tasks.spawn(notify::run_worker(
-                ep,
+            let (store, client, stats, token) = (
                 store.clone(),
                 client.clone(),
                 Arc::clone(&stats),
-                w,
-                config.max_retry_backoff,
                 shutdown.clone(),
-            ));
+            );
+            let backoff = config.max_retry_backoff;
+            let name = format!("notify:{}:{}", ep.receiver, ep.integration.as_str());
+            supervisor.restarting(name, move || {
+                notify::run_worker(
+                    ep.clone(),
+                    store.clone(),
+                    client.clone(),
+                    Arc::clone(&stats),
+                    Arc::clone(&w),
+                    backoff,
+                    token.clone(),
+                )
+            });
         }
     }
     tracing::info!(
@@ -159,13 +169,16 @@ pub async fn start(
         runbook_base: config.runbook_base_url.clone(),
         external_url: config.external_url.clone(),
     };
-    tasks.spawn(engine::run(
-        engine,
-        delivery,
-        snapshot,
-        published,
-        config.evaluation_interval,
-        shutdown,
-    ));
+    supervisor.essential(
+        "alerting_engine",
+        engine::run(
+            engine,
+            delivery,
+            snapshot,
+            published,
+            config.evaluation_interval,
+            shutdown,
+        ),
+    );
     Ok(Handles { silences, store })
 }

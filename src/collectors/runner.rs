@@ -10,7 +10,7 @@ use super::{CollectError, Scheduled};
 use crate::state::{Entry, RunStatus, Slot, Snapshot};
 
 /// Runs `scheduled` until `shutdown`, publishing into its slot of `snapshot`.
-pub async fn run(scheduled: Scheduled, snapshot: Arc<Snapshot>, shutdown: CancellationToken) {
+pub async fn run(scheduled: Arc<Scheduled>, snapshot: Arc<Snapshot>, shutdown: CancellationToken) {
     let name = scheduled.collector.name();
     let mut ticker = tokio::time::interval(scheduled.interval);
     // A run that overran its interval is not followed by a burst of catch-up runs.
@@ -28,6 +28,7 @@ pub async fn run(scheduled: Scheduled, snapshot: Arc<Snapshot>, shutdown: Cancel
             () = shutdown.cancelled() => break,
             () = run_once(&scheduled, slot) => {}
         }
+        snapshot.note_run();
     }
     tracing::debug!(collector = name, "Collector stopped.");
 }

@@ -25,13 +25,18 @@ pub struct Readiness {
 /// Readiness: 503 until every collector has finished its first run, successful or not.
 /// A failing database must not make the pod it runs in unready.
 pub async fn ready(State(state): State<AppState>) -> (StatusCode, Json<Readiness>) {
-    let pending: Vec<_> = state
-        .snapshot
-        .slots()
-        .iter()
-        .filter(|s| s.load().status.runs == 0)
-        .map(|s| s.name)
-        .collect();
+    // The latch answers once released; before that, the pending collectors are named.
+    let pending: Vec<_> = if state.snapshot.is_ready() {
+        Vec::new()
+    } else {
+        state
+            .snapshot
+            .slots()
+            .iter()
+            .filter(|s| s.load().status.runs == 0)
+            .map(|s| s.name)
+            .collect()
+    };
     if pending.is_empty() {
         (
             StatusCode::OK,

@@ -160,6 +160,14 @@ metric!(
     "Firing alerts not notified because of maintenance mode, a silence or an inhibition rule."
 );
 
+metric!(
+    TASK_RESTARTS,
+    "centinela_task_restarts_total",
+    Counter,
+    ["task"],
+    "Times a long-running task (a collector, a delivery worker) ended or panicked and was restarted; for the engine and the HTTP server, the process stops instead."
+);
+
 /// centinela's own metrics (the runner's per-collector figures and the build).
 pub static SELF: &[&MetricDesc] = &[
     &BUILD_INFO,
@@ -168,6 +176,7 @@ pub static SELF: &[&MetricDesc] = &[
     &COLLECTOR_LAST_SUCCESS,
     &COLLECTOR_ERRORS,
     &COLLECTOR_SERIES,
+    &TASK_RESTARTS,
 ];
 
 /// The alerting engine's and the notifiers' metrics.

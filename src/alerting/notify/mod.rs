@@ -26,6 +26,7 @@ use crate::config::AlertingConfig;
 use crate::time::system_time_ms;
 
 /// Where and how a worker delivers (the secrets live here only).
+#[derive(Clone)]
 pub struct Endpoint {
     pub receiver: String,
     pub integration: Integration,
