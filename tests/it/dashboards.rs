@@ -192,6 +192,31 @@ async fn every_panel_query_returns_data_from_prometheus() {
             && !m.values("pg_stat_statements_mean_seconds", &[]).is_empty()
     })
     .await;
+    // Every collector exports only the families it defines (its own `METRICS`).
+    assert_eq!(app.running.snapshot.slots().len(), 9);
+    for slot in app.running.snapshot.slots() {
+        let defined = centinela::collectors::COLLECTOR_METRICS
+            .iter()
+            .find(|(name, _)| *name == slot.name)
+            .map(|(_, m)| m.iter().map(|d| d.name).collect::<Vec<_>>())
+            .unwrap_or_else(|| panic!("collector {} is not registered", slot.name));
+        let entry = slot.load();
+        for family in &entry.batch.families {
+            // The textfile collector passes other tools' families through; those never
+            // carry a catalogue name.
+            if slot.name == "textfile"
+                && centinela::collectors::find_metric(&family.name).is_none()
+            {
+                continue;
+            }
+            assert!(
+                defined.contains(&family.name.as_ref()),
+                "collector {} exports {}, which it does not define",
+                slot.name,
+                family.name
+            );
+        }
+    }
     let rules_file = std::path::Path::new(concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/alert-rules/centinela.rules.yaml"
