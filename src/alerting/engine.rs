@@ -412,7 +412,7 @@ fn alert_json(a: &super::rules::Alert, external: &LabelSet) -> Json {
         "annotations": a.annotations,
         "state": a.state.as_str(),
         "activeAt": rfc3339(a.active_at),
-        "value": crate::promql::functions::format_go_float(a.value),
+        "value": crate::promql::gofmt::format_go_float(a.value),
     })
 }
 

@@ -222,7 +222,7 @@ impl<'a> Evaluator<'a> {
         for s in input {
             let mut key = group_labels(&s.labels);
             if let Some(label) = &count_values_label {
-                key.set(label, &functions::format_go_float(s.value));
+                key.set(label, &super::gofmt::format_go_float(s.value));
             }
             if !groups.contains_key(&key) {
                 order.push(key.clone());

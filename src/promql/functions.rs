@@ -187,17 +187,6 @@ fn go_atan(x: f64) -> f64 {
     }
 }
 
-/// `strconv.FormatFloat(v, 'f', -1, 64)`, as `count_values` and templates print numbers.
-pub fn format_go_float(v: f64) -> String {
-    if v.is_nan() {
-        "NaN".into()
-    } else if v.is_infinite() {
-        if v > 0.0 { "+Inf" } else { "-Inf" }.into()
-    } else {
-        format!("{v}")
-    }
-}
-
 /// The running mean Prometheus 2.x computes for `avg` and `avg_over_time`.
 pub fn incremental_mean(values: &[f64]) -> f64 {
     let mut mean = 0.0_f64;

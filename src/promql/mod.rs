@@ -5,6 +5,7 @@
 
 pub mod eval;
 pub mod functions;
+pub mod gofmt;
 pub mod labels;
 pub mod storage;
 pub mod value;

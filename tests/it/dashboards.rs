@@ -204,8 +204,7 @@ async fn every_panel_query_returns_data_from_prometheus() {
         for family in &entry.batch.families {
             // The textfile collector passes other tools' families through; those never
             // carry a catalogue name.
-            if slot.name == "textfile"
-                && centinela::collectors::find_metric(&family.name).is_none()
+            if slot.name == "textfile" && centinela::collectors::find_metric(&family.name).is_none()
             {
                 continue;
             }

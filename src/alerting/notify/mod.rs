@@ -356,16 +356,27 @@ pub async fn send(client: &reqwest::Client, ep: &Endpoint, body: &Json) -> Resul
         .headers()
         .get(reqwest::header::RETRY_AFTER)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.trim().parse::<u64>().ok())
-        .map(Duration::from_secs);
+        .and_then(|v| retry_after(v, std::time::SystemTime::now()));
     let text = response.text().await.unwrap_or_default();
+    classify(ep.integration, status, &text, retry_after)
+}
+
+/// What an answer means: delivered, worth retrying (network-side trouble: 408, 429, 5xx,
+/// after `Retry-After` if given), or refused for good (any other status, or a Slack 200
+/// whose body is not `ok`).
+pub fn classify(
+    integration: Integration,
+    status: StatusCode,
+    body: &str,
+    retry_after: Option<Duration>,
+) -> Result<(), SendError> {
     let answer = || {
-        let t: String = text.trim().chars().take(300).collect();
+        let t: String = body.trim().chars().take(300).collect();
         format!("HTTP {}: {t}", status.as_u16())
     };
     if status.is_success() {
         // Slack answers exactly `ok`; anything else is an error in a 200.
-        if ep.integration == Integration::Slack && text.trim() != "ok" {
+        if integration == Integration::Slack && body.trim() != "ok" {
             return Err(SendError::Permanent { reason: answer() });
         }
         return Ok(());
@@ -380,6 +391,18 @@ pub async fn send(client: &reqwest::Client, ep: &Endpoint, body: &Json) -> Resul
         });
     }
     Err(SendError::Permanent { reason: answer() })
+}
+
+/// `Retry-After` (RFC 9110): delay seconds, or an HTTP date (a date already past is no
+/// wait at all).
+#[must_use]
+pub fn retry_after(value: &str, now: std::time::SystemTime) -> Option<Duration> {
+    let value = value.trim();
+    if let Ok(secs) = value.parse::<u64>() {
+        return Some(Duration::from_secs(secs));
+    }
+    let at = httpdate::parse_http_date(value).ok()?;
+    Some(at.duration_since(now).unwrap_or(Duration::ZERO))
 }
 
 /// Exponential backoff from 1s, capped, with jitter (the upper half of the interval), so
@@ -651,4 +674,73 @@ pub fn truncate(s: &str, max: usize) -> String {
     let mut out: String = s.chars().take(max.saturating_sub(1)).collect();
     out.push('…');
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::{SystemTime, UNIX_EPOCH};
+
+    #[test]
+    fn retry_after_takes_seconds_or_an_http_date() {
+        let now = UNIX_EPOCH + Duration::from_secs(1_445_412_480); // Wed, 21 Oct 2015 07:28:00 GMT
+        assert_eq!(retry_after(" 120 ", now), Some(Duration::from_secs(120)));
+        assert_eq!(
+            retry_after("Wed, 21 Oct 2015 07:28:30 GMT", now),
+            Some(Duration::from_secs(30))
+        );
+        assert_eq!(
+            retry_after("Wed, 21 Oct 2015 07:27:00 GMT", now),
+            Some(Duration::ZERO),
+            "a date in the past: retry now"
+        );
+        assert_eq!(retry_after("soon", now), None);
+        assert_eq!(retry_after("-5", SystemTime::now()), None);
+    }
+
+    #[test]
+    fn answers_are_classified_as_delivered_retry_or_permanent() {
+        let ok =
+            |i, code: u16, body: &str| classify(i, StatusCode::from_u16(code).unwrap(), body, None);
+        assert!(ok(Integration::Slack, 200, "ok").is_ok());
+        assert!(ok(Integration::PagerDuty, 202, "{\"status\":\"success\"}").is_ok());
+        assert!(matches!(
+            ok(Integration::Slack, 200, "invalid_token"),
+            Err(SendError::Permanent { .. })
+        ));
+        for code in [408, 429, 500, 502, 503] {
+            assert!(
+                matches!(
+                    ok(Integration::Webhook, code, ""),
+                    Err(SendError::Retry { .. })
+                ),
+                "{code}"
+            );
+        }
+        for code in [400, 403, 404, 410] {
+            match ok(Integration::Slack, code, "channel_not_found") {
+                Err(SendError::Permanent { reason }) => {
+                    assert_eq!(reason, format!("HTTP {code}: channel_not_found"));
+                }
+                other => panic!("{code}: {other:?}"),
+            }
+        }
+        let wait = Some(Duration::from_secs(7));
+        match classify(Integration::Slack, StatusCode::TOO_MANY_REQUESTS, "", wait) {
+            Err(SendError::Retry { after, .. }) => assert_eq!(after, wait),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn backoff_doubles_from_one_second_up_to_the_cap_with_jitter() {
+        let max = Duration::from_secs(120);
+        for (attempts, full) in [(1, 1), (2, 2), (3, 4), (5, 16), (8, 120), (40, 120)] {
+            for _ in 0..50 {
+                let d = backoff(attempts, max);
+                let full = Duration::from_secs(full);
+                assert!(d <= full && d >= full / 2, "attempt {attempts}: {d:?}");
+            }
+        }
+    }
 }

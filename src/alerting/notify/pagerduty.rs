@@ -66,7 +66,7 @@ pub fn render(view: &GroupView<'_>) -> Json {
             json!({
                 "labels": a.labels,
                 "annotations": a.annotations,
-                "value": crate::promql::functions::format_go_float(a.value),
+                "value": crate::promql::gofmt::format_go_float(a.value),
                 "starts_at": rfc3339(a.starts_at),
             })
         })

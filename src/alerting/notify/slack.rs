@@ -80,7 +80,7 @@ fn alert_text(a: &AlertRecord, resolved: bool) -> String {
     if !resolved {
         facts.push(format!(
             "value `{}`",
-            crate::promql::functions::format_go_float(a.value)
+            crate::promql::gofmt::format_go_float(a.value)
         ));
     }
     let since = chrono::DateTime::from_timestamp_millis(a.starts_at)

@@ -88,7 +88,7 @@ impl Matcher {
         };
         let raw = &caps[3];
         let value = if raw.starts_with('"') {
-            serde_json::from_str::<String>(raw)
+            promql_parser::util::unquote_string(raw)
                 .map_err(|_| format!("{text:?}: the value's quotes are unbalanced"))?
         } else {
             raw.to_owned()
@@ -168,6 +168,15 @@ mod tests {
         }
         let m = Matcher::parse(r#"summary="a \"quoted\" word""#).unwrap();
         assert_eq!(m.value, r#"a "quoted" word"#);
+    }
+
+    #[test]
+    fn quoted_values_take_go_escapes() {
+        let m = Matcher::parse(r#"summary="tab\there \x41 \u00e9 \"q\"""#).unwrap();
+        assert_eq!(m.value, "tab\there A é \"q\"");
+        // Go refuses `\'` inside double quotes; so does the matcher.
+        assert!(Matcher::parse(r#"a="it\'s""#).is_err());
+        assert!(Matcher::parse(r#"a="open"#).is_err());
     }
 
     #[test]

@@ -125,50 +125,30 @@ pub struct RuleSet {
 }
 
 /// A Prometheus duration (`1h30m`, `7d`, `0s`, `250ms`): units y w d h m s ms, each at
-/// most once and in that order.
+/// most once and in that order, as Prometheus' `model.ParseDuration` takes them.
+///
+/// `promql_parser::util::parse_duration` does the parsing. Two of its answers differ
+/// from Prometheus' in rule files, so they are handled here: it takes bare seconds (`1.5`),
+/// which a rule file refuses, and it refuses a zero duration (`0s`), which is valid.
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
-    const UNITS: [(&str, u64); 7] = [
-        ("y", 365 * 86_400_000),
-        ("w", 7 * 86_400_000),
-        ("d", 86_400_000),
-        ("h", 3_600_000),
-        ("m", 60_000),
-        ("s", 1000),
-        ("ms", 1),
-    ];
     let bad = || format!("invalid duration {s:?} (expected e.g. 30s, 5m, 1h30m, 7d)");
     if s == "0" {
         return Ok(Duration::ZERO);
     }
-    let mut rest = s;
-    let mut next_unit = 0;
-    let mut total: u64 = 0;
-    while !rest.is_empty() {
-        let digits = rest.find(|c: char| !c.is_ascii_digit()).ok_or_else(bad)?;
-        if digits == 0 {
-            return Err(bad());
-        }
-        let n: u64 = rest[..digits].parse().map_err(|_| bad())?;
-        rest = &rest[digits..];
-        let unit_len = rest
-            .find(|c: char| c.is_ascii_digit())
-            .unwrap_or(rest.len());
-        let unit = &rest[..unit_len];
-        let i = UNITS[next_unit..]
-            .iter()
-            .position(|(u, _)| *u == unit)
-            .ok_or_else(bad)?
-            + next_unit;
-        total = total
-            .checked_add(n.checked_mul(UNITS[i].1).ok_or_else(bad)?)
-            .ok_or_else(bad)?;
-        next_unit = i + 1;
-        rest = &rest[unit_len..];
-    }
-    if s.is_empty() {
+    if !s.ends_with(|c: char| c.is_ascii_lowercase()) {
         return Err(bad());
     }
-    Ok(Duration::from_millis(total))
+    match promql_parser::util::parse_duration(s) {
+        Ok(d) => Ok(d),
+        // Only zeros in a well-formed duration: valid, and zero.
+        Err(_)
+            if s.bytes().all(|b| b == b'0' || b.is_ascii_lowercase())
+                && promql_parser::util::parse_duration(&s.replace('0', "1")).is_ok() =>
+        {
+            Ok(Duration::ZERO)
+        }
+        Err(_) => Err(bad()),
+    }
 }
 
 impl RuleSet {
@@ -605,5 +585,31 @@ pub fn relative_to(base: &Path, pattern: &str) -> String {
         pattern.to_owned()
     } else {
         base.join(pattern).display().to_string()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_duration;
+    use std::time::Duration;
+
+    #[test]
+    fn durations_parse_as_prometheus_rule_files_take_them() {
+        let ms = |s: &str| parse_duration(s).map(|d| d.as_millis());
+        assert_eq!(ms("0"), Ok(0));
+        assert_eq!(ms("0s"), Ok(0));
+        assert_eq!(ms("0h0m"), Ok(0));
+        assert_eq!(ms("250ms"), Ok(250));
+        assert_eq!(ms("1h30m"), Ok(5_400_000));
+        assert_eq!(ms("7d"), Ok(604_800_000));
+        assert_eq!(ms("1y"), Ok(31_536_000_000));
+        assert_eq!(
+            parse_duration("2w1d").unwrap(),
+            Duration::from_secs(15 * 86_400)
+        );
+        for bad in ["", "1.5", "15", "5m1h", "1h1h", "1x", "h", "-1m", "0x"] {
+            let e = parse_duration(bad).unwrap_err();
+            assert!(e.contains(&format!("{bad:?}")), "{bad}: {e}");
+        }
     }
 }
