@@ -8,13 +8,13 @@ use std::time::{Duration, Instant, SystemTime};
 
 use arc_swap::ArcSwap;
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Value as Json};
 use tokio_util::sync::CancellationToken;
 
 use super::model::{AlertRecord, ReceiverSpec, Severity};
 use super::notify::{self, Stats};
 use super::outbox::Store;
 use super::routes::{Dispatcher, Muted};
+use super::rules::template::Template;
 use super::rules::{AlertState, Context, RuleKind, RuleSet};
 use super::silences::Silences;
 use crate::config::AlertingConfig;
@@ -22,15 +22,64 @@ use crate::metrics::{catalog, labels, Batch};
 use crate::promql::labels::METRIC_NAME;
 use crate::promql::{History, LabelSet};
 use crate::state::Snapshot;
-use crate::time::rfc3339;
 use crate::time::system_time_ms;
 
-/// What the HTTP API and `/metrics` read, replaced after every evaluation.
+/// What the HTTP API reads, replaced after every evaluation: typed views, which `http/`
+/// turns into Prometheus' JSON.
 #[derive(Debug, Default)]
 pub struct Published {
-    pub alerts: Json,
-    pub rules: Json,
+    /// Pending and firing alerts.
+    pub alerts: Vec<AlertView>,
+    pub groups: Vec<GroupView>,
+    /// The engine's own metrics of this evaluation (moved into the snapshot).
     pub metrics: Batch,
+}
+
+/// An alert as the API shows it: its labels with the external labels it is sent with.
+#[derive(Clone, Debug)]
+pub struct AlertView {
+    pub labels: LabelSet,
+    pub annotations: BTreeMap<String, String>,
+    pub state: AlertState,
+    pub active_at: i64,
+    pub value: f64,
+}
+
+/// A rule group and how its last evaluation went.
+#[derive(Clone, Debug)]
+pub struct GroupView {
+    pub name: String,
+    pub file: String,
+    pub interval_seconds: f64,
+    pub evaluation_seconds: f64,
+    pub rules: Vec<RuleView>,
+}
+
+/// A rule: its source text, health and, for an alerting rule, its alerts.
+#[derive(Clone, Debug)]
+pub struct RuleView {
+    pub name: String,
+    pub query: String,
+    /// Label templates as written.
+    pub labels: BTreeMap<String, String>,
+    pub last_error: Option<String>,
+    pub last_evaluation_ms: Option<i64>,
+    pub evaluation_seconds: f64,
+    /// `None` for a recording rule.
+    pub alerting: Option<AlertingView>,
+}
+
+/// What only an alerting rule has.
+#[derive(Clone, Debug)]
+pub struct AlertingView {
+    pub for_seconds: i64,
+    pub keep_firing_for_seconds: i64,
+    /// Annotation templates as written.
+    pub annotations: BTreeMap<String, String>,
+    /// The most advanced state of its alerts.
+    pub state: AlertState,
+    /// Its pending and firing alerts.
+    pub alerts: Vec<AlertView>,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -54,14 +103,6 @@ pub struct Engine {
     step: Duration,
     failures: BTreeMap<(String, String), u64>,
     group_seconds: Vec<f64>,
-}
-
-fn label_map(l: &LabelSet) -> Json {
-    Json::Object(
-        l.iter()
-            .map(|(k, v)| (k.to_owned(), Json::String(v.to_owned())))
-            .collect(),
-    )
 }
 
 impl Engine {
@@ -285,7 +326,7 @@ impl Engine {
             for a in rule.alerts().filter(|a| a.state != AlertState::Inactive) {
                 let severity = a.labels.value("severity").to_owned();
                 *counts.entry((a.state.as_str(), severity)).or_default() += 1;
-                alerts.push(alert_json(a, &self.external_labels));
+                alerts.push(alert_view(a, &self.external_labels));
             }
         }
         for state in ["pending", "firing"] {
@@ -323,74 +364,60 @@ impl Engine {
             metrics.set(&catalog::HISTORY_DROPPED, self.history.dropped() as f64);
         }
         Published {
-            alerts: json!({"status": "success", "data": {"alerts": alerts}}),
-            rules: self.rules_json(),
+            alerts,
+            groups: self.group_views(),
             metrics,
         }
     }
 
-    /// `/api/v1/rules` in Prometheus' shape.
-    fn rules_json(&self) -> Json {
-        let groups: Vec<Json> = self
-            .rules
+    /// Every group and rule as the API shows them.
+    fn group_views(&self) -> Vec<GroupView> {
+        let sources = |list: &[(String, Template)]| -> BTreeMap<String, String> {
+            list.iter()
+                .map(|(k, t)| (k.clone(), t.source().to_owned()))
+                .collect()
+        };
+        self.rules
             .groups
             .iter()
             .zip(&self.group_seconds)
-            .map(|(g, secs)| {
-                let rules: Vec<Json> = g
+            .map(|(g, secs)| GroupView {
+                name: g.name.clone(),
+                file: g.file.clone(),
+                interval_seconds: g.interval.unwrap_or(self.step).as_secs_f64(),
+                evaluation_seconds: *secs,
+                rules: g
                     .rules
                     .iter()
-                    .map(|r| {
-                        let labels: serde_json::Map<String, Json> = r
-                            .labels
-                            .iter()
-                            .map(|(k, t)| (k.clone(), Json::String(t.source().to_owned())))
-                            .collect();
-                        let mut v = json!({
-                            "name": r.name,
-                            "query": r.expr_text.trim(),
-                            "labels": labels,
-                            "health": if r.last_error.is_some() { "err" } else if r.last_evaluation_ms.is_some() { "ok" } else { "unknown" },
-                            "lastError": r.last_error.clone().unwrap_or_default(),
-                            "lastEvaluation": r.last_evaluation_ms.map(rfc3339),
-                            "evaluationTime": r.evaluation_seconds,
-                        });
-                        match &r.kind {
-                            RuleKind::Alert(a) => {
-                                v["type"] = json!("alerting");
-                                v["duration"] = json!(a.for_ms / 1000);
-                                v["keepFiringFor"] = json!(a.keep_firing_for_ms / 1000);
-                                v["annotations"] = Json::Object(
-                                    a.annotations
-                                        .iter()
-                                        .map(|(k, t)| (k.clone(), Json::String(t.source().to_owned())))
-                                        .collect(),
-                                );
-                                let active: Vec<Json> =
-                                    r.alerts().filter(|a| a.state != AlertState::Inactive).map(|a| alert_json(a, &self.external_labels)).collect();
-                                let state = r
+                    .map(|r| RuleView {
+                        name: r.name.clone(),
+                        query: r.expr_text.trim().to_owned(),
+                        labels: sources(&r.labels),
+                        last_error: r.last_error.clone(),
+                        last_evaluation_ms: r.last_evaluation_ms,
+                        evaluation_seconds: r.evaluation_seconds,
+                        alerting: match &r.kind {
+                            RuleKind::Alert(a) => Some(AlertingView {
+                                for_seconds: a.for_ms / 1000,
+                                keep_firing_for_seconds: a.keep_firing_for_ms / 1000,
+                                annotations: sources(&a.annotations),
+                                state: r
                                     .alerts()
                                     .map(|a| a.state)
                                     .max()
-                                    .unwrap_or(AlertState::Inactive);
-                                v["state"] = json!(state.as_str());
-                                v["alerts"] = Json::Array(active);
-                            }
-                            RuleKind::Record => v["type"] = json!("recording"),
-                        }
-                        v
+                                    .unwrap_or(AlertState::Inactive),
+                                alerts: r
+                                    .alerts()
+                                    .filter(|a| a.state != AlertState::Inactive)
+                                    .map(|a| alert_view(a, &self.external_labels))
+                                    .collect(),
+                            }),
+                            RuleKind::Record => None,
+                        },
                     })
-                    .collect();
-                json!({
-                    "name": g.name,
-                    "file": g.file,
-                    "interval": g.interval.unwrap_or(self.step).as_secs_f64(),
-                    "rules": rules,
-                    "evaluationTime": secs,
-                })
+                    .collect(),
             })
-            .collect();
-        json!({"status": "success", "data": {"groups": groups}})
+            .collect()
     }
 }
 
@@ -405,15 +432,15 @@ fn with_external(labels: &LabelSet, external: &LabelSet) -> LabelSet {
     out
 }
 
-/// An alert as Prometheus' API shows it, with the external labels it would be sent with.
-fn alert_json(a: &super::rules::Alert, external: &LabelSet) -> Json {
-    json!({
-        "labels": label_map(&with_external(&a.labels, external)),
-        "annotations": a.annotations,
-        "state": a.state.as_str(),
-        "activeAt": rfc3339(a.active_at),
-        "value": crate::promql::gofmt::format_go_float(a.value),
-    })
+/// An alert with the external labels it would be sent with.
+fn alert_view(a: &super::rules::Alert, external: &LabelSet) -> AlertView {
+    AlertView {
+        labels: with_external(&a.labels, external),
+        annotations: a.annotations.clone(),
+        state: a.state,
+        active_at: a.active_at,
+        value: a.value,
+    }
 }
 
 /// The notification side of the engine: dispatcher, queue and delivery statistics.
@@ -471,49 +498,14 @@ impl Delivery {
     }
 
     async fn metrics(&self) -> Batch {
-        let mut b = Batch::default();
-        let stats = self.stats.snapshot();
-        #[allow(clippy::cast_precision_loss)]
-        for ((receiver, integration, outcome), n) in &stats.outcomes {
-            b.push(
-                &catalog::NOTIFICATIONS,
-                labels([
-                    ("receiver", receiver),
-                    ("integration", integration),
-                    ("outcome", outcome),
-                ]),
-                *n as f64,
-            );
-        }
-        for ((receiver, integration), secs) in &stats.latency {
-            b.push(
-                &catalog::NOTIFICATION_LATENCY,
-                labels([("receiver", receiver), ("integration", integration)]),
-                *secs,
-            );
-        }
-        let mut depth: BTreeMap<(String, String), (f64, f64)> = stats
-            .outcomes
-            .keys()
-            .map(|(r, i, _)| ((r.clone(), (*i).to_owned()), (0.0, 0.0)))
-            .collect();
-        if let Some(store) = &self.store {
-            if let Ok(rows) = store.depths().await {
-                let now = system_time_ms(SystemTime::now());
-                #[allow(clippy::cast_precision_loss)]
-                for d in rows {
-                    depth.insert(
-                        (d.receiver, d.integration),
-                        (d.count as f64, (now - d.oldest_ms).max(0) as f64 / 1000.0),
-                    );
-                }
-            }
-        }
-        for ((receiver, integration), (n, age)) in &depth {
-            let l = labels([("receiver", receiver), ("integration", integration)]);
-            b.push(&catalog::NOTIFICATION_QUEUE, l.clone(), *n);
-            b.push(&catalog::NOTIFICATION_QUEUE_AGE, l, *age);
-        }
+        let depths = match &self.store {
+            Some(store) => store.depths().await.unwrap_or_else(|e| {
+                tracing::warn!(error = %e, "Cannot read the queue depths.");
+                Vec::new()
+            }),
+            None => Vec::new(),
+        };
+        let mut b = self.stats.batch(&depths, system_time_ms(SystemTime::now()));
         #[allow(clippy::cast_precision_loss)]
         for reason in Muted::ALL {
             b.push(

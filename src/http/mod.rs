@@ -1,5 +1,8 @@
-//! HTTP server: `/metrics`, `/health`, `/ready`, `/health/db`.
+//! HTTP server: `/metrics`, `/health`, `/ready`, `/health/db`, `/health/redis`,
+//! `/api/v1/alerts`, `/api/v1/rules` and `/api/v1/silences`. It reads the snapshot and
+//! the alerting handles; it never writes into the snapshot.
 
+mod api;
 mod health;
 mod metrics;
 mod silences;
@@ -50,8 +53,8 @@ pub fn router(state: AppState) -> Router {
         .route("/ready", get(health::ready))
         .route("/health/db", get(health::db))
         .route("/health/redis", get(health::redis))
-        .route("/api/v1/alerts", get(api_alerts))
-        .route("/api/v1/rules", get(api_rules))
+        .route("/api/v1/alerts", get(api::alerts))
+        .route("/api/v1/rules", get(api::rules))
         .route(
             "/api/v1/silences",
             get(silences::list).post(silences::create),
@@ -62,29 +65,6 @@ pub fn router(state: AppState) -> Router {
         )
         .merge(metrics)
         .with_state(state)
-}
-
-/// Prometheus' `/api/v1/alerts` shape: pending and firing alerts.
-async fn api_alerts(
-    axum::extract::State(s): axum::extract::State<AppState>,
-) -> axum::Json<serde_json::Value> {
-    axum::Json(api_or_empty(&s.alerting.load().alerts, "alerts"))
-}
-
-/// Prometheus' `/api/v1/rules` shape: groups, rules, health and their alerts.
-async fn api_rules(
-    axum::extract::State(s): axum::extract::State<AppState>,
-) -> axum::Json<serde_json::Value> {
-    axum::Json(api_or_empty(&s.alerting.load().rules, "groups"))
-}
-
-/// Before the first evaluation (or with alerting off) the answer is an empty list.
-fn api_or_empty(v: &serde_json::Value, key: &str) -> serde_json::Value {
-    if v.is_null() {
-        serde_json::json!({"status": "success", "data": {key: []}})
-    } else {
-        v.clone()
-    }
 }
 
 async fn index() -> &'static str {

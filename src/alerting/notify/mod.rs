@@ -20,9 +20,10 @@ use tokio_util::sync::CancellationToken;
 
 use super::model::{AlertRecord, Notification, Outgoing};
 pub use super::model::{GroupView, Integration, ReceiverSpec};
-use super::outbox::Store;
+use super::outbox::{Depth, Store};
 use crate::config::check::{check_url, duplicate_or_empty_names, secret, ConfigError, Problems};
 use crate::config::AlertingConfig;
+use crate::metrics::{catalog, labels, Batch};
 use crate::time::system_time_ms;
 
 /// Where and how a worker delivers (the secrets live here only).
@@ -458,6 +459,54 @@ impl Stats {
             s.latency
                 .insert((ep.receiver.clone(), ep.integration.as_str()), seconds);
         }
+    }
+
+    /// The delivery metrics: outcomes, last latency, and each queue's depth and oldest
+    /// message (from `depths`, read from the outbox at `now_ms`).
+    #[must_use]
+    pub fn batch(&self, depths: &[Depth], now_ms: i64) -> Batch {
+        let mut b = Batch::default();
+        let stats = self.snapshot();
+        #[allow(clippy::cast_precision_loss)]
+        for ((receiver, integration, outcome), n) in &stats.outcomes {
+            b.push(
+                &catalog::NOTIFICATIONS,
+                labels([
+                    ("receiver", receiver),
+                    ("integration", integration),
+                    ("outcome", outcome),
+                ]),
+                *n as f64,
+            );
+        }
+        for ((receiver, integration), secs) in &stats.latency {
+            b.push(
+                &catalog::NOTIFICATION_LATENCY,
+                labels([("receiver", receiver), ("integration", integration)]),
+                *secs,
+            );
+        }
+        let mut depth: BTreeMap<(String, String), (f64, f64)> = stats
+            .outcomes
+            .keys()
+            .map(|(r, i, _)| ((r.clone(), (*i).to_owned()), (0.0, 0.0)))
+            .collect();
+        #[allow(clippy::cast_precision_loss)]
+        for d in depths {
+            depth.insert(
+                (d.receiver.clone(), d.integration.clone()),
+                (
+                    d.count as f64,
+                    (now_ms - d.oldest_ms).max(0) as f64 / 1000.0,
+                ),
+            );
+        }
+        for ((receiver, integration), (n, age)) in &depth {
+            let l = labels([("receiver", receiver), ("integration", integration)]);
+            b.push(&catalog::NOTIFICATION_QUEUE, l.clone(), *n);
+            b.push(&catalog::NOTIFICATION_QUEUE_AGE, l, *age);
+        }
+        b
     }
 
     pub fn snapshot(&self) -> StatsInner {
