@@ -270,6 +270,45 @@ ends_at = "tomorrow"
     }
 
     #[test]
+    fn a_default_follows_the_key_it_depends_on() {
+        // A short interval alone is valid: the timeouts follow it.
+        for interval in ["1s", "2s", "5s"] {
+            let p = problems(&format!("[postgres]\ninterval = \"{interval}\"\n"));
+            assert!(p.is_empty(), "interval {interval}: {p:?}");
+        }
+        let c = Config::from_toml("[postgres]\ninterval = \"2s\"\n").unwrap();
+        assert_eq!(
+            c.postgres.statement_timeout(),
+            std::time::Duration::from_secs(1)
+        );
+        assert_eq!(c.postgres.lock_timeout(), std::time::Duration::from_secs(1));
+        let c = Config::from_toml("[postgres]\ninterval = \"1s\"\n").unwrap();
+        assert_eq!(
+            c.postgres.lock_timeout(),
+            std::time::Duration::from_millis(500)
+        );
+        // Valid settings keep their meaning.
+        let c = Config::from_toml("[postgres]\ninterval = \"6s\"\n").unwrap();
+        assert_eq!(
+            c.postgres.statement_timeout(),
+            std::time::Duration::from_secs(5)
+        );
+        let c = Config::from_toml("[postgres]\ninterval = \"2s\"\nlock_timeout = \"1500ms\"\n")
+            .unwrap();
+        assert_eq!(
+            c.postgres.statement_timeout(),
+            std::time::Duration::from_millis(1500)
+        );
+        // An explicit conflict is still an error.
+        let p = problems("[postgres]\ninterval = \"2s\"\nstatement_timeout = \"5s\"\n");
+        assert_eq!(p.len(), 1, "{p:?}");
+        assert!(p[0].starts_with("postgres.statement_timeout:"), "{p:?}");
+        let p = problems("[postgres]\nstatement_timeout = \"1s\"\nlock_timeout = \"2s\"\n");
+        assert_eq!(p.len(), 1, "{p:?}");
+        assert!(p[0].starts_with("postgres.lock_timeout:"), "{p:?}");
+    }
+
+    #[test]
     fn bad_dsn_is_reported_without_its_text() {
         let p = problems("[postgres]\ndsn = \"mysql://user:hunter2@host/db\"\n");
         assert_eq!(p.len(), 1, "{p:?}");

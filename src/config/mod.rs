@@ -436,10 +436,12 @@ pub struct PostgresConfig {
     /// Interval of the tables collector (tables, indexes, sizes, statements).
     #[serde(with = "humantime_serde")]
     pub slow_interval: Duration,
-    #[serde(with = "humantime_serde")]
-    pub statement_timeout: Duration,
-    #[serde(with = "humantime_serde")]
-    pub lock_timeout: Duration,
+    /// Set on every session; unset: see [`PostgresConfig::statement_timeout`].
+    #[serde(default, with = "humantime_serde")]
+    pub statement_timeout: Option<Duration>,
+    /// Set on every session; unset: see [`PostgresConfig::lock_timeout`].
+    #[serde(default, with = "humantime_serde")]
+    pub lock_timeout: Option<Duration>,
     /// Hard cap on the sessions centinela opens.
     pub max_connections: u32,
     /// Databases to visit; `"*"` discovers every database that allows connections.
@@ -453,6 +455,41 @@ pub struct PostgresConfig {
     #[serde(with = "humantime_serde")]
     pub slow_statement_threshold: Duration,
     pub slow_statement_limit: u32,
+}
+
+impl PostgresConfig {
+    /// The usual `statement_timeout` when none is set.
+    pub const DEFAULT_STATEMENT_TIMEOUT: Duration = Duration::from_secs(5);
+    /// The usual `lock_timeout` when none is set.
+    pub const DEFAULT_LOCK_TIMEOUT: Duration = Duration::from_secs(1);
+
+    /// The `statement_timeout` in force. Unset, it follows `interval`: 5s when that is
+    /// shorter than the interval, else half the interval, and never shorter than a
+    /// `lock_timeout` that is set (while that stays under the interval). So a short
+    /// `interval` alone is never refused because of a default.
+    #[must_use]
+    pub fn statement_timeout(&self) -> Duration {
+        if let Some(t) = self.statement_timeout {
+            return t;
+        }
+        let derived = if Self::DEFAULT_STATEMENT_TIMEOUT < self.interval {
+            Self::DEFAULT_STATEMENT_TIMEOUT
+        } else {
+            self.interval / 2
+        };
+        match self.lock_timeout {
+            Some(lock) if lock > derived && lock < self.interval => lock,
+            _ => derived,
+        }
+    }
+
+    /// The `lock_timeout` in force. Unset: 1s, or the statement timeout when that is
+    /// shorter.
+    #[must_use]
+    pub fn lock_timeout(&self) -> Duration {
+        self.lock_timeout
+            .unwrap_or_else(|| Self::DEFAULT_LOCK_TIMEOUT.min(self.statement_timeout()))
+    }
 }
 
 /// Where configuration comes from: the file and the process environment.

@@ -163,8 +163,8 @@ pub fn connect_options(
     };
     let ms = |d: Duration| d.as_millis().to_string();
     Ok(options.application_name("centinela").options([
-        ("statement_timeout", ms(config.statement_timeout)),
-        ("lock_timeout", ms(config.lock_timeout)),
+        ("statement_timeout", ms(config.statement_timeout())),
+        ("lock_timeout", ms(config.lock_timeout())),
     ]))
 }
 
@@ -361,8 +361,12 @@ pub fn check(pg: &PostgresConfig, errors: &mut Problems) -> Option<SecretString>
     for (key, value) in [
         ("postgres.interval", pg.interval),
         ("postgres.slow_interval", pg.slow_interval),
-        ("postgres.statement_timeout", pg.statement_timeout),
-        ("postgres.lock_timeout", pg.lock_timeout),
+        // Unset timeouts follow `interval`; only a set one can be zero by itself.
+        (
+            "postgres.statement_timeout",
+            pg.statement_timeout.unwrap_or(Duration::MAX),
+        ),
+        ("postgres.lock_timeout", pg.lock_timeout.unwrap_or(Duration::MAX)),
         (
             "postgres.slow_statement_threshold",
             pg.slow_statement_threshold,
@@ -375,7 +379,8 @@ pub fn check(pg: &PostgresConfig, errors: &mut Problems) -> Option<SecretString>
     if pg.interval < Duration::from_secs(1) && !pg.interval.is_zero() {
         err("postgres.interval", "must be at least 1s".into());
     }
-    if pg.statement_timeout >= pg.interval && !pg.interval.is_zero() {
+    // Only what is set can conflict: the defaults follow `interval`.
+    if pg.statement_timeout.is_some_and(|t| t >= pg.interval) && !pg.interval.is_zero() {
         err(
             "postgres.statement_timeout",
             format!(
@@ -384,7 +389,7 @@ pub fn check(pg: &PostgresConfig, errors: &mut Problems) -> Option<SecretString>
             ),
         );
     }
-    if pg.lock_timeout > pg.statement_timeout {
+    if pg.lock_timeout() > pg.statement_timeout() {
         err(
             "postgres.lock_timeout",
             "must not be longer than postgres.statement_timeout".into(),
