@@ -54,10 +54,40 @@ pub struct ForwardState {
     pub sent: BTreeMap<String, bool>,
 }
 
+/// A notification group: its route, receiver and grouping labels. Kept as the text
+/// `route:receiver:{labels}`, the form saved notification logs hold and PagerDuty's
+/// `dedup_key` is derived from, so both survive upgrades.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct GroupKey(String);
+
+impl GroupKey {
+    /// The key of the group `labels` form on `route` for `receiver`.
+    #[must_use]
+    pub fn new(route: usize, receiver: &str, labels: &BTreeMap<String, String>) -> Self {
+        Self(format!(
+            "{route}:{receiver}:{}",
+            LabelSet::new(labels.clone())
+        ))
+    }
+
+    /// The index of the route the group belongs to.
+    #[must_use]
+    pub fn route(&self) -> Option<usize> {
+        self.0.split(':').next()?.parse().ok()
+    }
+
+    /// The key as text.
+    #[must_use]
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
 /// Everything the dispatcher must remember across restarts.
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub struct DispatchState {
-    pub groups: BTreeMap<String, GroupState>,
+    pub groups: BTreeMap<GroupKey, GroupState>,
     pub forwarded: BTreeMap<String, ForwardState>,
 }
 
@@ -181,7 +211,7 @@ impl Dispatcher {
         route: usize,
         receiver: &str,
         alert: &AlertRecord,
-    ) -> (String, BTreeMap<String, String>) {
+    ) -> (GroupKey, BTreeMap<String, String>) {
         let group_labels: BTreeMap<String, String> = match &self.routes[route].group_by {
             Some(names) => names
                 .iter()
@@ -189,7 +219,7 @@ impl Dispatcher {
                 .collect(),
             None => alert.labels.clone(),
         };
-        let key = format!("{route}:{receiver}:{}", LabelSet::new(group_labels.clone()));
+        let key = GroupKey::new(route, receiver, &group_labels);
         (key, group_labels)
     }
 
@@ -219,7 +249,8 @@ impl Dispatcher {
     }
 
     /// One pass at `now` over every alert the rules hold, under the given silences;
-    /// returns what to notify, for the notifiers to render.
+    /// returns what to notify, for the notifiers to render. The stages, in order
+    /// (Alertmanager's pipeline): mute → group → flush each due group → forward.
     pub fn process(
         &mut self,
         alerts: &[(AlertRecord, AlertState)],
@@ -227,32 +258,53 @@ impl Dispatcher {
         now: i64,
     ) -> Vec<Notification> {
         let check = self.mute_check(alerts, silences, now);
-        let muted = |labels: &LabelSet| check.muted(&self.inhibit, labels);
-
+        let pass = self.group(alerts, &check, now);
         let mut out = Vec::new();
-        // Grouped integrations: current firing, unmuted alerts by group.
-        let mut current: BTreeMap<String, Vec<&AlertRecord>> = BTreeMap::new();
-        let mut muted_now: HashSet<&str> = HashSet::new();
-        let mut held = [0; 3];
-        let mut forward: BTreeMap<String, Vec<(&AlertRecord, bool)>> = BTreeMap::new();
-        let resolved_at: HashMap<&str, i64> = alerts
-            .iter()
-            .filter_map(|(a, s)| {
-                (*s == AlertState::Inactive)
-                    .then_some(a.ends_at.map(|t| (a.fingerprint.as_str(), t)))
-                    .flatten()
-            })
-            .collect();
+        let keys: Vec<GroupKey> = self.state.groups.keys().cloned().collect();
+        for key in keys {
+            out.extend(self.flush(&key, &pass, &check, now));
+        }
+        // A group stays while it has alerts to resolve or firing ones; one whose alerts all
+        // went away before its first flush is never notified.
+        self.state
+            .groups
+            .retain(|key, g| !g.notified.is_empty() || pass.current.contains_key(key));
+        self.held = pass.held;
+        out.extend(self.forward(pass.forward, now));
+        out
+    }
+
+    /// Routes every firing or resolved alert: unmuted firing ones join their groups
+    /// (created at first sight), and Alertmanager receivers get their lists.
+    fn group<'a>(
+        &mut self,
+        alerts: &'a [(AlertRecord, AlertState)],
+        check: &MuteCheck,
+        now: i64,
+    ) -> Pass<'a> {
+        let mut pass = Pass {
+            resolved_at: alerts
+                .iter()
+                .filter_map(|(a, s)| {
+                    (*s == AlertState::Inactive)
+                        .then_some(a.ends_at.map(|t| (a.fingerprint.as_str(), t)))
+                        .flatten()
+                })
+                .collect(),
+            ..Pass::default()
+        };
         for (a, state) in alerts {
             if *state == AlertState::Pending {
                 continue;
             }
             let labels = a.label_set();
             let firing = *state == AlertState::Firing;
-            let mute = firing.then(|| muted(&labels)).flatten();
+            let mute = firing
+                .then(|| check.muted(&self.inhibit, &labels))
+                .flatten();
             if let Some(m) = mute {
-                muted_now.insert(&a.fingerprint);
-                held[m as usize] += 1;
+                pass.muted_now.insert(&a.fingerprint);
+                pass.held[m as usize] += 1;
             }
             for (route, receiver) in self.route(&labels) {
                 let Some(spec) = self.receivers.iter().find(|r| r.name == receiver) else {
@@ -263,7 +315,7 @@ impl Dispatcher {
                         .ends_at
                         .is_none_or(|t| now - t <= AM_RESOLVED_RETENTION_MS);
                     if recent {
-                        forward
+                        pass.forward
                             .entry(spec.name.clone())
                             .or_default()
                             .push((a, !firing));
@@ -280,97 +332,107 @@ impl Dispatcher {
                             first_seen: now,
                             ..GroupState::default()
                         });
-                    current.entry(key).or_default().push(a);
+                    pass.current.entry(key).or_default().push(a);
                 }
             }
         }
-
-        let keys: Vec<String> = self.state.groups.keys().cloned().collect();
-        for key in keys {
-            let route_idx: usize = key
-                .split(':')
-                .next()
-                .and_then(|r| r.parse().ok())
-                .unwrap_or(0);
-            let Some(route) = self.routes.get(route_idx) else {
-                // The route is gone from the configuration: nothing will flush it.
-                self.state.groups.remove(&key);
-                continue;
-            };
-            let (wait, interval, repeat) = (
-                route.group_wait_ms,
-                route.group_interval_ms,
-                route.repeat_interval_ms,
-            );
-            // Sorted by labels: messages list alerts in a stable order.
-            let mut firing: Vec<AlertRecord> = current
-                .get(&key)
-                .map(|v| v.iter().map(|a| (*a).clone()).collect())
-                .unwrap_or_default();
-            firing.sort_by(|a, b| a.labels.cmp(&b.labels));
-            let Some(group) = self.state.groups.get_mut(&key) else {
-                continue;
-            };
-            let due = match group.last_flush {
-                None => now >= group.first_seen + wait,
-                Some(t) => now >= t + interval,
-            };
-            if !due {
-                continue;
-            }
-            let firing_fps: BTreeSet<&str> =
-                firing.iter().map(|a| a.fingerprint.as_str()).collect();
-            // Notified alerts that are held back now keep their last notified state.
-            let mut frozen = BTreeMap::new();
-            let mut resolved = Vec::new();
-            for (fp, a) in &group.notified {
-                if firing_fps.contains(fp.as_str()) {
-                    continue;
-                }
-                if muted_now.contains(fp.as_str()) || muted(&a.label_set()).is_some() {
-                    frozen.insert(fp.clone(), a.clone());
-                } else {
-                    let mut r = a.clone();
-                    r.ends_at = Some(resolved_at.get(fp.as_str()).copied().unwrap_or(now));
-                    resolved.push(r);
-                }
-            }
-            group.last_flush = Some(now);
-            let before: BTreeSet<&str> = group
-                .notified
-                .keys()
-                .filter(|fp| !frozen.contains_key(*fp))
-                .map(String::as_str)
-                .collect();
-            let changed = before != firing_fps;
-            let repeat_due =
-                !firing.is_empty() && group.last_notify.is_some_and(|t| now >= t + repeat);
-            if !(changed || repeat_due) {
-                continue;
-            }
-            out.push(Notification::Group {
-                key: key.clone(),
-                receiver: group.receiver.clone(),
-                group_labels: group.group_labels.clone(),
-                firing: firing.clone(),
-                resolved,
-            });
-            group.notified = frozen;
-            group
-                .notified
-                .extend(firing.into_iter().map(|a| (a.fingerprint.clone(), a)));
-            group.last_notify = Some(now);
-        }
-        // A group stays while it has alerts to resolve or firing ones; one whose alerts all
-        // went away before its first flush is never notified.
-        self.state
-            .groups
-            .retain(|key, g| !g.notified.is_empty() || current.contains_key(key));
-
-        self.held = held;
-        out.extend(self.forward(forward, now));
-        out
+        pass
     }
+
+    /// One group at `now`: when its timer is due, what fires now against what was last
+    /// notified decides whether it is notified (news, or `repeat_interval` passed).
+    /// Notified alerts held back now keep their last notified state.
+    fn flush(
+        &mut self,
+        key: &GroupKey,
+        pass: &Pass<'_>,
+        check: &MuteCheck,
+        now: i64,
+    ) -> Option<Notification> {
+        let Some(route) = key.route().and_then(|r| self.routes.get(r)) else {
+            // The route is gone from the configuration: nothing will flush it.
+            self.state.groups.remove(key);
+            return None;
+        };
+        let (wait, interval, repeat) = (
+            route.group_wait_ms,
+            route.group_interval_ms,
+            route.repeat_interval_ms,
+        );
+        // Sorted by labels: messages list alerts in a stable order.
+        let mut firing: Vec<AlertRecord> = pass
+            .current
+            .get(key)
+            .map(|v| v.iter().map(|a| (*a).clone()).collect())
+            .unwrap_or_default();
+        firing.sort_by(|a, b| a.labels.cmp(&b.labels));
+        let inhibit = &self.inhibit;
+        let group = self.state.groups.get_mut(key)?;
+        let due = match group.last_flush {
+            None => now >= group.first_seen + wait,
+            Some(t) => now >= t + interval,
+        };
+        if !due {
+            return None;
+        }
+        let firing_fps: BTreeSet<&str> = firing.iter().map(|a| a.fingerprint.as_str()).collect();
+        let mut frozen = BTreeMap::new();
+        let mut resolved = Vec::new();
+        for (fp, a) in &group.notified {
+            if firing_fps.contains(fp.as_str()) {
+                continue;
+            }
+            if pass.muted_now.contains(fp.as_str())
+                || check.muted(inhibit, &a.label_set()).is_some()
+            {
+                frozen.insert(fp.clone(), a.clone());
+            } else {
+                let mut r = a.clone();
+                r.ends_at = Some(pass.resolved_at.get(fp.as_str()).copied().unwrap_or(now));
+                resolved.push(r);
+            }
+        }
+        group.last_flush = Some(now);
+        let before: BTreeSet<&str> = group
+            .notified
+            .keys()
+            .filter(|fp| !frozen.contains_key(*fp))
+            .map(String::as_str)
+            .collect();
+        let changed = before != firing_fps;
+        let repeat_due = !firing.is_empty() && group.last_notify.is_some_and(|t| now >= t + repeat);
+        if !(changed || repeat_due) {
+            return None;
+        }
+        let notification = Notification::Group {
+            key: key.as_str().to_owned(),
+            receiver: group.receiver.clone(),
+            group_labels: group.group_labels.clone(),
+            firing: firing.clone(),
+            resolved,
+        };
+        group.notified = frozen;
+        group
+            .notified
+            .extend(firing.into_iter().map(|a| (a.fingerprint.clone(), a)));
+        group.last_notify = Some(now);
+        Some(notification)
+    }
+}
+
+/// What one pass's grouping stage found.
+#[derive(Default)]
+struct Pass<'a> {
+    /// Firing, unmuted alerts by group.
+    current: BTreeMap<GroupKey, Vec<&'a AlertRecord>>,
+    /// Fingerprints of the firing alerts held back now.
+    muted_now: HashSet<&'a str>,
+    /// Firing alerts held back, indexed by `Muted as usize`.
+    held: [usize; 3],
+    /// Alertmanager receivers' lists: (alert, resolved?).
+    forward: BTreeMap<String, Vec<(&'a AlertRecord, bool)>>,
+    /// When each resolved alert resolved.
+    resolved_at: HashMap<&'a str, i64>,
 }
 
 #[cfg(test)]
@@ -623,6 +685,23 @@ slack = { url = "http://127.0.0.1:9/hook" }
                 70 * S + AM_RESOLVED_RETENTION_MS + S
             )
             .is_empty());
+    }
+
+    #[test]
+    fn group_keys_keep_their_saved_form() {
+        let labels = BTreeMap::from([
+            ("alertname".to_owned(), "X".to_owned()),
+            ("instance".to_owned(), "db:5432".to_owned()),
+        ]);
+        let key = GroupKey::new(1, "on:call", &labels);
+        // The saved notification log and PagerDuty's dedup_key depend on this text.
+        assert_eq!(
+            key.as_str(),
+            r#"1:on:call:{alertname="X", instance="db:5432"}"#
+        );
+        assert_eq!(key.route(), Some(1));
+        let saved: GroupKey = serde_json::from_str(&serde_json::to_string(&key).unwrap()).unwrap();
+        assert_eq!(saved, key);
     }
 
     #[test]
