@@ -546,3 +546,109 @@ fn vector_vector(
     }
     Ok(out)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::{parse, History, LabelSet, Value};
+    use super::Evaluator;
+    use std::time::Duration;
+
+    fn series(name: &str, labels: &[(&str, &str)]) -> LabelSet {
+        LabelSet::new(
+            std::iter::once(("__name__".to_owned(), name.to_owned())).chain(
+                labels
+                    .iter()
+                    .map(|(k, v)| ((*k).to_owned(), (*v).to_owned())),
+            ),
+        )
+    }
+
+    /// `c` a counter with a reset, `g{a}` two gauges; scraped every 15s from t=0 to 60s.
+    fn history() -> History {
+        let mut h = History::unbounded();
+        for (i, c) in [0.0, 10.0, 20.0, 5.0, 15.0].iter().enumerate() {
+            let t = i64::try_from(i).unwrap() * 15_000;
+            h.ingest(
+                "t",
+                t,
+                vec![
+                    (series("c", &[]), *c),
+                    (series("g", &[("a", "x")]), 1.0),
+                    (series("g", &[("a", "y")]), 3.0),
+                ],
+            );
+        }
+        h
+    }
+
+    fn eval(h: &History, expr: &str, t: i64) -> Vec<(String, f64)> {
+        let e = parse(expr).unwrap_or_else(|err| panic!("{expr}: {err}"));
+        match Evaluator::new(h, Duration::from_secs(15))
+            .eval(&e, t)
+            .unwrap()
+        {
+            Value::Scalar(v) => vec![(String::new(), v)],
+            Value::Vector(v) => v
+                .into_iter()
+                .map(|s| (s.labels.to_string(), s.value))
+                .collect(),
+            other => panic!("{expr}: {other:?}"),
+        }
+    }
+
+    fn one(h: &History, expr: &str, t: i64) -> f64 {
+        let got = eval(h, expr, t);
+        assert_eq!(got.len(), 1, "{expr}: {got:?}");
+        got[0].1
+    }
+
+    #[test]
+    fn division_by_zero_gives_infinities_and_nan() {
+        let h = History::unbounded();
+        assert_eq!(one(&h, "1 / 0", 0), f64::INFINITY);
+        assert_eq!(one(&h, "-1 / 0", 0), f64::NEG_INFINITY);
+        assert!(one(&h, "0 / 0", 0).is_nan());
+        assert!(one(&h, "5 % 0", 0).is_nan());
+    }
+
+    #[test]
+    fn counter_resets_are_counted_and_bridged() {
+        let h = history();
+        assert_eq!(one(&h, "resets(c[1m])", 60_000), 1.0);
+        // 0→10→20, reset, 5→15: 20 + 5 + 10 = 35 over the samples' 60s, no extrapolation
+        // needed as the window covers them exactly.
+        assert!((one(&h, "increase(c[1m])", 60_000) - 35.0).abs() < 1e-9);
+        assert_eq!(one(&h, "changes(c[1m])", 60_000), 4.0);
+    }
+
+    #[test]
+    fn aggregation_comparison_and_absent() {
+        let h = history();
+        assert_eq!(one(&h, "sum(g)", 60_000), 4.0);
+        assert_eq!(
+            eval(&h, "g > bool 2", 60_000),
+            [
+                (r#"{a="x"}"#.to_owned(), 0.0),
+                (r#"{a="y"}"#.to_owned(), 1.0)
+            ]
+        );
+        assert_eq!(eval(&h, "g > 2", 60_000), [(r#"g{a="y"}"#.to_owned(), 3.0)]);
+        assert_eq!(
+            eval(&h, r#"absent(nope{job="db", a=~"x"})"#, 60_000),
+            [(r#"{job="db"}"#.to_owned(), 1.0)]
+        );
+        assert!(eval(&h, "absent(g)", 60_000).is_empty());
+    }
+
+    #[test]
+    fn lookback_and_staleness_end_series() {
+        let mut h = history();
+        // 5 minutes after the last sample, an instant selector finds nothing.
+        assert_eq!(one(&h, "c", 60_000 + 299_000), 15.0);
+        assert!(eval(&h, "c", 60_000 + 301_000).is_empty());
+        // A series its source stops producing is marked stale at once.
+        h.ingest("t", 75_000, vec![(series("c", &[]), 16.0)]);
+        assert!(eval(&h, "g", 75_000).is_empty(), "g went stale");
+        assert_eq!(one(&h, "c", 75_000), 16.0);
+    }
+}

@@ -228,3 +228,115 @@ impl Store {
             .collect())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::alerting::model::Integration;
+    use serde_json::json;
+
+    fn message(receiver: &str, integration: Integration, n: i64, supersedes: bool) -> Outgoing {
+        Outgoing {
+            receiver: receiver.into(),
+            integration,
+            body: json!({ "n": n }),
+            supersedes,
+        }
+    }
+
+    #[tokio::test]
+    async fn queues_are_fifo_per_receiver_and_survive_reopening() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).await.unwrap();
+        store
+            .commit(
+                &[("alerts", "[1]".into())],
+                &[
+                    message("chat", Integration::Slack, 1, false),
+                    message("pager", Integration::PagerDuty, 2, false),
+                    message("chat", Integration::Slack, 3, false),
+                ],
+                1_000,
+            )
+            .await
+            .unwrap();
+        let head = store.head("chat", "slack").await.unwrap().unwrap();
+        assert_eq!(head.body, r#"{"n":1}"#);
+        assert_eq!(
+            (head.attempts, head.next_attempt_ms, head.created_ms),
+            (0, 1_000, 1_000)
+        );
+
+        // A failed attempt keeps the message at the head, with its next time.
+        store
+            .reschedule(head.id, 1, 5_000, "HTTP 500")
+            .await
+            .unwrap();
+        let again = store.head("chat", "slack").await.unwrap().unwrap();
+        assert_eq!(
+            (again.id, again.attempts, again.next_attempt_ms),
+            (head.id, 1, 5_000)
+        );
+
+        store.delete(head.id).await.unwrap();
+        drop(store);
+        let store = Store::open(dir.path()).await.unwrap();
+        assert_eq!(store.load("alerts").await.unwrap().as_deref(), Some("[1]"));
+        let next = store.head("chat", "slack").await.unwrap().unwrap();
+        assert_eq!(
+            next.body, r#"{"n":3}"#,
+            "the second message is next after a restart"
+        );
+        let mut depths = store.depths().await.unwrap();
+        depths.sort_by(|a, b| a.receiver.cmp(&b.receiver));
+        let got: Vec<_> = depths
+            .iter()
+            .map(|d| {
+                (
+                    d.receiver.as_str(),
+                    d.integration.as_str(),
+                    d.count,
+                    d.oldest_ms,
+                )
+            })
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("chat", "slack", 1, 1_000),
+                ("pager", "pagerduty", 1, 1_000)
+            ]
+        );
+    }
+
+    #[tokio::test]
+    async fn a_superseding_message_replaces_the_queued_ones() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).await.unwrap();
+        let am = Integration::Alertmanager;
+        store
+            .commit(
+                &[],
+                &[message("am", am, 1, true), message("am", am, 2, true)],
+                0,
+            )
+            .await
+            .unwrap();
+        store
+            .commit(&[], &[message("am", am, 3, true)], 10)
+            .await
+            .unwrap();
+        let head = store.head("am", "alertmanager").await.unwrap().unwrap();
+        assert_eq!(head.body, r#"{"n":3}"#);
+        assert_eq!(store.depths().await.unwrap()[0].count, 1);
+    }
+
+    #[tokio::test]
+    async fn an_unusable_state_dir_is_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("not-a-dir");
+        std::fs::write(&file, "x").unwrap();
+        let e = Store::open(&file).await.unwrap_err().to_string();
+        assert!(e.contains("not-a-dir"), "{e}");
+    }
+}

@@ -590,8 +590,90 @@ pub fn relative_to(base: &Path, pattern: &str) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::parse_duration;
+    use super::{parse_duration, AlertState, Context, RuleSet};
+    use crate::promql::{History, LabelSet};
     use std::time::Duration;
+
+    const RULES: &str = r#"
+groups:
+  - name: g
+    rules:
+      - alert: High
+        expr: x > 10
+        for: 2m
+        keep_firing_for: 1m
+        labels: { severity: P2 }
+        annotations: { summary: "x is {{ $value }}" }
+"#;
+
+    /// Evaluates the rules every minute over the given values of `x`; the state and
+    /// summary of the one alert after each step.
+    fn states(values: &[f64]) -> Vec<(Option<AlertState>, String)> {
+        let mut set = RuleSet::parse("t.yaml", RULES).unwrap();
+        let mut history = History::new(set.retention(Duration::from_secs(3600), 10_000));
+        let external = LabelSet::default();
+        let ctx = Context {
+            external_labels: &external,
+            external_url: "",
+            step: Duration::from_secs(60),
+        };
+        let mut out = Vec::new();
+        for (i, v) in values.iter().enumerate() {
+            let t = i64::try_from(i).unwrap() * 60_000;
+            history.ingest(
+                "t",
+                t,
+                vec![(LabelSet::new([("__name__".to_owned(), "x".to_owned())]), *v)],
+            );
+            for group in &mut set.groups {
+                assert!(group.eval(&mut history, t, &ctx).is_empty());
+            }
+            let alert = set.rules().flat_map(super::Rule::alerts).next();
+            out.push((
+                alert.map(|a| a.state),
+                alert
+                    .and_then(|a| a.annotations.get("summary").cloned())
+                    .unwrap_or_default(),
+            ));
+        }
+        out
+    }
+
+    #[test]
+    fn alerts_go_pending_firing_kept_then_resolved() {
+        use AlertState::{Firing, Inactive, Pending};
+        let got: Vec<_> = states(&[5.0, 20.0, 21.0, 22.0, 5.0, 5.0, 5.0])
+            .into_iter()
+            .map(|(s, _)| s)
+            .collect();
+        assert_eq!(
+            got,
+            [
+                None,
+                Some(Pending),  // 1m: above the threshold
+                Some(Pending),  // 2m: for 1m of 2m
+                Some(Firing),   // 3m: for 2m
+                Some(Firing),   // 4m: below, kept firing for 1m
+                Some(Inactive), // 5m: resolved
+                Some(Inactive), // 6m: kept (resolved) for Prometheus' 15 min
+            ]
+        );
+        let flap: Vec<_> = states(&[20.0, 5.0, 20.0])
+            .into_iter()
+            .map(|(s, _)| s)
+            .collect();
+        assert_eq!(
+            flap,
+            [Some(Pending), None, Some(Pending)],
+            "a pending alert that clears is dropped"
+        );
+    }
+
+    #[test]
+    fn annotations_render_with_the_current_value() {
+        let got = states(&[20.0, 30.5]);
+        assert_eq!(got[1].1, "x is 30.5");
+    }
 
     #[test]
     fn durations_parse_as_prometheus_rule_files_take_them() {
