@@ -180,7 +180,11 @@ fn checked_sources(files: &[PathBuf], report: bool) -> Option<Vec<(String, Strin
     for (name, text) in sources {
         let result = text
             .map_err(|e| vec![format!("{name}: cannot read: {e}")])
-            .and_then(|t| RuleSet::parse(&name, &t).map(|set| (set, t)));
+            .and_then(|t| {
+                RuleSet::parse(&name, &t)
+                    .map(|set| (set, t))
+                    .map_err(|p| p.iter().map(ToString::to_string).collect())
+            });
         match result {
             Ok((set, text)) => {
                 if report {

@@ -24,6 +24,29 @@ use crate::promql::{History, LabelSet};
 use crate::state::Snapshot;
 use crate::time::system_time_ms;
 
+/// Saved alert state that cannot be restored.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct StateError(pub String);
+
+impl From<String> for StateError {
+    fn from(message: String) -> Self {
+        Self(message)
+    }
+}
+
+impl From<&str> for StateError {
+    fn from(message: &str) -> Self {
+        Self(message.to_owned())
+    }
+}
+
+impl From<StateError> for String {
+    fn from(e: StateError) -> Self {
+        e.0
+    }
+}
+
 /// What the HTTP API reads, replaced after every evaluation: typed views, which `http/`
 /// turns into Prometheus' JSON.
 #[derive(Debug, Default)]
@@ -194,9 +217,9 @@ impl Engine {
     /// Puts saved alert states back, so `for` is not restarted and firing alerts are not
     /// announced twice. Alerts of rules that no longer exist are dropped. Returns how many
     /// were restored.
-    pub fn restore_state(&mut self, json: &str) -> Result<usize, String> {
-        let saved: Vec<SavedAlert> =
-            serde_json::from_str(json).map_err(|e| format!("unreadable alert state: {e}"))?;
+    pub fn restore_state(&mut self, json: &str) -> Result<usize, StateError> {
+        let saved: Vec<SavedAlert> = serde_json::from_str(json)
+            .map_err(|e| StateError::from(format!("unreadable alert state: {e}")))?;
         let mut n = 0;
         for s in saved {
             let rule = self

@@ -20,6 +20,29 @@ pub use plan::{load_rules, plan, AlertingPlan, DEFAULT_RULES, DEFAULT_RULES_NAME
 pub use rules::{template, unittest};
 pub use silences::{Silences, SILENCES_KEY};
 
+/// Rule files that cannot be turned into a PrometheusRule.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct RuleResourceError(pub String);
+
+impl From<String> for RuleResourceError {
+    fn from(message: String) -> Self {
+        Self(message)
+    }
+}
+
+impl From<&str> for RuleResourceError {
+    fn from(message: &str) -> Self {
+        Self(message.to_owned())
+    }
+}
+
+impl From<RuleResourceError> for String {
+    fn from(e: RuleResourceError) -> Self {
+        e.0
+    }
+}
+
 /// Rule files as one Prometheus Operator `PrometheusRule` (monitoring.coreos.com/v1):
 /// every file's groups, in order, unchanged. `sources` are (name, text) pairs, already
 /// checked by the caller.
@@ -28,14 +51,15 @@ pub fn prometheus_rule(
     namespace: Option<&str>,
     extra_labels: &[(String, String)],
     sources: &[(String, String)],
-) -> Result<String, String> {
+) -> Result<String, RuleResourceError> {
     use serde_norway::{Mapping, Value};
     let mut groups = Vec::new();
     for (file, text) in sources {
-        let doc: Value = serde_norway::from_str(text).map_err(|e| format!("{file}: {e}"))?;
+        let doc: Value = serde_norway::from_str(text)
+            .map_err(|e| RuleResourceError::from(format!("{file}: {e}")))?;
         match doc.get("groups") {
             Some(Value::Sequence(g)) => groups.extend(g.iter().cloned()),
-            _ => return Err(format!("{file}: no groups list")),
+            _ => return Err(RuleResourceError::from(format!("{file}: no groups list"))),
         }
     }
     let mut labels = Mapping::new();
@@ -63,6 +87,17 @@ pub fn prometheus_rule(
     ))
 }
 
+/// Why alerting could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("alerting.state_dir: {0}")]
+    StateDir(outbox::StoreError),
+    #[error("cannot read the saved state")]
+    Restore(#[from] outbox::StoreError),
+    #[error(transparent)]
+    Client(#[from] notify::ClientError),
+}
+
 /// What the HTTP API shares with a running alerting engine.
 #[derive(Clone, Debug, Default)]
 pub struct Handles {
@@ -78,7 +113,7 @@ pub async fn start(
     snapshot: std::sync::Arc<crate::state::Snapshot>,
     published: std::sync::Arc<arc_swap::ArcSwap<engine::Published>>,
     supervisor: &mut crate::supervisor::Supervisor,
-) -> anyhow::Result<Handles> {
+) -> Result<Handles, StartError> {
     let shutdown = supervisor.shutdown();
     use std::sync::Arc;
 
@@ -96,7 +131,7 @@ pub async fn start(
             tracing::warn!(error = %e, "No usable state_dir; alert state is kept in memory only.");
             None
         }
-        Err(e) => anyhow::bail!("alerting.state_dir: {e}"),
+        Err(e) => return Err(StartError::StateDir(e)),
     };
     let now = crate::time::now_ms();
     if let Some(store) = &store {
@@ -129,7 +164,7 @@ pub async fn start(
     let stats = Arc::new(notify::Stats::new(&endpoints));
     let mut wake = Vec::new();
     if let Some(store) = &store {
-        let client = notify::http_client().map_err(|e| anyhow::anyhow!(e))?;
+        let client = notify::http_client()?;
         for ep in endpoints {
             let w = Arc::new(tokio::sync::Notify::new());
             wake.push(Arc::clone(&w));

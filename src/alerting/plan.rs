@@ -9,7 +9,7 @@ use super::notify::{self, Endpoint};
 use super::routes::matchers::Matcher;
 use super::routes::silence::{config_silences, Silence};
 use super::routes::Dispatcher;
-use super::rules::RuleSet;
+use super::rules::{RuleError, RuleSet};
 use crate::config::check::{ConfigError, Problems};
 use crate::config::AlertingConfig;
 use crate::promql::labels::is_label_name;
@@ -20,7 +20,7 @@ pub const DEFAULT_RULES: &str = include_str!("../../alert-rules/centinela.rules.
 pub const DEFAULT_RULES_NAME: &str = "<built-in>/centinela.rules.yaml";
 
 /// The configured rule files, or the built-in pack when none are configured.
-pub fn load_rules(files: &[String]) -> Result<RuleSet, Vec<String>> {
+pub fn load_rules(files: &[String]) -> Result<RuleSet, Vec<RuleError>> {
     if files.is_empty() {
         RuleSet::parse(DEFAULT_RULES_NAME, DEFAULT_RULES)
     } else {
@@ -85,7 +85,7 @@ pub fn plan(a: &AlertingConfig, now_ms: i64) -> Result<Option<AlertingPlan>, Pro
             errors.extend(
                 problems
                     .into_iter()
-                    .map(|p| ConfigError::new("alerting.rule_files", p)),
+                    .map(|p| ConfigError::new("alerting.rule_files", p.to_string())),
             );
             None
         }
@@ -93,12 +93,7 @@ pub fn plan(a: &AlertingConfig, now_ms: i64) -> Result<Option<AlertingPlan>, Pro
     let receivers = notify::build(a).map_err(|p| errors.extend(p)).ok();
     check_routing(a, &mut errors);
     let silences = config_silences(a, now_ms)
-        .map_err(|p| {
-            errors.extend(p.into_iter().map(|p| {
-                let (key, msg) = p.split_once(": ").unwrap_or(("alerting.silences", &p));
-                ConfigError::new(key, msg)
-            }));
-        })
+        .map_err(|p| errors.extend(p))
         .ok();
     let (Some(rules), Some((specs, endpoints)), Some(silences), true) =
         (rules, receivers, silences, errors.is_empty())

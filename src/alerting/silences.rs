@@ -4,7 +4,7 @@
 use std::sync::{Arc, PoisonError, RwLock};
 
 use super::outbox::{Store, StoreError};
-use super::routes::silence::{Silence, SilenceDoc, Source};
+use super::routes::silence::{Silence, SilenceDoc, SilenceDocError, Source};
 
 /// The key under which API-created silences are kept in the state database.
 pub const SILENCES_KEY: &str = "silences";
@@ -12,9 +12,9 @@ pub const SILENCES_KEY: &str = "silences";
 /// Why a silence could not be added or expired.
 #[derive(Debug, thiserror::Error)]
 pub enum SilenceError {
-    /// The document is not a valid silence (the text names the field).
-    #[error("{0}")]
-    Invalid(String),
+    /// The document is not a valid silence (the error names the field).
+    #[error(transparent)]
+    Invalid(#[from] SilenceDocError),
     #[error("no silence {0}")]
     NotFound(String),
     #[error("silence {0} comes from the configuration; remove it there")]
@@ -70,9 +70,7 @@ impl Silences {
         id: String,
         now: i64,
     ) -> Result<Silence, SilenceError> {
-        let silence = doc
-            .to_silence(id, Source::Api, now)
-            .map_err(SilenceError::Invalid)?;
+        let silence = doc.to_silence(id, Source::Api, now)?;
         self.list
             .write()
             .unwrap_or_else(PoisonError::into_inner)

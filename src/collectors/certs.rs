@@ -25,6 +25,30 @@ use crate::config::check::{glob_problem, ConfigError, Problems};
 use crate::config::{split_host_port, CertsConfig, Config, StartTls};
 use crate::metrics::{labels, Batch};
 
+/// Why a TLS endpoint gave no certificate (a short reason, used as a label value).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct ProbeError(pub String);
+
+impl From<String> for ProbeError {
+    fn from(message: String) -> Self {
+        Self(message)
+    }
+}
+
+impl From<&str> for ProbeError {
+    fn from(message: &str) -> Self {
+        Self(message.to_owned())
+    }
+}
+
+impl From<ProbeError> for String {
+    fn from(e: ProbeError) -> Self {
+        e.0
+    }
+}
+
+
 // === metrics ===
 
 crate::metrics! {
@@ -146,23 +170,23 @@ impl CertsCollector {
     }
 
     /// Connects, handshakes, and returns the presented chain and why it would not verify.
-    async fn probe(&self, e: &Endpoint) -> Result<Option<(Vec<CertInfo>, Option<String>)>, String> {
+    async fn probe(&self, e: &Endpoint) -> Result<Option<(Vec<CertInfo>, Option<String>)>, ProbeError> {
         let mut tcp = TcpStream::connect((e.host.as_str(), e.port))
             .await
-            .map_err(|err| format!("connect: {}", err.kind()))?;
+            .map_err(|err| ProbeError::from(format!("connect: {}", err.kind())))?;
         if e.starttls == Some(StartTls::Postgres) {
             tcp.write_all(&SSL_REQUEST)
                 .await
-                .map_err(|_| "ssl_request_failed".to_owned())?;
+                .map_err(|_| ProbeError::from("ssl_request_failed"))?;
             let mut answer = [0u8; 1];
             tcp.read_exact(&mut answer)
                 .await
-                .map_err(|_| "ssl_request_failed".to_owned())?;
+                .map_err(|_| ProbeError::from("ssl_request_failed"))?;
             match answer[0] {
                 b'S' => {}
                 b'N' if e.tls_optional => return Ok(None),
-                b'N' => return Err("tls_not_offered".into()),
-                _ => return Err("not_postgres".into()),
+                b'N' => return Err(ProbeError::from("tls_not_offered")),
+                _ => return Err(ProbeError::from("not_postgres")),
             }
         }
         let verifier = Arc::new(RecordingVerifier {
@@ -172,16 +196,16 @@ impl CertsCollector {
         });
         let tls = rustls::ClientConfig::builder_with_provider(Arc::clone(&self.provider))
             .with_safe_default_protocol_versions()
-            .map_err(|err| format!("tls_config: {err}"))?
+            .map_err(|err| ProbeError::from(format!("tls_config: {err}")))?
             .dangerous()
             .with_custom_certificate_verifier(Arc::clone(&verifier) as Arc<dyn ServerCertVerifier>)
             .with_no_client_auth();
         let name = ServerName::try_from(e.server_name.clone())
-            .map_err(|_| "bad_server_name".to_owned())?;
+            .map_err(|_| ProbeError::from("bad_server_name"))?;
         let stream = tokio_rustls::TlsConnector::from(Arc::new(tls))
             .connect(name, tcp)
             .await
-            .map_err(|err| format!("handshake: {}", tls_reason(&err.to_string())))?;
+            .map_err(|err| ProbeError::from(format!("handshake: {}", tls_reason(&err.to_string()))))?;
         let chain: Vec<CertInfo> = stream
             .get_ref()
             .1
@@ -240,7 +264,7 @@ impl Collector for CertsCollector {
         }
         let probes = self.endpoints.iter().map(|e| async move {
             let r = tokio::time::timeout(self.timeout, self.probe(e)).await;
-            (e, r.unwrap_or_else(|_| Err("timeout".into())))
+            (e, r.unwrap_or_else(|_| Err(ProbeError::from("timeout"))))
         });
         for (e, result) in futures_util::future::join_all(probes).await {
             match result {
@@ -252,7 +276,7 @@ impl Collector for CertsCollector {
                     found.extend(chain.into_iter().map(|c| (e.source.clone(), c)));
                     verify.push((e.source.clone(), failure.unwrap_or_default()));
                 }
-                Err(reason) => errors.push((e.source.clone(), reason)),
+                Err(reason) => errors.push((e.source.clone(), reason.0)),
             }
         }
         for (source, reason) in &errors {

@@ -15,6 +15,30 @@ use crate::metrics::MetricDesc;
 use crate::config::PgBackRestConfig;
 use crate::metrics::{labels, Batch};
 
+/// pgBackRest's `info` output that cannot be read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct PgBackRestError(pub String);
+
+impl From<String> for PgBackRestError {
+    fn from(message: String) -> Self {
+        Self(message)
+    }
+}
+
+impl From<&str> for PgBackRestError {
+    fn from(message: &str) -> Self {
+        Self(message.to_owned())
+    }
+}
+
+impl From<PgBackRestError> for String {
+    fn from(e: PgBackRestError) -> Self {
+        e.0
+    }
+}
+
+
 // === metrics ===
 
 crate::metrics! {
@@ -46,10 +70,10 @@ pub struct Stanza {
 }
 
 /// Parses `pgbackrest info --output=json`.
-pub fn parse_info(json: &str) -> Result<Vec<Stanza>, String> {
+pub fn parse_info(json: &str) -> Result<Vec<Stanza>, PgBackRestError> {
     let value: serde_json::Value =
-        serde_json::from_str(json).map_err(|e| format!("invalid JSON: {e}"))?;
-    let stanzas = value.as_array().ok_or("expected a JSON array of stanzas")?;
+        serde_json::from_str(json).map_err(|e| PgBackRestError::from(format!("invalid JSON: {e}")))?;
+    let stanzas = value.as_array().ok_or(PgBackRestError::from("expected a JSON array of stanzas"))?;
     Ok(stanzas
         .iter()
         .map(|s| {
@@ -135,7 +159,7 @@ impl Collector for PgBackRestCollector {
             )));
         }
         let stanzas =
-            parse_info(&String::from_utf8_lossy(&out.stdout)).map_err(CollectError::Io)?;
+            parse_info(&String::from_utf8_lossy(&out.stdout)).map_err(|e| CollectError::Io(e.0))?;
         let mut b = Batch::default();
         for s in &stanzas {
             for (kind, t) in &s.last {

@@ -19,6 +19,30 @@ use crate::metrics::MetricDesc;
 use crate::metrics::{labels, Batch, Family, Labels, MetricKind, Sample};
 use crate::time::unix_seconds;
 
+/// A textfile line that node_exporter's parser would refuse (the text names the line).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct TextfileError(pub String);
+
+impl From<String> for TextfileError {
+    fn from(message: String) -> Self {
+        Self(message)
+    }
+}
+
+impl From<&str> for TextfileError {
+    fn from(message: &str) -> Self {
+        Self(message.to_owned())
+    }
+}
+
+impl From<TextfileError> for String {
+    fn from(e: TextfileError) -> Self {
+        e.0
+    }
+}
+
+
 // === metrics ===
 
 crate::metrics! {
@@ -41,7 +65,7 @@ impl TextfileCollector {
 }
 
 /// Parses one file of Prometheus text format into families; the error names the line.
-pub fn parse(text: &str) -> Result<Vec<Family>, String> {
+pub fn parse(text: &str) -> Result<Vec<Family>, TextfileError> {
     let mut families: Vec<Family> = Vec::new();
     let mut types: BTreeMap<String, String> = BTreeMap::new();
     let mut helps: BTreeMap<String, String> = BTreeMap::new();
@@ -56,30 +80,30 @@ pub fn parse(text: &str) -> Result<Vec<Family>, String> {
             let mut parts = rest.trim_start().splitn(3, ' ');
             match (parts.next(), parts.next(), parts.next()) {
                 (Some("HELP"), Some(name), help) => {
-                    check_name(name).map_err(|e| format!("line {n}: {e}"))?;
+                    check_name(name).map_err(|e| TextfileError::from(format!("line {n}: {e}")))?;
                     helps.insert(name.to_owned(), unescape_help(help.unwrap_or_default()));
                 }
                 (Some("TYPE"), Some(name), Some(kind)) => {
-                    check_name(name).map_err(|e| format!("line {n}: {e}"))?;
+                    check_name(name).map_err(|e| TextfileError::from(format!("line {n}: {e}")))?;
                     let kind = kind.trim();
                     if !matches!(
                         kind,
                         "counter" | "gauge" | "untyped" | "histogram" | "summary"
                     ) {
-                        return Err(format!("line {n}: unknown type {kind:?}"));
+                        return Err(TextfileError::from(format!("line {n}: unknown type {kind:?}")));
                     }
                     if types.insert(name.to_owned(), kind.to_owned()).is_some() {
-                        return Err(format!("line {n}: second TYPE line for {name}"));
+                        return Err(TextfileError::from(format!("line {n}: second TYPE line for {name}")));
                     }
                 }
                 _ => {}
             }
             continue;
         }
-        let (name, labels, value) = parse_sample(line).map_err(|e| format!("line {n}: {e}"))?;
+        let (name, labels, value) = parse_sample(line).map_err(|e| TextfileError::from(format!("line {n}: {e}")))?;
         let key = format!("{name}{labels:?}");
         if !seen.insert(key) {
-            return Err(format!("line {n}: duplicate series {name}"));
+            return Err(TextfileError::from(format!("line {n}: duplicate series {name}")));
         }
         let base = [
             name.as_str(),
@@ -118,7 +142,7 @@ pub fn parse(text: &str) -> Result<Vec<Family>, String> {
     Ok(families)
 }
 
-fn check_name(name: &str) -> Result<(), String> {
+fn check_name(name: &str) -> Result<(), TextfileError> {
     let mut chars = name.chars();
     let ok = chars
         .next()
@@ -127,7 +151,7 @@ fn check_name(name: &str) -> Result<(), String> {
     if ok {
         Ok(())
     } else {
-        Err(format!("invalid metric name {name:?}"))
+        Err(TextfileError::from(format!("invalid metric name {name:?}")))
     }
 }
 
@@ -137,10 +161,10 @@ fn unescape_help(s: &str) -> String {
 
 type Parsed = (String, Vec<(String, String)>, f64);
 
-fn parse_sample(line: &str) -> Result<Parsed, String> {
+fn parse_sample(line: &str) -> Result<Parsed, TextfileError> {
     let name_end = line
         .find(['{', ' ', '\t'])
-        .ok_or("a sample needs a value")?;
+        .ok_or(TextfileError::from("a sample needs a value"))?;
     let name = &line[..name_end];
     check_name(name)?;
     let mut rest = &line[name_end..];
@@ -156,7 +180,7 @@ fn parse_sample(line: &str) -> Result<Parsed, String> {
                     rest = &after[i + 1..];
                     break;
                 }
-                None => return Err("unterminated label set".into()),
+                None => return Err(TextfileError::from("unterminated label set")),
                 _ => {}
             }
             let mut label = String::new();
@@ -173,10 +197,10 @@ fn parse_sample(line: &str) -> Result<Parsed, String> {
                 .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
                 && label.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
             if !valid {
-                return Err(format!("invalid label name {label:?}"));
+                return Err(TextfileError::from(format!("invalid label name {label:?}")));
             }
             if chars.next().map(|(_, c)| c) != Some('"') {
-                return Err(format!("label {label} needs a quoted value"));
+                return Err(TextfileError::from(format!("label {label} needs a quoted value")));
             }
             let mut value = String::new();
             let mut closed = false;
@@ -186,7 +210,7 @@ fn parse_sample(line: &str) -> Result<Parsed, String> {
                         Some('n') => value.push('\n'),
                         Some('\\') => value.push('\\'),
                         Some('"') => value.push('"'),
-                        _ => return Err("invalid escape in a label value".into()),
+                        _ => return Err(TextfileError::from("invalid escape in a label value")),
                     },
                     '"' => {
                         closed = true;
@@ -196,26 +220,26 @@ fn parse_sample(line: &str) -> Result<Parsed, String> {
                 }
             }
             if !closed {
-                return Err("unterminated label value".into());
+                return Err(TextfileError::from("unterminated label value"));
             }
             if pairs.iter().any(|(k, _): &(String, String)| *k == label) {
-                return Err(format!("label {label} given twice"));
+                return Err(TextfileError::from(format!("label {label} given twice")));
             }
             pairs.push((label, value));
         }
     }
     let mut fields = rest.split_whitespace();
-    let value = fields.next().ok_or("a sample needs a value")?;
+    let value = fields.next().ok_or(TextfileError::from("a sample needs a value"))?;
     let value = match value {
         "NaN" => f64::NAN,
         "+Inf" | "Inf" => f64::INFINITY,
         "-Inf" => f64::NEG_INFINITY,
         v => v
             .parse::<f64>()
-            .map_err(|_| format!("invalid value {v:?}"))?,
+            .map_err(|_| TextfileError::from(format!("invalid value {v:?}")))?,
     };
     if fields.next().is_some() {
-        return Err("client-side timestamps are not supported".into());
+        return Err(TextfileError::from("client-side timestamps are not supported"));
     }
     pairs.sort();
     Ok((name.to_owned(), pairs, value))
@@ -253,18 +277,18 @@ impl Collector for TextfileCollector {
             for path in files {
                 let file = path.display().to_string();
                 let loaded = std::fs::read_to_string(&path)
-                    .map_err(|e| format!("unreadable: {e}"))
+                    .map_err(|e| TextfileError::from(format!("unreadable: {e}")))
                     .and_then(|text| parse(&text))
                     .and_then(|families| {
                         for f in &families {
                             if super::find_metric(&f.name).is_some() {
-                                return Err(format!("{} is a centinela metric", f.name));
+                                return Err(TextfileError::from(format!("{} is a centinela metric", f.name)));
                             }
                             if owned.contains(&*f.name) {
-                                return Err(format!(
+                                return Err(TextfileError::from(format!(
                                     "{} is already defined by another file",
                                     f.name
-                                ));
+                                )));
                             }
                         }
                         Ok(families)
@@ -352,7 +376,7 @@ mod tests {
             ("m{a=\"1\",a=\"2\"} 1\n", "twice"),
         ] {
             let e = parse(text).unwrap_err();
-            assert!(e.contains(why) && e.starts_with("line "), "{text:?}: {e}");
+            assert!(e.0.contains(why) && e.0.starts_with("line "), "{text:?}: {e}");
         }
     }
 }

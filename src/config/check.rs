@@ -6,6 +6,29 @@ use std::path::Path;
 
 use secrecy::{ExposeSecret as _, SecretString};
 
+/// Why a value is refused; never quotes a secret.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct Invalid(pub String);
+
+impl From<String> for Invalid {
+    fn from(message: String) -> Self {
+        Self(message)
+    }
+}
+
+impl From<&str> for Invalid {
+    fn from(message: &str) -> Self {
+        Self(message.to_owned())
+    }
+}
+
+impl From<Invalid> for String {
+    fn from(e: Invalid) -> Self {
+        e.0
+    }
+}
+
 /// One configuration problem, with the key path it concerns.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConfigError {
@@ -42,7 +65,7 @@ pub type Problems = Vec<ConfigError>;
 pub fn secret(
     (key, value): (&str, Option<&SecretString>),
     (file_key, file): (&str, Option<&Path>),
-    check: impl Fn(&str) -> Result<(), String>,
+    check: impl Fn(&str) -> Result<(), Invalid>,
 ) -> Result<Option<SecretString>, ConfigError> {
     let leaf = |k: &str| k.rsplit('.').next().unwrap_or(k).to_owned();
     match (value, file) {
@@ -109,11 +132,11 @@ pub fn unique_names<'a>(section: &str, names: impl Iterator<Item = &'a str>) -> 
 }
 
 /// An `http` or `https` URL.
-pub fn check_url(u: &str) -> Result<(), String> {
+pub fn check_url(u: &str) -> Result<(), Invalid> {
     match reqwest::Url::parse(u) {
         Ok(url) if matches!(url.scheme(), "http" | "https") => Ok(()),
-        Ok(_) => Err("must be an http or https URL".into()),
-        Err(e) => Err(format!("is not a URL: {e}")),
+        Ok(_) => Err(Invalid::from("must be an http or https URL")),
+        Err(e) => Err(Invalid::from(format!("is not a URL: {e}"))),
     }
 }
 

@@ -19,7 +19,7 @@ fn error(status: StatusCode, message: String) -> (StatusCode, Json<Value>) {
 /// The answer for a failed change; internal causes are logged, not shown.
 fn failure(e: &SilenceError) -> (StatusCode, Json<Value>) {
     match e {
-        SilenceError::Invalid(m) => error(StatusCode::BAD_REQUEST, m.clone()),
+        SilenceError::Invalid(m) => error(StatusCode::BAD_REQUEST, m.to_string()),
         SilenceError::NotFound(_) => error(StatusCode::NOT_FOUND, e.to_string()),
         SilenceError::Configured(_) => error(StatusCode::CONFLICT, e.to_string()),
         SilenceError::Save(cause) => {

@@ -17,19 +17,44 @@ pub use labels::LabelSet;
 pub use storage::{History, Retention, Storage};
 pub use value::{Sample, Value};
 
+/// A PromQL expression that does not parse, or uses what the evaluator does not implement.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct ParseError(pub String);
+
+impl From<String> for ParseError {
+    fn from(message: String) -> Self {
+        Self(message)
+    }
+}
+
+impl From<&str> for ParseError {
+    fn from(message: &str) -> Self {
+        Self(message.to_owned())
+    }
+}
+
+impl From<ParseError> for String {
+    fn from(e: ParseError) -> Self {
+        e.0
+    }
+}
+
 /// Parses `expr` and checks every construct in it is supported.
-pub fn parse(expr: &str) -> Result<Expr, String> {
+pub fn parse(expr: &str) -> Result<Expr, ParseError> {
     let parsed = promql_parser::parser::parse(expr)?;
     check(&parsed)?;
     Ok(parsed)
 }
 
-fn check(expr: &Expr) -> Result<(), String> {
+fn check(expr: &Expr) -> Result<(), ParseError> {
     match expr {
         Expr::Aggregate(a) => {
             let op = a.op.to_string();
             if !eval::AGGREGATIONS.contains(&op.as_str()) {
-                return Err(format!("aggregation {op}() is not supported"));
+                return Err(ParseError::from(format!(
+                    "aggregation {op}() is not supported"
+                )));
             }
             if let Some(p) = &a.param {
                 check(p)?;
@@ -40,7 +65,7 @@ fn check(expr: &Expr) -> Result<(), String> {
         Expr::Binary(b) => {
             if let Some(m) = &b.modifier {
                 if m.fill_values.lhs.is_some() || m.fill_values.rhs.is_some() {
-                    return Err("fill modifiers are not supported".into());
+                    return Err(ParseError::from("fill modifiers are not supported"));
                 }
             }
             check(&b.lhs)?;
@@ -54,11 +79,14 @@ fn check(expr: &Expr) -> Result<(), String> {
         | Expr::MatrixSelector(_) => Ok(()),
         Expr::Call(c) => {
             if !functions::SUPPORTED.contains(&c.func.name) {
-                return Err(format!("function {}() is not supported", c.func.name));
+                return Err(ParseError::from(format!(
+                    "function {}() is not supported",
+                    c.func.name
+                )));
             }
             c.args.args.iter().try_for_each(|a| check(a))
         }
-        Expr::Extension(_) => Err("extension expressions are not supported".into()),
+        Expr::Extension(_) => Err(ParseError::from("extension expressions are not supported")),
     }
 }
 

@@ -21,10 +21,35 @@ use tokio_util::sync::CancellationToken;
 use super::model::{AlertRecord, Notification, Outgoing};
 pub use super::model::{GroupView, Integration, ReceiverSpec};
 use super::outbox::{Depth, Store};
-use crate::config::check::{check_url, duplicate_or_empty_names, secret, ConfigError, Problems};
+use crate::config::check::{
+    check_url, duplicate_or_empty_names, secret, ConfigError, Invalid, Problems,
+};
 use crate::config::AlertingConfig;
 use crate::metrics::{catalog, labels, Batch};
 use crate::time::system_time_ms;
+
+/// The HTTP client for deliveries cannot be built.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct ClientError(pub String);
+
+impl From<String> for ClientError {
+    fn from(message: String) -> Self {
+        Self(message)
+    }
+}
+
+impl From<&str> for ClientError {
+    fn from(message: &str) -> Self {
+        Self(message.to_owned())
+    }
+}
+
+impl From<ClientError> for String {
+    fn from(e: ClientError) -> Self {
+        e.0
+    }
+}
 
 /// Where and how a worker delivers (the secrets live here only).
 #[derive(Clone)]
@@ -223,10 +248,10 @@ pub fn build(config: &AlertingConfig) -> Result<(Vec<ReceiverSpec>, Vec<Endpoint
                     if k.len() == 32 {
                         Ok(())
                     } else {
-                        Err(format!(
+                        Err(Invalid::from(format!(
                             "must be 32 characters (an Events API v2 integration key), got {}",
                             k.len()
-                        ))
+                        )))
                     }
                 },
             )
@@ -666,7 +691,7 @@ pub async fn send_test(
             supersedes: false,
         });
     }
-    let client = http_client().map_err(|e| vec![e])?;
+    let client = http_client().map_err(|e| vec![e.to_string()])?;
     let mut ok = Vec::new();
     let mut failed = Vec::new();
     if messages.is_empty() {
@@ -707,12 +732,12 @@ pub async fn send_test(
     Ok((ok, failed))
 }
 
-pub fn http_client() -> Result<reqwest::Client, String> {
+pub fn http_client() -> Result<reqwest::Client, ClientError> {
     reqwest::Client::builder()
         .user_agent(concat!("centinela/", env!("CARGO_PKG_VERSION")))
         .redirect(reqwest::redirect::Policy::none())
         .build()
-        .map_err(|e| format!("cannot build the HTTP client: {e}"))
+        .map_err(|e| ClientError::from(format!("cannot build the HTTP client: {e}")))
 }
 
 /// Cuts `s` to at most `max` characters, marking the cut.

@@ -20,13 +20,11 @@ pub const FILE_NAME: &str = "centinela.db";
 /// Why the state database failed.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    #[error("cannot create state_dir {path}: {source}")]
-    CreateDir {
-        path: String,
-        source: std::io::Error,
-    },
-    #[error("cannot open {path}: {source}")]
-    Open { path: String, source: sqlx::Error },
+    /// The cause is in the text (no `#[source]`), so a chain prints it once.
+    #[error("cannot create state_dir {path}: {error}")]
+    CreateDir { path: String, error: std::io::Error },
+    #[error("cannot open {path}: {error}")]
+    Open { path: String, error: sqlx::Error },
     #[error(transparent)]
     Db(#[from] sqlx::Error),
     #[error("cannot encode state: {0}")]
@@ -76,14 +74,14 @@ const SCHEMA: &[&str] = &[
 impl Store {
     /// Opens (creating) `dir/centinela.db`. The error names the path.
     pub async fn open(dir: &Path) -> Result<Self, StoreError> {
-        std::fs::create_dir_all(dir).map_err(|source| StoreError::CreateDir {
+        std::fs::create_dir_all(dir).map_err(|error| StoreError::CreateDir {
             path: dir.display().to_string(),
-            source,
+            error,
         })?;
         let path = dir.join(FILE_NAME);
-        let open_error = |source| StoreError::Open {
+        let open_error = |error| StoreError::Open {
             path: path.display().to_string(),
-            source,
+            error,
         };
         let options = SqliteConnectOptions::from_str("sqlite://")
             .map_err(open_error)?

@@ -9,6 +9,29 @@ use serde::{Deserialize, Serialize};
 
 use crate::promql::LabelSet;
 
+/// A matcher that does not parse (the text quotes it).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct MatcherError(pub String);
+
+impl From<String> for MatcherError {
+    fn from(message: String) -> Self {
+        Self(message)
+    }
+}
+
+impl From<&str> for MatcherError {
+    fn from(message: &str) -> Self {
+        Self(message.to_owned())
+    }
+}
+
+impl From<MatcherError> for String {
+    fn from(e: MatcherError) -> Self {
+        e.0
+    }
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Op {
     Eq,
@@ -59,12 +82,11 @@ static SYNTAX: LazyLock<Regex> = LazyLock::new(|| {
 });
 
 impl Matcher {
-    pub fn new(name: &str, op: Op, value: &str) -> Result<Self, String> {
+    pub fn new(name: &str, op: Op, value: &str) -> Result<Self, MatcherError> {
         let re = match op {
-            Op::Re | Op::NotRe => Some(
-                Regex::new(&format!("^(?:{value})$"))
-                    .map_err(|e| format!("invalid regular expression {value:?}: {e}"))?,
-            ),
+            Op::Re | Op::NotRe => Some(Regex::new(&format!("^(?:{value})$")).map_err(|e| {
+                MatcherError::from(format!("invalid regular expression {value:?}: {e}"))
+            })?),
             Op::Eq | Op::Ne => None,
         };
         Ok(Self {
@@ -76,10 +98,12 @@ impl Matcher {
     }
 
     /// `name op value`, the value quoted (`"P0|P1"`, Go escapes) or bare.
-    pub fn parse(text: &str) -> Result<Self, String> {
-        let caps = SYNTAX
-            .captures(text)
-            .ok_or_else(|| format!("{text:?} is not a matcher (name=value, !=, =~ or !~)"))?;
+    pub fn parse(text: &str) -> Result<Self, MatcherError> {
+        let caps = SYNTAX.captures(text).ok_or_else(|| {
+            MatcherError::from(format!(
+                "{text:?} is not a matcher (name=value, !=, =~ or !~)"
+            ))
+        })?;
         let op = match &caps[2] {
             "=" => Op::Eq,
             "!=" => Op::Ne,
@@ -88,19 +112,20 @@ impl Matcher {
         };
         let raw = &caps[3];
         let value = if raw.starts_with('"') {
-            promql_parser::util::unquote_string(raw)
-                .map_err(|_| format!("{text:?}: the value's quotes are unbalanced"))?
+            promql_parser::util::unquote_string(raw).map_err(|_| {
+                MatcherError::from(format!("{text:?}: the value's quotes are unbalanced"))
+            })?
         } else {
             raw.to_owned()
         };
-        Self::new(&caps[1], op, &value).map_err(|e| format!("{text:?}: {e}"))
+        Self::new(&caps[1], op, &value).map_err(|e| MatcherError::from(format!("{text:?}: {e}")))
     }
 
-    pub fn parse_all(texts: &[String]) -> Result<Vec<Self>, String> {
+    pub fn parse_all(texts: &[String]) -> Result<Vec<Self>, MatcherError> {
         texts.iter().map(|t| Self::parse(t)).collect()
     }
 
-    pub fn from_api(m: &ApiMatcher) -> Result<Self, String> {
+    pub fn from_api(m: &ApiMatcher) -> Result<Self, MatcherError> {
         let op = match (m.is_regex, m.is_equal) {
             (false, true) => Op::Eq,
             (false, false) => Op::Ne,
@@ -188,14 +213,16 @@ mod tests {
     #[test]
     fn bad_matchers_are_named() {
         assert_eq!(
-            Matcher::parse("severity").unwrap_err(),
+            Matcher::parse("severity").unwrap_err().0,
             r#""severity" is not a matcher (name=value, !=, =~ or !~)"#
         );
         assert!(Matcher::parse(r#"x=~"(""#)
             .unwrap_err()
+            .0
             .starts_with(r#""x=~\"(\"": invalid regular expression "(""#));
         assert!(Matcher::parse(r#"x="abc"#)
             .unwrap_err()
+            .0
             .contains("unbalanced"));
     }
 

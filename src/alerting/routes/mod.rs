@@ -16,10 +16,39 @@ use super::model::{AlertRecord, Integration, Notification, ReceiverSpec};
 use super::rules::AlertState;
 use crate::config::AlertingConfig;
 use crate::promql::LabelSet;
-use matchers::{all_match, Matcher};
+use matchers::{all_match, Matcher, MatcherError};
 pub use mute::Muted;
 use mute::{Inhibit, MuteCheck};
 use silence::Silence;
+
+/// A route or inhibition rule that cannot be built (the text names its key).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct RouteError(pub String);
+
+impl From<String> for RouteError {
+    fn from(message: String) -> Self {
+        Self(message)
+    }
+}
+
+impl From<&str> for RouteError {
+    fn from(message: &str) -> Self {
+        Self(message.to_owned())
+    }
+}
+
+impl From<MatcherError> for RouteError {
+    fn from(e: MatcherError) -> Self {
+        Self(e.0)
+    }
+}
+
+impl From<RouteError> for String {
+    fn from(e: RouteError) -> Self {
+        e.0
+    }
+}
 
 /// Resolved alerts keep being forwarded to Alertmanager this long (Prometheus' value).
 pub const AM_RESOLVED_RETENTION_MS: i64 = 15 * 60 * 1000;
@@ -110,7 +139,7 @@ fn ms(d: std::time::Duration) -> i64 {
 impl Dispatcher {
     /// Builds routes and inhibition rules from the configuration (already validated, so a
     /// matcher that does not parse is reported, not skipped).
-    pub fn new(config: &AlertingConfig, receivers: Vec<ReceiverSpec>) -> Result<Self, String> {
+    pub fn new(config: &AlertingConfig, receivers: Vec<ReceiverSpec>) -> Result<Self, RouteError> {
         let route = |matchers: Vec<Matcher>,
                      receivers: Vec<String>,
                      cont,
@@ -156,7 +185,9 @@ impl Dispatcher {
                 .map(|(i, r)| {
                     Matcher::parse_all(&r.matchers)
                         .map(|m| route(m, r.receivers.clone(), r.continue_, Some(r)))
-                        .map_err(|e| format!("alerting.routes[{i}].matchers: {e}"))
+                        .map_err(|e| {
+                            RouteError::from(format!("alerting.routes[{i}].matchers: {e}"))
+                        })
                 })
                 .collect::<Result<_, _>>()?
         };
@@ -173,9 +204,9 @@ impl Dispatcher {
             let at = |k: &str, e: String| format!("alerting.inhibit_rules[{i}].{k}: {e}");
             inhibit.push(Inhibit {
                 source: Matcher::parse_all(&r.source_matchers)
-                    .map_err(|e| at("source_matchers", e))?,
+                    .map_err(|e| at("source_matchers", e.into()))?,
                 target: Matcher::parse_all(&r.target_matchers)
-                    .map_err(|e| at("target_matchers", e))?,
+                    .map_err(|e| at("target_matchers", e.into()))?,
                 equal: r.equal.clone(),
                 pending_sources: false,
             });

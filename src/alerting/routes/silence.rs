@@ -4,6 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::matchers::Matcher;
+use crate::config::check::{ConfigError, Problems};
 use crate::config::AlertingConfig;
 
 /// Where a silence was made: configured ones are read-only through the API and are not
@@ -56,17 +57,42 @@ pub enum MatcherDoc {
     Api(super::matchers::ApiMatcher),
 }
 
-fn parse_time(what: &str, s: &str) -> Result<i64, String> {
+/// What is wrong with a silence document, and in which field (`matchers[1]`, `endsAt`).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{field}: {message}")]
+pub struct SilenceDocError {
+    pub field: String,
+    pub message: String,
+}
+
+impl SilenceDocError {
+    fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Self {
+            field: field.into(),
+            message: message.into(),
+        }
+    }
+}
+
+fn parse_time(what: &str, s: &str) -> Result<i64, SilenceDocError> {
     chrono::DateTime::parse_from_rfc3339(s)
         .map(|t| t.timestamp_millis())
-        .map_err(|e| format!("{what}: {s:?} is not an RFC 3339 time: {e}"))
+        .map_err(|e| SilenceDocError::new(what, format!("{s:?} is not an RFC 3339 time: {e}")))
 }
 
 impl SilenceDoc {
     /// Checks and converts; `now` fills a missing start.
-    pub fn to_silence(&self, id: String, source: Source, now: i64) -> Result<Silence, String> {
+    pub fn to_silence(
+        &self,
+        id: String,
+        source: Source,
+        now: i64,
+    ) -> Result<Silence, SilenceDocError> {
         if self.matchers.is_empty() {
-            return Err("matchers: at least one matcher is required".into());
+            return Err(SilenceDocError::new(
+                "matchers",
+                "at least one matcher is required",
+            ));
         }
         let matchers = self
             .matchers
@@ -77,7 +103,7 @@ impl SilenceDoc {
                     MatcherDoc::Text(t) => Matcher::parse(t),
                     MatcherDoc::Api(a) => Matcher::from_api(a),
                 }
-                .map_err(|e| format!("matchers[{i}]: {e}"))
+                .map_err(|e| SilenceDocError::new(format!("matchers[{i}]"), e))
             })
             .collect::<Result<Vec<_>, _>>()?;
         let starts_at = match &self.starts_at {
@@ -86,7 +112,7 @@ impl SilenceDoc {
         };
         let ends_at = parse_time("endsAt", &self.ends_at)?;
         if ends_at <= starts_at {
-            return Err("endsAt: must be after startsAt".into());
+            return Err(SilenceDocError::new("endsAt", "must be after startsAt"));
         }
         Ok(Silence {
             id,
@@ -118,7 +144,7 @@ impl Silence {
 }
 
 /// The configured silences, checked (errors carry the key path).
-pub fn config_silences(config: &AlertingConfig, now: i64) -> Result<Vec<Silence>, Vec<String>> {
+pub fn config_silences(config: &AlertingConfig, now: i64) -> Result<Vec<Silence>, Problems> {
     let mut out = Vec::new();
     let mut errors = Vec::new();
     for (i, s) in config.silences.iter().enumerate() {
@@ -132,7 +158,10 @@ pub fn config_silences(config: &AlertingConfig, now: i64) -> Result<Vec<Silence>
         };
         match doc.to_silence(format!("config-{i}"), Source::Config, now) {
             Ok(s) => out.push(s),
-            Err(e) => errors.push(format!("alerting.silences[{i}].{e}")),
+            Err(e) => errors.push(ConfigError::new(
+                format!("alerting.silences[{i}].{}", e.field),
+                e.message,
+            )),
         }
     }
     if errors.is_empty() {

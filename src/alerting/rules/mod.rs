@@ -16,6 +16,29 @@ use crate::promql::labels::METRIC_NAME;
 use crate::promql::{History, LabelSet, Value};
 use template::{Data, Template};
 
+/// Why a rule, a duration in a rule file, or a rule's evaluation is refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct InvalidRule(pub String);
+
+impl From<String> for InvalidRule {
+    fn from(message: String) -> Self {
+        Self(message)
+    }
+}
+
+impl From<&str> for InvalidRule {
+    fn from(message: &str) -> Self {
+        Self(message.to_owned())
+    }
+}
+
+impl From<InvalidRule> for String {
+    fn from(e: InvalidRule) -> Self {
+        e.0
+    }
+}
+
 /// How long a resolved alert is kept (and re-sent), as Prometheus does.
 pub const RESOLVED_RETENTION_MS: i64 = 15 * 60 * 1000;
 
@@ -130,8 +153,12 @@ pub struct RuleSet {
 /// `promql_parser::util::parse_duration` does the parsing. Two of its answers differ
 /// from Prometheus' in rule files, so they are handled here: it takes bare seconds (`1.5`),
 /// which a rule file refuses, and it refuses a zero duration (`0s`), which is valid.
-pub fn parse_duration(s: &str) -> Result<Duration, String> {
-    let bad = || format!("invalid duration {s:?} (expected e.g. 30s, 5m, 1h30m, 7d)");
+pub fn parse_duration(s: &str) -> Result<Duration, InvalidRule> {
+    let bad = || {
+        InvalidRule(format!(
+            "invalid duration {s:?} (expected e.g. 30s, 5m, 1h30m, 7d)"
+        ))
+    };
     if s == "0" {
         return Ok(Duration::ZERO);
     }
@@ -151,21 +178,64 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
     }
 }
 
+/// A problem in a rule file, and where: the file, the group and the rule when known.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RuleError {
+    pub file: String,
+    pub group: Option<String>,
+    /// `rule "Name"`, or `rule 3` for one without a name.
+    pub rule: Option<String>,
+    pub message: String,
+}
+
+impl RuleError {
+    fn file(file: impl Into<String>, message: impl Into<String>) -> Self {
+        Self {
+            file: file.into(),
+            group: None,
+            rule: None,
+            message: message.into(),
+        }
+    }
+
+    fn group(file: &str, group: &str, message: impl Into<String>) -> Self {
+        Self {
+            group: Some(group.to_owned()),
+            ..Self::file(file, message)
+        }
+    }
+}
+
+impl std::fmt::Display for RuleError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.file)?;
+        if let Some(g) = &self.group {
+            write!(f, ": group {g:?}")?;
+        }
+        if let Some(r) = &self.rule {
+            write!(f, ": {r}")?;
+        }
+        write!(f, ": {}", self.message)
+    }
+}
+
+impl std::error::Error for RuleError {}
+
 impl RuleSet {
     /// Loads rule files (globs allowed); every problem of every file is returned together.
-    pub fn load_files(patterns: &[String]) -> Result<Self, Vec<String>> {
+    pub fn load_files(patterns: &[String]) -> Result<Self, Vec<RuleError>> {
         let mut set = Self::default();
         let mut problems = Vec::new();
         for pattern in patterns {
             let paths: Vec<PathBuf> = match glob::glob(pattern) {
                 Ok(p) => p.filter_map(Result::ok).collect(),
                 Err(e) => {
-                    problems.push(format!("{pattern}: invalid glob: {e}"));
+                    problems.push(RuleError::file(pattern, format!("invalid glob: {e}")));
                     continue;
                 }
             };
             if paths.is_empty() {
-                problems.push(format!("{pattern}: no rule file matches"));
+                problems.push(RuleError::file(pattern, "no rule file matches"));
             }
             for path in paths {
                 match std::fs::read_to_string(&path) {
@@ -173,7 +243,10 @@ impl RuleSet {
                         Ok(mut s) => set.groups.append(&mut s.groups),
                         Err(mut p) => problems.append(&mut p),
                     },
-                    Err(e) => problems.push(format!("{}: cannot read: {e}", path.display())),
+                    Err(e) => problems.push(RuleError::file(
+                        path.display().to_string(),
+                        format!("cannot read: {e}"),
+                    )),
                 }
             }
         }
@@ -185,27 +258,26 @@ impl RuleSet {
     }
 
     /// Parses one file's text; `file` names it in messages.
-    pub fn parse(file: &str, text: &str) -> Result<Self, Vec<String>> {
+    pub fn parse(file: &str, text: &str) -> Result<Self, Vec<RuleError>> {
         let yaml: FileYaml =
-            serde_norway::from_str(text).map_err(|e| vec![format!("{file}: {e}")])?;
+            serde_norway::from_str(text).map_err(|e| vec![RuleError::file(file, e.to_string())])?;
         let mut problems = Vec::new();
         let mut groups = Vec::new();
         let mut names = HashSet::new();
         for g in yaml.groups {
-            let at = format!("{file}: group {:?}", g.name);
             if g.name.is_empty() {
-                problems.push(format!("{file}: a group has no name"));
+                problems.push(RuleError::file(file, "a group has no name"));
             }
             if !names.insert(g.name.clone()) {
-                problems.push(format!("{at}: repeated group name"));
+                problems.push(RuleError::group(file, &g.name, "repeated group name"));
             }
             if g.limit.is_some_and(|l| l > 0) {
-                problems.push(format!("{at}: limit is not supported"));
+                problems.push(RuleError::group(file, &g.name, "limit is not supported"));
             }
             let interval = match g.interval.as_deref().map(parse_duration).transpose() {
                 Ok(i) => i,
                 Err(e) => {
-                    problems.push(format!("{at}: interval: {e}"));
+                    problems.push(RuleError::group(file, &g.name, format!("interval: {e}")));
                     None
                 }
             };
@@ -217,7 +289,10 @@ impl RuleSet {
                         let who = name
                             .as_deref()
                             .map_or(format!("rule {}", i + 1), |n| format!("rule {n:?}"));
-                        format!("{at}: {who}: {e}")
+                        RuleError {
+                            rule: Some(who),
+                            ..RuleError::group(file, &g.name, e)
+                        }
                     })),
                 }
             }
@@ -416,16 +491,16 @@ impl Group {
         for (i, rule) in self.rules.iter_mut().enumerate() {
             let started = std::time::Instant::now();
             let result = Evaluator::new(history, ctx.step).eval(&rule.expr, ts);
-            let outcome = result.map_err(|e| e.0).and_then(|v| match v {
+            let outcome = result.map_err(|e| InvalidRule(e.0)).and_then(|v| match v {
                 Value::Vector(v) => Ok(v
                     .into_iter()
                     .map(|s| (s.labels, s.value))
                     .collect::<Vec<_>>()),
                 Value::Scalar(s) => Ok(vec![(LabelSet::default(), s)]),
-                other => Err(format!(
+                other => Err(InvalidRule::from(format!(
                     "rule result is a {}, not an instant vector",
                     other.kind()
-                )),
+                ))),
             });
             let source = format!("{}/{}/{i}", self.file, self.name);
             let out = outcome.and_then(|samples| rule.apply(samples, ts, ctx));
@@ -435,11 +510,11 @@ impl Group {
                     rule.last_error = None;
                 }
                 Err(e) => {
-                    rule.last_error = Some(e.clone());
+                    rule.last_error = Some(e.0.clone());
                     failures.push(RuleFailure {
                         group: self.name.clone(),
                         rule: rule.name.clone(),
-                        error: e,
+                        error: e.0,
                     });
                 }
             }
@@ -458,7 +533,7 @@ impl Rule {
         samples: Vec<(LabelSet, f64)>,
         ts: i64,
         ctx: &Context<'_>,
-    ) -> Result<Vec<(LabelSet, f64)>, String> {
+    ) -> Result<Vec<(LabelSet, f64)>, InvalidRule> {
         let render = |t: &Template, labels: &LabelSet, value: f64| {
             t.render_or_raw(&Data {
                 labels,
@@ -477,7 +552,7 @@ impl Rule {
                         labels.set(k, t.source());
                     }
                     if !seen.insert(labels.clone()) {
-                        return Err("vector contains metrics with the same labelset after applying rule labels".into());
+                        return Err(InvalidRule::from("vector contains metrics with the same labelset after applying rule labels"));
                     }
                     out.push((labels, value));
                 }
@@ -497,7 +572,7 @@ impl Rule {
                         .map(|(k, t)| (k.clone(), render(t, &sample_labels, value)))
                         .collect();
                     if current.contains_key(&labels) {
-                        return Err("vector contains metrics with the same labelset after applying alert labels".into());
+                        return Err(InvalidRule::from("vector contains metrics with the same labelset after applying alert labels"));
                     }
                     current.insert(
                         labels.clone(),
@@ -691,7 +766,7 @@ groups:
         );
         for bad in ["", "1.5", "15", "5m1h", "1h1h", "1x", "h", "-1m", "0x"] {
             let e = parse_duration(bad).unwrap_err();
-            assert!(e.contains(&format!("{bad:?}")), "{bad}: {e}");
+            assert!(e.0.contains(&format!("{bad:?}")), "{bad}: {e}");
         }
     }
 }

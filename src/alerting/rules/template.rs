@@ -9,6 +9,29 @@ use crate::promql::gofmt::{
 };
 use crate::promql::LabelSet;
 
+/// A template that does not parse, or fails to render (the text says where).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct TemplateError(pub String);
+
+impl From<String> for TemplateError {
+    fn from(message: String) -> Self {
+        Self(message)
+    }
+}
+
+impl From<&str> for TemplateError {
+    fn from(message: &str) -> Self {
+        Self(message.to_owned())
+    }
+}
+
+impl From<TemplateError> for String {
+    fn from(e: TemplateError) -> Self {
+        e.0
+    }
+}
+
 #[derive(Clone, Debug, PartialEq)]
 enum Operand {
     /// `$labels.name`, `.Labels.name`
@@ -64,7 +87,7 @@ const FUNCS: &[&str] = &[
 ];
 
 impl Template {
-    pub fn parse(source: &str) -> Result<Self, String> {
+    pub fn parse(source: &str) -> Result<Self, TemplateError> {
         let mut nodes = Vec::new();
         let mut rest = source;
         while let Some(open) = rest.find("{{") {
@@ -72,7 +95,7 @@ impl Template {
             let after = &rest[open + 2..];
             let close = after
                 .find("}}")
-                .ok_or_else(|| "unclosed action: missing }}".to_owned())?;
+                .ok_or_else(|| TemplateError::from("unclosed action: missing }}"))?;
             let mut inner = &after[..close];
             rest = &after[close + 2..];
             if let Some(stripped) = inner.strip_prefix('-') {
@@ -114,7 +137,7 @@ impl Template {
 
     /// Renders the template; on a runtime problem (`humanize` of a non-number, a bad
     /// `printf` verb) returns the error and the caller keeps the raw text.
-    pub fn render(&self, data: &Data<'_>) -> Result<String, String> {
+    pub fn render(&self, data: &Data<'_>) -> Result<String, TemplateError> {
         let mut out = String::new();
         for node in &self.nodes {
             match node {
@@ -128,7 +151,7 @@ impl Template {
                             args.push(p);
                         }
                         prev = Some(match &cmd.func {
-                            None => args.pop().ok_or("empty command")?,
+                            None => args.pop().ok_or(TemplateError::from("empty command"))?,
                             Some(f) => call(f, args)?,
                         });
                     }
@@ -161,13 +184,13 @@ impl Val {
         }
     }
 
-    fn to_f64(&self) -> Result<f64, String> {
+    fn to_f64(&self) -> Result<f64, TemplateError> {
         match self {
             Self::Num(n) => Ok(*n),
             Self::Str(s) => s
                 .trim()
                 .parse()
-                .map_err(|_| format!("cannot convert {s:?} to a number")),
+                .map_err(|_| TemplateError::from(format!("cannot convert {s:?} to a number"))),
         }
     }
 }
@@ -183,10 +206,10 @@ fn resolve(op: &Operand, data: &Data<'_>) -> Val {
     }
 }
 
-fn parse_pipeline(src: &str) -> Result<Vec<Command>, String> {
+fn parse_pipeline(src: &str) -> Result<Vec<Command>, TemplateError> {
     let tokens = tokenize(src)?;
     let Some(first) = tokens.first() else {
-        return Err("empty action {{ }}".into());
+        return Err(TemplateError::from("empty action {{ }}"));
     };
     if let Some(kw) = [
         "if", "else", "end", "range", "with", "define", "template", "block", "break", "continue",
@@ -194,33 +217,35 @@ fn parse_pipeline(src: &str) -> Result<Vec<Command>, String> {
     .iter()
     .find(|k| first == *k)
     {
-        return Err(format!(
+        return Err(TemplateError::from(format!(
             "the {kw:?} action is not supported in centinela's templates"
-        ));
+        )));
     }
     if tokens.iter().any(|t| t == ":=" || t == "=") {
-        return Err("variable assignment is not supported in centinela's templates".into());
+        return Err(TemplateError::from(
+            "variable assignment is not supported in centinela's templates",
+        ));
     }
     let mut pipeline = Vec::new();
     for part in tokens.split(|t| t == "|") {
         let Some((head, rest)) = part.split_first() else {
-            return Err("empty command in pipeline".into());
+            return Err(TemplateError::from("empty command in pipeline"));
         };
         let (func, args) = if is_ident(head) {
             if !FUNCS.contains(&head.as_str()) {
-                return Err(format!(
+                return Err(TemplateError::from(format!(
                     "function {head:?} is not supported in centinela's templates"
-                ));
+                )));
             }
             (Some(head.clone()), rest)
         } else {
             (None, part)
         };
         if func.is_none() && args.len() != 1 {
-            return Err(format!(
+            return Err(TemplateError::from(format!(
                 "cannot evaluate {:?}: expected one operand",
                 part.join(" ")
-            ));
+            )));
         }
         let args = args
             .iter()
@@ -235,7 +260,7 @@ fn is_ident(s: &str) -> bool {
     s.chars().next().is_some_and(|c| c.is_ascii_alphabetic())
 }
 
-fn operand(tok: &str) -> Result<Operand, String> {
+fn operand(tok: &str) -> Result<Operand, TemplateError> {
     if let Some(s) = tok.strip_prefix('"') {
         return unquote(s).map(Operand::Str);
     }
@@ -251,12 +276,14 @@ fn operand(tok: &str) -> Result<Operand, String> {
         ["$externalURL"] | ["", "ExternalURL"] => Ok(Operand::ExternalUrl),
         ["$labels", name] | ["", "Labels", name] => Ok(Operand::Label((*name).to_owned())),
         ["$externalLabels", name] | ["", "ExternalLabels", name] => Ok(Operand::ExternalLabel((*name).to_owned())),
-        _ => Err(format!("cannot evaluate {tok:?} (supported: $labels.NAME, $value, $externalLabels.NAME, $externalURL, strings, numbers)")),
+        _ => Err(TemplateError::from(format!("cannot evaluate {tok:?} (supported: $labels.NAME, $value, $externalLabels.NAME, $externalURL, strings, numbers)"))),
     }
 }
 
-fn unquote(s: &str) -> Result<String, String> {
-    let body = s.strip_suffix('"').ok_or("unterminated string")?;
+fn unquote(s: &str) -> Result<String, TemplateError> {
+    let body = s
+        .strip_suffix('"')
+        .ok_or(TemplateError::from("unterminated string"))?;
     let mut out = String::new();
     let mut chars = body.chars();
     while let Some(c) = chars.next() {
@@ -265,7 +292,12 @@ fn unquote(s: &str) -> Result<String, String> {
                 Some('n') => out.push('\n'),
                 Some('t') => out.push('\t'),
                 Some(c @ ('"' | '\\')) => out.push(c),
-                other => return Err(format!("unsupported escape \\{}", other.unwrap_or(' '))),
+                other => {
+                    return Err(TemplateError::from(format!(
+                        "unsupported escape \\{}",
+                        other.unwrap_or(' ')
+                    )))
+                }
             }
         } else {
             out.push(c);
@@ -274,7 +306,7 @@ fn unquote(s: &str) -> Result<String, String> {
     Ok(out)
 }
 
-fn tokenize(src: &str) -> Result<Vec<String>, String> {
+fn tokenize(src: &str) -> Result<Vec<String>, TemplateError> {
     let mut tokens = Vec::new();
     let chars: Vec<char> = src.chars().collect();
     let mut i = 0;
@@ -298,7 +330,7 @@ fn tokenize(src: &str) -> Result<Vec<String>, String> {
                 j += 1;
             }
             if j >= chars.len() {
-                return Err("unterminated string".into());
+                return Err(TemplateError::from("unterminated string"));
             }
             tokens.push(chars[i..=j].iter().collect());
             i = j + 1;
@@ -319,17 +351,17 @@ fn tokenize(src: &str) -> Result<Vec<String>, String> {
     Ok(tokens)
 }
 
-fn call(func: &str, args: Vec<Val>) -> Result<Val, String> {
-    let one = |args: &[Val]| -> Result<f64, String> {
+fn call(func: &str, args: Vec<Val>) -> Result<Val, TemplateError> {
+    let one = |args: &[Val]| -> Result<f64, TemplateError> {
         match args {
             [v] => v.to_f64(),
-            _ => Err(format!("{func} takes one argument")),
+            _ => Err(TemplateError::from(format!("{func} takes one argument"))),
         }
     };
-    let text = |args: &[Val]| -> Result<String, String> {
+    let text = |args: &[Val]| -> Result<String, TemplateError> {
         match args {
             [v] => Ok(v.to_text()),
-            _ => Err(format!("{func} takes one argument")),
+            _ => Err(TemplateError::from(format!("{func} takes one argument"))),
         }
     };
     Ok(Val::Str(match func {
@@ -353,20 +385,31 @@ fn call(func: &str, args: Vec<Val>) -> Result<Val, String> {
         }
         "reReplaceAll" => match args.as_slice() {
             [p, r, t] => {
-                let re =
-                    regex::Regex::new(&p.to_text()).map_err(|e| format!("reReplaceAll: {e}"))?;
+                let re = regex::Regex::new(&p.to_text())
+                    .map_err(|e| TemplateError::from(format!("reReplaceAll: {e}")))?;
                 re.replace_all(&t.to_text(), r.to_text().as_str())
                     .into_owned()
             }
-            _ => return Err("reReplaceAll takes three arguments".into()),
+            _ => return Err(TemplateError::from("reReplaceAll takes three arguments")),
         },
-        "index" => return Err("index is only supported as $labels.NAME".into()),
+        "index" => {
+            return Err(TemplateError::from(
+                "index is only supported as $labels.NAME",
+            ))
+        }
         "printf" => {
             let mut it = args.into_iter();
-            let format = it.next().ok_or("printf needs a format")?.to_text();
+            let format = it
+                .next()
+                .ok_or(TemplateError::from("printf needs a format"))?
+                .to_text();
             printf(&format, it.collect())?
         }
-        other => return Err(format!("function {other:?} is not supported")),
+        other => {
+            return Err(TemplateError::from(format!(
+                "function {other:?} is not supported"
+            )))
+        }
     }))
 }
 
@@ -386,7 +429,7 @@ fn title(s: &str) -> String {
 
 /// Go's `fmt.Sprintf` for the verbs templates use: `%s %v %d %f %g %e %%` with width-less
 /// precision (`%.2f`).
-fn printf(format: &str, args: Vec<Val>) -> Result<String, String> {
+fn printf(format: &str, args: Vec<Val>) -> Result<String, TemplateError> {
     let mut out = String::new();
     let mut args = args.into_iter();
     let mut chars = format.chars().peekable();
@@ -405,21 +448,28 @@ fn printf(format: &str, args: Vec<Val>) -> Result<String, String> {
             }
             precision = Some(digits.parse::<usize>().unwrap_or(0));
         }
-        let verb = chars.next().ok_or("printf: format ends with %")?;
+        let verb = chars
+            .next()
+            .ok_or(TemplateError::from("printf: format ends with %"))?;
         if verb == '%' {
             out.push('%');
             continue;
         }
         let arg = args
             .next()
-            .ok_or_else(|| format!("printf: missing argument for %{verb}"))?;
+            .ok_or_else(|| TemplateError::from(format!("printf: missing argument for %{verb}")))?;
         match verb {
             's' | 'v' => out.push_str(&arg.to_text()),
             'd' => match arg {
                 Val::Num(n) if n.fract() == 0.0 => {
                     out += &format!("{n:.0}");
                 }
-                other => return Err(format!("printf: %d of {}", other.to_text())),
+                other => {
+                    return Err(TemplateError::from(format!(
+                        "printf: %d of {}",
+                        other.to_text()
+                    )))
+                }
             },
             'f' => {
                 out += &format!("{:.*}", precision.unwrap_or(6), arg.to_f64()?);
@@ -429,7 +479,11 @@ fn printf(format: &str, args: Vec<Val>) -> Result<String, String> {
             'q' => {
                 out += &format!("{:?}", arg.to_text());
             }
-            other => return Err(format!("printf: verb %{other} is not supported")),
+            other => {
+                return Err(TemplateError::from(format!(
+                    "printf: verb %{other} is not supported"
+                )))
+            }
         }
     }
     Ok(out)
@@ -479,7 +533,7 @@ mod tests {
             ("{{ $foo }}", "$foo"),
         ] {
             let e = Template::parse(src).expect_err(src);
-            assert!(e.contains(needle), "{src}: {e}");
+            assert!(e.0.contains(needle), "{src}: {e}");
         }
         // A runtime problem is reported, and the raw text is the fallback.
         let t = Template::parse("{{ \"abc\" | humanize }}").expect("parses");

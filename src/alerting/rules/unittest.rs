@@ -13,6 +13,35 @@ use crate::promql::labels::METRIC_NAME;
 use crate::promql::storage::stale_marker;
 use crate::promql::{History, LabelSet, Value};
 
+/// A rule unit-test file that cannot be read, parsed or run (the text says which part).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct UnitTestError(pub String);
+
+impl From<String> for UnitTestError {
+    fn from(message: String) -> Self {
+        Self(message)
+    }
+}
+
+impl From<&str> for UnitTestError {
+    fn from(message: &str) -> Self {
+        Self(message.to_owned())
+    }
+}
+
+impl From<super::InvalidRule> for UnitTestError {
+    fn from(e: super::InvalidRule) -> Self {
+        Self(e.0)
+    }
+}
+
+impl From<UnitTestError> for String {
+    fn from(e: UnitTestError) -> Self {
+        e.0
+    }
+}
+
 #[derive(Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct TestFile {
@@ -86,7 +115,7 @@ pub struct ExpSample {
 
 /// Expands promtool's series notation (`1+2x3 _ stale 5x2`) into optional values per step;
 /// `None` is a missing sample.
-pub fn expand_values(src: &str) -> Result<Vec<Option<f64>>, String> {
+pub fn expand_values(src: &str) -> Result<Vec<Option<f64>>, UnitTestError> {
     let mut out = Vec::new();
     for tok in src.split_whitespace() {
         let (head, times) = match tok.rsplit_once('x') {
@@ -95,7 +124,10 @@ pub fn expand_values(src: &str) -> Result<Vec<Option<f64>>, String> {
             {
                 (
                     h,
-                    Some(n.parse::<usize>().map_err(|e| format!("{tok:?}: {e}"))?),
+                    Some(
+                        n.parse::<usize>()
+                            .map_err(|e| UnitTestError::from(format!("{tok:?}: {e}")))?,
+                    ),
                 )
             }
             _ => (tok, None),
@@ -115,7 +147,7 @@ pub fn expand_values(src: &str) -> Result<Vec<Option<f64>>, String> {
         });
         let parse = |s: &str| {
             s.parse::<f64>()
-                .map_err(|_| format!("invalid value {s:?} in {tok:?}"))
+                .map_err(|_| UnitTestError::from(format!("invalid value {s:?} in {tok:?}")))
         };
         let (start, step) = match split {
             Some(i) if times.is_some() => {
@@ -136,10 +168,13 @@ pub fn expand_values(src: &str) -> Result<Vec<Option<f64>>, String> {
 }
 
 /// Parses `metric{a="b"}` as promtool writes series and expected samples.
-pub fn parse_series(src: &str) -> Result<LabelSet, String> {
-    let expr = promql_parser::parser::parse(src).map_err(|e| format!("series {src:?}: {e}"))?;
+pub fn parse_series(src: &str) -> Result<LabelSet, UnitTestError> {
+    let expr = promql_parser::parser::parse(src)
+        .map_err(|e| UnitTestError::from(format!("series {src:?}: {e}")))?;
     let promql_parser::parser::Expr::VectorSelector(vs) = expr else {
-        return Err(format!("series {src:?}: not a series selector"));
+        return Err(UnitTestError::from(format!(
+            "series {src:?}: not a series selector"
+        )));
     };
     let mut pairs: Vec<(String, String)> = vs
         .matchers
@@ -185,7 +220,7 @@ pub fn firing(rules: &RuleSet, alertname: &str) -> Vec<ExpAlert> {
 }
 
 /// The last `eval_time` of a test group's alert and expression tests, in milliseconds.
-fn last_eval_time(test: &TestGroup) -> Result<i64, String> {
+fn last_eval_time(test: &TestGroup) -> Result<i64, UnitTestError> {
     let alerts = test.alert_rule_test.iter().map(|a| &a.eval_time);
     let exprs = test.promql_expr_test.iter().map(|e| &e.eval_time);
     alerts
@@ -200,7 +235,7 @@ pub fn run_group<F>(
     file: &TestFile,
     test: &TestGroup,
     mut at_step: F,
-) -> Result<(), String>
+) -> Result<(), UnitTestError>
 where
     F: FnMut(i64, i64, &RuleSet, &History),
 {
@@ -221,7 +256,12 @@ where
         .iter()
         .map(|p| relative_to(dir, p))
         .collect();
-    let mut rules = RuleSet::load_files(&patterns).map_err(|p| p.join("\n"))?;
+    let mut rules = RuleSet::load_files(&patterns).map_err(|p| {
+        p.iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join("\n")
+    })?;
     if !file.group_eval_order.is_empty() {
         let order = &file.group_eval_order;
         rules.groups.sort_by_key(|g| {
@@ -260,10 +300,11 @@ where
 }
 
 /// Runs a promtool-format test file.
-pub fn run_file(path: &Path) -> Result<Report, String> {
-    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    let file: TestFile =
-        serde_norway::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+pub fn run_file(path: &Path) -> Result<Report, UnitTestError> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| UnitTestError::from(format!("{}: {e}", path.display())))?;
+    let file: TestFile = serde_norway::from_str(&text)
+        .map_err(|e| UnitTestError::from(format!("{}: {e}", path.display())))?;
     let dir = path.parent().unwrap_or(Path::new("."));
     let mut report = Report::default();
     for (gi, test) in file.tests.iter().enumerate() {
@@ -346,8 +387,8 @@ pub fn eval_expr(
     eval_time: &str,
     history: &History,
     step: i64,
-) -> Result<Vec<(LabelSet, f64)>, String> {
-    let parsed = crate::promql::parse(expr)?;
+) -> Result<Vec<(LabelSet, f64)>, UnitTestError> {
+    let parsed = crate::promql::parse(expr).map_err(String::from)?;
     let t = ms(parse_duration(eval_time)?);
     let v = Evaluator::new(
         history,
@@ -358,19 +399,24 @@ pub fn eval_expr(
     let mut got: Vec<(LabelSet, f64)> = match v {
         Value::Vector(v) => v.into_iter().map(|s| (s.labels, s.value)).collect(),
         Value::Scalar(s) => vec![(LabelSet::default(), s)],
-        other => return Err(format!("expression gives a {}", other.kind())),
+        other => {
+            return Err(UnitTestError::from(format!(
+                "expression gives a {}",
+                other.kind()
+            )))
+        }
     };
     got.sort_by(|a, b| a.0.cmp(&b.0));
     Ok(got)
 }
 
-fn check_expr(e: &ExprTest, history: &History, step: i64) -> Result<(), String> {
+fn check_expr(e: &ExprTest, history: &History, step: i64) -> Result<(), UnitTestError> {
     let got = eval_expr(&e.expr, &e.eval_time, history, step)?;
     let mut exp = e
         .exp_samples
         .iter()
         .map(|s| Ok((parse_series(&s.labels)?, s.value)))
-        .collect::<Result<Vec<_>, String>>()?;
+        .collect::<Result<Vec<_>, UnitTestError>>()?;
     exp.sort_by(|a, b| a.0.cmp(&b.0));
     let same = exp.len() == got.len()
         && exp.iter().zip(&got).all(|(a, b)| {
@@ -388,9 +434,9 @@ fn check_expr(e: &ExprTest, history: &History, step: i64) -> Result<(), String> 
             .collect::<Vec<_>>()
             .join(", ")
     };
-    Err(format!(
+    Err(UnitTestError::from(format!(
         "    exp: [{}]\n    got: [{}]",
         show(&exp),
         show(&got)
-    ))
+    )))
 }

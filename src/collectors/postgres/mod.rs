@@ -20,7 +20,7 @@ use super::{CollectError, Collector, Shared};
 use crate::config::Config;
 use secrecy::SecretString;
 use crate::metrics::MetricDesc;
-use crate::config::check::{secret, ConfigError, Problems};
+use crate::config::check::{secret, ConfigError, Invalid, Problems};
 use crate::config::PostgresConfig;
 use crate::metrics::{labels, Batch};
 pub use pool::{PgConnections, PgSession};
@@ -435,7 +435,7 @@ pub fn check(pg: &PostgresConfig, errors: &mut Problems) -> Option<SecretString>
 }
 
 /// Parses a DSN without ever echoing it: parser messages can quote the input.
-fn check_dsn(dsn: &str) -> Result<(), String> {
+fn check_dsn(dsn: &str) -> Result<(), Invalid> {
     const EXPECTED: &str =
         "not a valid PostgreSQL connection URL (postgres://user:password@host:port/database?sslmode=…)";
     if !(dsn.starts_with("postgres://") || dsn.starts_with("postgresql://")) {
