@@ -12,7 +12,8 @@ use arc_swap::ArcSwap;
 
 use crate::alerting::{self, engine::Published, AlertingPlan};
 use crate::collectors::{self, runner, Scheduled};
-use crate::config::{Config, Problems};
+use crate::collectors::{Schedule, Sections};
+use crate::config::{AlertingConfig, Core, Problems, ServerConfig, Sources};
 use crate::http::{self, AppState};
 use crate::metrics::Format;
 use crate::state::Snapshot;
@@ -29,6 +30,68 @@ pub struct Running {
     supervisor: Supervisor,
 }
 
+/// The whole configuration: the sections `config` owns and every collector's section.
+#[derive(Debug)]
+pub struct Config {
+    pub server: ServerConfig,
+    pub schedule: Schedule,
+    pub alerting: AlertingConfig,
+    pub collectors: Sections,
+}
+
+impl Config {
+    /// The defaults, the `--config` file, then `CENTINELA__*`, parsed into every owner's
+    /// section types; every problem is returned, each naming its key. Values are checked
+    /// by their owners afterwards ([`plan`]).
+    pub fn load(sources: &Sources) -> Result<Self, Problems> {
+        Self::from_figment(&crate::config::layered(&[&defaults()], sources)?)
+    }
+
+    /// A TOML string on top of the defaults (tests, examples).
+    pub fn from_toml(toml: &str) -> Result<Self, Problems> {
+        Self::from_figment(&crate::config::layered_toml(&[&defaults()], toml))
+    }
+
+    fn from_figment(figment: &figment::Figment) -> Result<Self, Problems> {
+        let mut known = vec!["server", "schedule", "alerting"];
+        known.extend_from_slice(collectors::SECTION_KEYS);
+        let mut problems = crate::config::unknown_keys(figment, &known);
+        let core = crate::config::extract::<Core>(figment)
+            .map_err(|p| problems.extend(p))
+            .ok();
+        let sections = crate::config::extract::<Sections>(figment)
+            .map_err(|p| problems.extend(p))
+            .ok();
+        match (core, sections) {
+            (Some(core), Some(collectors)) if problems.is_empty() => Ok(Self {
+                server: core.server,
+                schedule: core.schedule,
+                alerting: core.alerting,
+                collectors,
+            }),
+            _ => Err(problems),
+        }
+    }
+}
+
+/// The documented default of every key, as `centinela defaults` prints it: the server,
+/// the schedule, every collector's section in registration order, then alerting. It is
+/// also the first layer of every configuration.
+#[must_use]
+pub fn defaults() -> String {
+    let core = crate::config::DEFAULTS;
+    let (head, alerting) = core.split_at(core.find("[alerting]\n").unwrap_or(core.len()));
+    let mut out = head.to_owned();
+    out.push_str(&collectors::schedule_defaults());
+    for section in collectors::SECTION_DEFAULTS {
+        out.push('\n');
+        out.push_str(section);
+    }
+    out.push('\n');
+    out.push_str(alerting);
+    out
+}
+
 /// What `run`, `collect` and `check-config` build from a configuration: every section
 /// checked by its owner, every file and secret read once.
 pub struct Plan {
@@ -40,7 +103,7 @@ pub struct Plan {
 /// each with its key path.
 pub fn plan(config: &Config) -> Result<Plan, Problems> {
     let mut problems = http::check(&config.server);
-    let collectors = collectors::plan(config)
+    let collectors = collectors::plan(&config.collectors, &config.schedule)
         .map_err(|p| problems.extend(p))
         .ok();
     let alerting = alerting::plan(&config.alerting, crate::time::now_ms())
@@ -199,7 +262,7 @@ pub async fn collect_once(
 
 #[cfg(test)]
 mod tests {
-    use crate::config::Config;
+    use super::Config;
 
     /// Every problem `check-config` reports for `toml` on top of the defaults.
     fn problems(toml: &str) -> Vec<String> {
@@ -270,6 +333,32 @@ ends_at = "tomorrow"
     }
 
     #[test]
+    fn the_documented_defaults_are_a_valid_configuration() {
+        let c = Config::from_toml(&super::defaults()).unwrap();
+        assert!(super::plan(&c).is_ok());
+        assert_eq!(c.schedule["host"], std::time::Duration::from_secs(15));
+        assert!(c.collectors.host.enabled);
+    }
+
+    #[test]
+    fn unknown_sections_and_schedule_entries_are_named() {
+        let p = problems("[nope]\nx = 1\n");
+        assert_eq!(p.len(), 1, "{p:?}");
+        assert!(
+            p[0].starts_with("nope: unknown section (known: server, schedule, alerting, postgres"),
+            "{p:?}"
+        );
+        let p = problems("[schedule]\nhots = \"1s\"\npostgres = \"1s\"\n");
+        assert_eq!(p.len(), 2, "{p:?}");
+        assert!(p.iter().any(|m| m.starts_with("schedule.hots:")), "{p:?}");
+        // PostgreSQL's intervals live in its own section.
+        assert!(
+            p.iter().any(|m| m.starts_with("schedule.postgres:")),
+            "{p:?}"
+        );
+    }
+
+    #[test]
     fn a_default_follows_the_key_it_depends_on() {
         // A short interval alone is valid: the timeouts follow it.
         for interval in ["1s", "2s", "5s"] {
@@ -278,25 +367,28 @@ ends_at = "tomorrow"
         }
         let c = Config::from_toml("[postgres]\ninterval = \"2s\"\n").unwrap();
         assert_eq!(
-            c.postgres.statement_timeout(),
+            c.collectors.postgres.statement_timeout(),
             std::time::Duration::from_secs(1)
         );
-        assert_eq!(c.postgres.lock_timeout(), std::time::Duration::from_secs(1));
+        assert_eq!(
+            c.collectors.postgres.lock_timeout(),
+            std::time::Duration::from_secs(1)
+        );
         let c = Config::from_toml("[postgres]\ninterval = \"1s\"\n").unwrap();
         assert_eq!(
-            c.postgres.lock_timeout(),
+            c.collectors.postgres.lock_timeout(),
             std::time::Duration::from_millis(500)
         );
         // Valid settings keep their meaning.
         let c = Config::from_toml("[postgres]\ninterval = \"6s\"\n").unwrap();
         assert_eq!(
-            c.postgres.statement_timeout(),
+            c.collectors.postgres.statement_timeout(),
             std::time::Duration::from_secs(5)
         );
         let c = Config::from_toml("[postgres]\ninterval = \"2s\"\nlock_timeout = \"1500ms\"\n")
             .unwrap();
         assert_eq!(
-            c.postgres.statement_timeout(),
+            c.collectors.postgres.statement_timeout(),
             std::time::Duration::from_millis(1500)
         );
         // An explicit conflict is still an error.
@@ -365,5 +457,114 @@ ends_at = "tomorrow"
         let p = problems("[redis]\nurl = \"http://:hunter2@host\"\n");
         assert_eq!(p.len(), 1, "{p:?}");
         assert!(p[0].starts_with("redis.url:") && !p[0].contains("hunter2"));
+    }
+}
+
+#[cfg(test)]
+mod load_tests {
+    use super::Config;
+    use crate::config::{ConfigError, Sources};
+    use bytesize::ByteSize;
+    use secrecy::ExposeSecret;
+    use std::collections::BTreeMap;
+    use std::time::Duration;
+
+    fn load_with(toml: Option<&str>, env: &[(&str, &str)]) -> Result<Config, Vec<ConfigError>> {
+        let dir = tempfile::tempdir().unwrap();
+        let file = toml.map(|t| {
+            let p = dir.path().join("c.toml");
+            std::fs::write(&p, t).unwrap();
+            p
+        });
+        Config::load(&Sources {
+            file,
+            env: env
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect(),
+        })
+    }
+
+    fn messages(errs: &[ConfigError]) -> Vec<String> {
+        errs.iter().map(ToString::to_string).collect()
+    }
+
+    #[test]
+    fn defaults_load_without_a_file() {
+        let c = load_with(None, &[]).unwrap();
+        assert_eq!(c.server.listen, "0.0.0.0:9432");
+        assert_eq!(c.collectors.postgres.interval, Duration::from_secs(15));
+        assert_eq!(
+            c.collectors.postgres.slow_interval,
+            Duration::from_secs(300)
+        );
+        assert_eq!(c.collectors.postgres.max_connections, 2);
+        assert_eq!(
+            c.collectors.postgres.unused_index_min_size,
+            ByteSize::mib(10)
+        );
+        assert!(c.collectors.postgres.dsn.is_none());
+    }
+
+    #[test]
+    fn file_then_env_override() {
+        let c = load_with(
+            Some("[postgres]\ninterval = \"30s\"\nmax_connections = 3\n"),
+            &[
+                ("CENTINELA__POSTGRES__MAX_CONNECTIONS", "1"),
+                ("CENTINELA__POSTGRES__DSN", "postgres://u:pw@h/db"),
+                ("CENTINELA__POSTGRES__DATABASES", "[\"app\", \"other\"]"),
+            ],
+        )
+        .unwrap();
+        assert_eq!(c.collectors.postgres.interval, Duration::from_secs(30));
+        assert_eq!(c.collectors.postgres.max_connections, 1);
+        assert_eq!(
+            c.collectors.postgres.dsn.unwrap().expose_secret(),
+            "postgres://u:pw@h/db"
+        );
+        assert_eq!(c.collectors.postgres.databases, ["app", "other"]);
+    }
+
+    #[test]
+    fn unknown_key_is_named() {
+        let e = messages(&load_with(Some("[postgres]\nintervall = \"5s\"\n"), &[]).unwrap_err());
+        assert_eq!(e.len(), 1, "{e:?}");
+        assert!(
+            e[0].contains("postgres") && e[0].contains("intervall"),
+            "{e:?}"
+        );
+    }
+
+    #[test]
+    fn unknown_env_key_is_named() {
+        let e = messages(&load_with(None, &[("CENTINELA__POSTGRES__NOPE", "1")]).unwrap_err());
+        assert!(e[0].contains("nope"), "{e:?}");
+    }
+
+    #[test]
+    fn wrong_type_and_bad_duration_are_named() {
+        let e =
+            messages(&load_with(Some("[postgres]\nmax_connections = \"two\"\n"), &[]).unwrap_err());
+        assert!(e[0].starts_with("postgres.max_connections:"), "{e:?}");
+        let e =
+            messages(&load_with(Some("[postgres]\ninterval = \"15 parsecs\"\n"), &[]).unwrap_err());
+        assert!(e[0].starts_with("postgres.interval:"), "{e:?}");
+    }
+
+    #[test]
+    fn missing_config_file_is_an_error() {
+        let e = Config::load(&Sources {
+            file: Some("/nonexistent/centinela.toml".into()),
+            env: BTreeMap::new(),
+        })
+        .unwrap_err();
+        assert!(e[0].to_string().contains("/nonexistent/centinela.toml"));
+    }
+
+    #[test]
+    fn example_config_parses() {
+        let example = include_str!("../examples/centinela.toml");
+        Config::from_toml(example).unwrap();
     }
 }

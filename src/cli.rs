@@ -32,6 +32,8 @@ pub enum Command {
     CheckConfig,
     /// Run every collector once and print the exposition; exit 1 if any failed.
     Collect,
+    /// Print the documented default of every key (a valid configuration file).
+    Defaults,
     /// List every metric centinela can export.
     Metrics {
         #[arg(long, value_enum, default_value_t = CatalogFormat::Text)]

@@ -6,8 +6,9 @@ use std::process::ExitCode;
 
 use clap::Parser as _;
 
+use centinela::app::Config;
 use centinela::cli::{CatalogFormat, Cli, Command, RulesCommand};
-use centinela::config::{Config, Sources};
+use centinela::config::Sources;
 use centinela::metrics::catalog;
 use centinela::{app, collectors, telemetry};
 
@@ -23,6 +24,9 @@ fn main() -> ExitCode {
     }
     if let Command::Rules { action } = command {
         return rules(action);
+    }
+    if let Command::Defaults = command {
+        return print(&app::defaults());
     }
 
     let loaded = Config::load(&Sources::from_process(cli.config.clone()))

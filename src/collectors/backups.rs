@@ -5,18 +5,41 @@
 //! `centinela_backup_files`, `centinela_backup_size_bytes`, and `centinela_backup_errors`
 //! for a set that is missing, unreadable or empty.
 
+use serde::Deserialize;
 use std::io::Read as _;
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
-use super::{every, CollectError, Collector, Shared};
-use crate::config::Config;
+use super::{every, CollectError, Collector, Schedule, Shared};
 use std::time::Duration;
 use crate::metrics::MetricDesc;
 use crate::config::check::{glob_problem, unique_names, Problems};
-use crate::config::BackupConfig;
 use crate::metrics::{labels, Batch};
 use crate::time::unix_seconds;
+
+
+// === configuration ===
+
+/// The documented defaults of this collector's section (part of `centinela defaults`).
+pub const DEFAULTS: &str = r#"# [[backups]]: backup sets; none by default. Each: name = "daily",
+# path = "/backups/daily", pattern = "*.dump" (default: every regular file),
+# recursive = false. Newest file, its age, size and validity.
+"#;
+
+/// This module's part of the configuration: `backups`.
+pub type Section = Vec<BackupConfig>;
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BackupConfig {
+    pub name: String,
+    pub path: PathBuf,
+    /// Glob on file names; every regular file when absent.
+    #[serde(default)]
+    pub pattern: Option<String>,
+    #[serde(default)]
+    pub recursive: bool,
+}
 
 // === metrics ===
 
@@ -146,11 +169,19 @@ impl Collector for BackupsCollector {
     const NAME: &'static str = "backups";
     const METRICS: &'static [&'static MetricDesc] = METRICS;
 
-    fn plan(config: &Config, shared: &Shared, problems: &mut Problems) -> Option<(Self, Duration)> {
+    type Section = Section;
+    const SCHEDULE: Option<&'static str> = Some("1m");
+
+    fn plan(
+        section: &Self::Section,
+        schedule: &Schedule,
+        shared: &Shared,
+        problems: &mut Problems,
+    ) -> Option<(Self, Duration)> {
         let _ = shared;
-        check(&config.backups, problems);
-        let interval = every(problems, "backups", config.schedule.backups);
-        (!config.backups.is_empty()).then(|| (Self::new(&config.backups), interval))
+        check(section, problems);
+        let interval = every::<Self>(problems, schedule);
+        (!section.is_empty()).then(|| (Self::new(section), interval))
     }
 
     async fn collect(&self) -> Result<Batch, CollectError> {

@@ -6,6 +6,7 @@
 //! `centinela_cert_source_errors` for sources that cannot be read. Endpoints are the
 //! configured ones, PostgreSQL's own server (SSLRequest, then TLS) and every https probe.
 
+use serde::Deserialize;
 use std::collections::BTreeSet;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
@@ -19,10 +20,10 @@ use rustls::{DigitallySignedStruct, RootCertStore, SignatureScheme};
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::TcpStream;
 
-use super::{every, CollectError, Collector, Shared};
+use super::{every, CollectError, Collector, Schedule, Shared};
 use crate::metrics::MetricDesc;
 use crate::config::check::{glob_problem, ConfigError, Problems};
-use crate::config::{split_host_port, CertsConfig, Config, StartTls};
+use crate::config::split_host_port;
 use crate::metrics::{labels, Batch};
 
 /// Why a TLS endpoint gave no certificate (a short reason, used as a label value).
@@ -48,6 +49,63 @@ impl From<ProbeError> for String {
     }
 }
 
+
+
+// === configuration ===
+
+/// The documented defaults of this collector's section (part of `centinela defaults`).
+pub const DEFAULTS: &str = r#"[certs]
+# Certificate files: [[certs.files]] paths = ["/app/certs/*.crt", "/etc/ssl/**/*.pem"]
+files = []
+# Remote TLS endpoints: [[certs.endpoints]] address = "api.example.com:443",
+# optional server_name (SNI) and starttls = "postgres".
+endpoints = []
+# Also read PostgreSQL's own server certificate (SSLRequest, then TLS) when the configured
+# connection may use TLS (sslmode other than disable).
+postgres = true
+# Connect and handshake timeout per endpoint.
+timeout = "10s"
+"#;
+
+/// This module's part of the configuration: `certs`.
+pub type Section = CertsConfig;
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CertsConfig {
+    pub files: Vec<CertFilesConfig>,
+    pub endpoints: Vec<CertEndpointConfig>,
+    /// Read PostgreSQL's own certificate when the connection may use TLS.
+    pub postgres: bool,
+    #[serde(with = "humantime_serde")]
+    pub timeout: Duration,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CertFilesConfig {
+    /// Globs (`**` included); every certificate of every matching file is reported.
+    pub paths: Vec<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CertEndpointConfig {
+    /// `host:port`.
+    pub address: String,
+    /// SNI name; the host of `address` by default.
+    #[serde(default)]
+    pub server_name: Option<String>,
+    #[serde(default)]
+    pub starttls: Option<StartTls>,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq, PartialOrd, Ord)]
+#[serde(rename_all = "lowercase")]
+pub enum StartTls {
+    /// PostgreSQL's SSLRequest before the TLS handshake.
+    Postgres,
+}
 
 // === metrics ===
 
@@ -102,9 +160,11 @@ pub struct CertsCollector {
 
 impl CertsCollector {
     /// `postgres` is the PostgreSQL connection when its server certificate should be read.
-    pub fn new(config: &Config, postgres: Option<Endpoint>) -> Self {
+    /// `automatic`: endpoints found elsewhere in the configuration (PostgreSQL's own, https
+    /// probes); a configured endpoint with the same address wins.
+    pub fn new(config: &CertsConfig, automatic: Vec<Endpoint>) -> Self {
         let mut endpoints = BTreeSet::new();
-        for e in &config.certs.endpoints {
+        for e in &config.endpoints {
             if let Some((host, port)) = split_host_port(&e.address) {
                 endpoints.insert(Endpoint {
                     source: e.address.clone(),
@@ -114,27 +174,6 @@ impl CertsCollector {
                     starttls: e.starttls,
                     tls_optional: false,
                 });
-            }
-        }
-        let mut automatic: Vec<Endpoint> = postgres.into_iter().collect();
-        for p in &config.probes {
-            if let Ok(url) = reqwest::Url::parse(&p.url) {
-                if let (Some(host), Some(port), "https") =
-                    (url.host_str(), url.port_or_known_default(), url.scheme())
-                {
-                    let host = host
-                        .trim_start_matches('[')
-                        .trim_end_matches(']')
-                        .to_owned();
-                    automatic.push(Endpoint {
-                        source: format!("{}:{port}", url.host_str().unwrap_or_default()),
-                        server_name: host.clone(),
-                        host,
-                        port,
-                        starttls: None,
-                        tls_optional: false,
-                    });
-                }
             }
         }
         // One series per source: a configured endpoint wins over the automatic ones.
@@ -153,13 +192,12 @@ impl CertsCollector {
                 .ok();
         Self {
             patterns: config
-                .certs
                 .files
                 .iter()
                 .flat_map(|f| f.paths.iter().cloned())
                 .collect(),
             endpoints: endpoints.into_iter().collect(),
-            timeout: config.certs.timeout,
+            timeout: config.timeout,
             provider,
             webpki,
         }
@@ -228,10 +266,18 @@ impl Collector for CertsCollector {
     const NAME: &'static str = "certs";
     const METRICS: &'static [&'static MetricDesc] = METRICS;
 
-    fn plan(config: &Config, shared: &Shared, problems: &mut Problems) -> Option<(Self, Duration)> {
-        check(&config.certs, problems);
-        let interval = every(problems, "certs", config.schedule.certs);
-        let certs = Self::new(config, shared.pg_endpoint.clone());
+    type Section = Section;
+    const SCHEDULE: Option<&'static str> = Some("5m");
+
+    fn plan(
+        section: &Self::Section,
+        schedule: &Schedule,
+        shared: &Shared,
+        problems: &mut Problems,
+    ) -> Option<(Self, Duration)> {
+        check(section, problems);
+        let interval = every::<Self>(problems, schedule);
+        let certs = Self::new(section, shared.tls_endpoints.clone());
         (!certs.is_empty()).then_some((certs, interval))
     }
 

@@ -12,6 +12,7 @@
 //! starts again at 0. The counter never counts a line twice and never goes backwards; the
 //! gauge counts today's lines and starts over when the date, and so the path, changes.
 
+use serde::Deserialize;
 use std::fs::File;
 use std::io::{Read as _, Seek as _, SeekFrom};
 use std::os::unix::fs::MetadataExt as _;
@@ -21,12 +22,54 @@ use std::time::{Duration, SystemTime};
 
 use regex::bytes::Regex;
 
-use super::{every, CollectError, Collector, Shared};
-use crate::config::Config;
+use super::{every, CollectError, Collector, Schedule, Shared};
 use crate::metrics::MetricDesc;
 use crate::config::check::{glob_problem, unique_names, ConfigError, Problems};
-use crate::config::FilesConfig;
 use crate::metrics::{labels, Batch};
+
+
+// === configuration ===
+
+/// The documented defaults of this collector's section (part of `centinela defaults`).
+pub const DEFAULTS: &str = r#"[files]
+# Stale files: [[files.stale]] name = "tmp", path = "/tmp", pattern = "dtem_*", older_than = "1d"
+stale = []
+# Matching lines in today's log: [[files.logs]] name = "app",
+# path = "/var/log/app.log.%Y-%m-%d", pattern = "ERROR"
+logs = []
+"#;
+
+/// This module's part of the configuration: `files`.
+pub type Section = FilesConfig;
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FilesConfig {
+    pub stale: Vec<StaleFilesConfig>,
+    pub logs: Vec<LogConfig>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StaleFilesConfig {
+    pub name: String,
+    /// Directory searched, recursively, like `find`.
+    pub path: PathBuf,
+    /// Glob on file names.
+    pub pattern: String,
+    #[serde(with = "humantime_serde")]
+    pub older_than: Duration,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogConfig {
+    pub name: String,
+    /// Path with strftime fields (`%Y-%m-%d`), resolved in local time: today's file.
+    pub path: String,
+    /// Regular expression matched against each line.
+    pub pattern: String,
+}
 
 // === metrics ===
 
@@ -255,12 +298,20 @@ impl Collector for FilesCollector {
     const NAME: &'static str = "files";
     const METRICS: &'static [&'static MetricDesc] = METRICS;
 
-    fn plan(config: &Config, shared: &Shared, problems: &mut Problems) -> Option<(Self, Duration)> {
+    type Section = Section;
+    const SCHEDULE: Option<&'static str> = Some("1m");
+
+    fn plan(
+        section: &Self::Section,
+        schedule: &Schedule,
+        shared: &Shared,
+        problems: &mut Problems,
+    ) -> Option<(Self, Duration)> {
         let _ = shared;
-        check(&config.files, problems);
-        let interval = every(problems, "files", config.schedule.files);
-        let f = &config.files;
-        (!f.stale.is_empty() || !f.logs.is_empty()).then(|| (Self::new(f), interval))
+        check(section, problems);
+        let interval = every::<Self>(problems, schedule);
+        (!section.stale.is_empty() || !section.logs.is_empty())
+            .then(|| (Self::new(section), interval))
     }
 
     #[allow(clippy::cast_precision_loss)]

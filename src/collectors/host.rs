@@ -5,17 +5,46 @@
 //! container's limit and usage under cgroup v2), `centinela_cpu_seconds_total`,
 //! `centinela_cpu_utilization_ratio` and `centinela_load{1,5,15}`.
 
+use serde::Deserialize;
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use procfs::{Current as _, CurrentSI as _};
 
-use super::{every, CollectError, Collector, Shared};
-use crate::config::Config;
+use super::{every, CollectError, Collector, Schedule, Shared};
 use crate::config::check::Problems;
-use crate::config::HostConfig;
 use crate::metrics::{labels, Batch, Labels, MetricDesc};
+
+
+// === configuration ===
+
+/// The documented defaults of this collector's section (part of `centinela defaults`).
+pub const DEFAULTS: &str = r#"[host]
+# Disk (every mounted filesystem but pseudo ones), memory (and the cgroup v2 limit inside a
+# container), CPU and load.
+enabled = true
+# Filesystem types that are not disks.
+exclude_fstypes = ["autofs", "binfmt_misc", "bpf", "cgroup", "cgroup2", "configfs", "debugfs",
+  "devpts", "devtmpfs", "fusectl", "hugetlbfs", "mqueue", "nsfs", "proc", "pstore",
+  "rpc_pipefs", "securityfs", "selinuxfs", "squashfs", "sysfs", "tracefs"]
+# A filesystem whose statvfs does not answer in this time (a hung network mount) is
+# reported as an error instead of stalling the collector.
+statvfs_timeout = "2s"
+"#;
+
+/// This module's part of the configuration: `host`.
+pub type Section = HostConfig;
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HostConfig {
+    pub enabled: bool,
+    /// Filesystem types that are not disks.
+    pub exclude_fstypes: Vec<String>,
+    #[serde(with = "humantime_serde")]
+    pub statvfs_timeout: Duration,
+}
 
 // === metrics ===
 
@@ -282,10 +311,18 @@ impl Collector for HostCollector {
     const NAME: &'static str = "host";
     const METRICS: &'static [&'static MetricDesc] = METRICS;
 
-    fn plan(config: &Config, shared: &Shared, problems: &mut Problems) -> Option<(Self, Duration)> {
+    type Section = Section;
+    const SCHEDULE: Option<&'static str> = Some("15s");
+
+    fn plan(
+        section: &Self::Section,
+        schedule: &Schedule,
+        shared: &Shared,
+        problems: &mut Problems,
+    ) -> Option<(Self, Duration)> {
         let _ = shared;
-        let interval = every(problems, "host", config.schedule.host);
-        config.host.enabled.then(|| (Self::new(&config.host), interval))
+        let interval = every::<Self>(problems, schedule);
+        section.enabled.then(|| (Self::new(section), interval))
     }
 
     async fn collect(&self) -> Result<Batch, CollectError> {
@@ -327,8 +364,8 @@ mod tests {
 
     #[tokio::test]
     async fn reads_this_machine() {
-        let config = crate::config::Config::from_toml("").unwrap();
-        let c = HostCollector::new(&config.host);
+        let section: HostConfig = crate::config::section_from_toml(DEFAULTS, "host").unwrap();
+        let c = HostCollector::new(&section);
         let b = c.collect().await.unwrap();
         let root = b
             .value("centinela_filesystem_size_bytes", &[("mountpoint", "/")])

@@ -11,8 +11,9 @@ use std::time::Duration;
 
 use sqlx::postgres::PgSslMode;
 
+use std::collections::BTreeMap;
+
 use crate::config::check::{ConfigError, Problems};
-use crate::config::{Config, StartTls};
 use crate::metrics::catalog::{self, Group};
 use crate::metrics::{Batch, MetricDesc};
 
@@ -22,9 +23,18 @@ pub trait Collector: Send + Sync + Sized {
     const NAME: &'static str;
     /// Every metric it can export (a test checks it exports no other).
     const METRICS: &'static [&'static MetricDesc];
-    /// Checks its part of the configuration (problems, with key paths, go to `problems`)
-    /// and builds it with its interval; `None` when it is not enabled.
-    fn plan(config: &Config, shared: &Shared, problems: &mut Problems) -> Option<(Self, Duration)>;
+    /// Its default interval under `[schedule]`; `None` when its own section sets it.
+    const SCHEDULE: Option<&'static str> = None;
+    /// Its part of the configuration (its module's `Section`).
+    type Section;
+    /// Checks its section (problems, with key paths, go to `problems`) and builds it with
+    /// its interval; `None` when it is not enabled.
+    fn plan(
+        section: &Self::Section,
+        schedule: &Schedule,
+        shared: &Shared,
+        problems: &mut Problems,
+    ) -> Option<(Self, Duration)>;
     /// No registry, no HTTP, no alerting: sample and return.
     fn collect(&self) -> impl Future<Output = Result<Batch, CollectError>> + Send;
     /// What stays true when a run fails (`pg_up 0`); by default nothing, so a failed
@@ -34,43 +44,55 @@ pub trait Collector: Send + Sync + Sized {
     }
 }
 
+/// The `[schedule]` table: collector name → interval.
+pub type Schedule = BTreeMap<String, Duration>;
+
 /// What several collectors build on: the PostgreSQL connections (both PostgreSQL
-/// collectors) and PostgreSQL's own TLS endpoint (`certs`).
+/// collectors) and the TLS endpoints found elsewhere in the configuration (`certs`):
+/// PostgreSQL's own and those of https probes.
 #[derive(Debug, Default)]
 pub struct Shared {
     pub pg: Option<Arc<postgres::PgConnections>>,
-    pub pg_endpoint: Option<certs::Endpoint>,
+    pub tls_endpoints: Vec<certs::Endpoint>,
 }
 
 impl Shared {
-    fn plan(config: &Config, problems: &mut Problems) -> Self {
-        let dsn = postgres::check(&config.postgres, problems);
-        match postgres::connections(&config.postgres, dsn) {
-            Ok(pg) => Self {
-                pg_endpoint: if config.certs.postgres {
-                    postgres_endpoint(pg.options())
-                } else {
-                    None
-                },
-                pg: Some(pg),
-            },
-            Err(e) => {
-                problems.push(ConfigError::new("postgres", e.to_string()));
-                Self::default()
+    fn plan(sections: &Sections, problems: &mut Problems) -> Self {
+        let dsn = postgres::check(&sections.postgres, problems);
+        let mut shared = Self::default();
+        match postgres::connections(&sections.postgres, dsn) {
+            Ok(pg) => {
+                if sections.certs.postgres {
+                    shared.tls_endpoints.extend(postgres_endpoint(pg.options()));
+                }
+                shared.pg = Some(pg);
             }
+            Err(e) => problems.push(ConfigError::new("postgres", e.to_string())),
         }
+        shared.tls_endpoints.extend(
+            sections
+                .probes
+                .iter()
+                .filter_map(|p| https_endpoint(&p.url)),
+        );
+        shared
     }
 }
 
-/// The interval of a collector scheduled under `[schedule]`, checked.
-pub(crate) fn every(problems: &mut Problems, name: &str, interval: Duration) -> Duration {
-    if interval < Duration::from_secs(1) {
-        problems.push(ConfigError::new(
-            format!("schedule.{name}"),
-            "must be at least 1s",
-        ));
+/// The interval of collector `C` under `[schedule]`, checked.
+pub(crate) fn every<C: Collector>(problems: &mut Problems, schedule: &Schedule) -> Duration {
+    let key = format!("schedule.{}", C::NAME);
+    match schedule.get(C::NAME) {
+        Some(interval) if *interval >= Duration::from_secs(1) => *interval,
+        Some(interval) => {
+            problems.push(ConfigError::new(key, "must be at least 1s"));
+            *interval
+        }
+        None => {
+            problems.push(ConfigError::new(key, "is missing"));
+            Duration::from_secs(60)
+        }
     }
-    interval
 }
 
 /// Why a run failed. Messages never contain secrets.
@@ -88,11 +110,31 @@ pub enum CollectError {
     Timeout(Duration),
 }
 
-/// Registers the collectors: `module: Variant(Type), …;` per file or folder.
+/// Registers the collectors: `module: Variant(Type), …;` per file or folder. The module
+/// name is its configuration section's key.
 macro_rules! collectors {
     ($($module:ident: $($variant:ident($ty:ident)),+;)*) => {
         $(pub mod $module;)*
         $($(pub use $module::$ty;)+)*
+
+        /// Every collector's section of the configuration, by its key.
+        #[derive(Debug, Default, serde::Deserialize)]
+        pub struct Sections {
+            $(
+                #[serde(default)]
+                pub $module: $module::Section,
+            )*
+        }
+
+        /// The configuration keys the collectors own (top-level tables and lists).
+        pub const SECTION_KEYS: &[&str] = &[$(stringify!($module)),*];
+
+        /// The documented defaults of every collector's section, in registration order.
+        pub const SECTION_DEFAULTS: &[&str] = &[$($module::DEFAULTS),*];
+
+        /// (collector, default interval) of those scheduled under `[schedule]`.
+        pub const SCHEDULE_DEFAULTS: &[(&str, Option<&str>)] =
+            &[$($(($ty::NAME, $ty::SCHEDULE)),+),*];
 
         /// The closed set of collectors (enum dispatch: one variant per collector).
         #[derive(Debug)]
@@ -119,12 +161,22 @@ macro_rules! collectors {
 
         /// Checks every collector's configuration and builds the enabled ones, with their
         /// schedules; every problem of every collector is returned together.
-        pub fn plan(config: &Config) -> Result<Vec<Scheduled>, Problems> {
+        pub fn plan(sections: &Sections, schedule: &Schedule) -> Result<Vec<Scheduled>, Problems> {
             let mut problems = Vec::new();
-            let shared = Shared::plan(config, &mut problems);
+            for name in schedule.keys() {
+                if !SCHEDULE_DEFAULTS.iter().any(|(n, d)| n == name && d.is_some()) {
+                    problems.push(ConfigError::new(
+                        format!("schedule.{name}"),
+                        "no collector of that name is scheduled here",
+                    ));
+                }
+            }
+            let shared = Shared::plan(sections, &mut problems);
             let mut all = Vec::new();
             $($(
-                if let Some((c, interval)) = $ty::plan(config, &shared, &mut problems) {
+                if let Some((c, interval)) =
+                    $ty::plan(&sections.$module, schedule, &shared, &mut problems)
+                {
                     all.push(Scheduled::every(CollectorKind::$variant(c), interval));
                 }
             )+)*
@@ -200,9 +252,43 @@ fn postgres_endpoint(options: &sqlx::postgres::PgConnectOptions) -> Option<certs
         host: host.to_owned(),
         port,
         server_name: host.to_owned(),
-        starttls: Some(StartTls::Postgres),
+        starttls: Some(certs::StartTls::Postgres),
         tls_optional: matches!(options.get_ssl_mode(), PgSslMode::Prefer | PgSslMode::Allow),
     })
+}
+
+/// The TLS endpoint of an https URL (a probe's), if it is one.
+fn https_endpoint(url: &str) -> Option<certs::Endpoint> {
+    let url = reqwest::Url::parse(url).ok()?;
+    let (Some(host), Some(port), "https") =
+        (url.host_str(), url.port_or_known_default(), url.scheme())
+    else {
+        return None;
+    };
+    let bare = host
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .to_owned();
+    Some(certs::Endpoint {
+        source: format!("{host}:{port}"),
+        server_name: bare.clone(),
+        host: bare,
+        port,
+        starttls: None,
+        tls_optional: false,
+    })
+}
+
+/// The `[schedule]` table of the defaults: each scheduled collector's default interval.
+#[must_use]
+pub fn schedule_defaults() -> String {
+    let mut out = String::from("[schedule]\n# How often each of the other collectors runs.\n");
+    for (name, interval) in SCHEDULE_DEFAULTS {
+        if let Some(interval) = interval {
+            out.push_str(&format!("{name} = \"{interval}\"\n"));
+        }
+    }
+    out
 }
 
 #[cfg(test)]

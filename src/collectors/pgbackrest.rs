@@ -5,14 +5,13 @@
 //! the newest full, diff and incr backup finished), `centinela_pgbackrest_stanza_status_code`
 //! and `centinela_pgbackrest_last_backup_error`.
 
+use serde::Deserialize;
 use std::process::Stdio;
 use std::time::Duration;
 
-use super::{every, CollectError, Collector, Shared};
-use crate::config::Config;
+use super::{every, CollectError, Collector, Schedule, Shared};
 use crate::config::check::Problems;
 use crate::metrics::MetricDesc;
-use crate::config::PgBackRestConfig;
 use crate::metrics::{labels, Batch};
 
 /// pgBackRest's `info` output that cannot be read.
@@ -38,6 +37,32 @@ impl From<PgBackRestError> for String {
     }
 }
 
+
+
+// === configuration ===
+
+/// The documented defaults of this collector's section (part of `centinela defaults`).
+pub const DEFAULTS: &str = r#"[pgbackrest]
+# Read `pgbackrest info --output=json` (last full/diff/incr backup per stanza).
+enabled = false
+command = "pgbackrest"
+# Extra arguments, e.g. ["--config=/etc/pgbackrest/pgbackrest.conf", "--stanza=main"].
+args = []
+timeout = "60s"
+"#;
+
+/// This module's part of the configuration: `pgbackrest`.
+pub type Section = PgBackRestConfig;
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PgBackRestConfig {
+    pub enabled: bool,
+    pub command: String,
+    pub args: Vec<String>,
+    #[serde(with = "humantime_serde")]
+    pub timeout: Duration,
+}
 
 // === metrics ===
 
@@ -123,13 +148,18 @@ impl Collector for PgBackRestCollector {
     const NAME: &'static str = "pgbackrest";
     const METRICS: &'static [&'static MetricDesc] = METRICS;
 
-    fn plan(config: &Config, shared: &Shared, problems: &mut Problems) -> Option<(Self, Duration)> {
+    type Section = Section;
+    const SCHEDULE: Option<&'static str> = Some("5m");
+
+    fn plan(
+        section: &Self::Section,
+        schedule: &Schedule,
+        shared: &Shared,
+        problems: &mut Problems,
+    ) -> Option<(Self, Duration)> {
         let _ = shared;
-        let interval = every(problems, "pgbackrest", config.schedule.pgbackrest);
-        config
-            .pgbackrest
-            .enabled
-            .then(|| (Self::new(&config.pgbackrest), interval))
+        let interval = every::<Self>(problems, schedule);
+        section.enabled.then(|| (Self::new(section), interval))
     }
 
     async fn collect(&self) -> Result<Batch, CollectError> {

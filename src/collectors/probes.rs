@@ -4,14 +4,38 @@
 //! `centinela_probe_http_status_code{name}`. Probes run concurrently, each with its own
 //! timeout. The certificates of https probes are read by the `certs` collector.
 
+use serde::Deserialize;
 use std::time::{Duration, Instant};
 
-use super::{every, CollectError, Collector, Shared};
-use crate::config::Config;
+use super::{every, CollectError, Collector, Schedule, Shared};
 use crate::metrics::MetricDesc;
 use crate::config::check::{unique_names, ConfigError, Problems};
-use crate::config::ProbeConfig;
 use crate::metrics::{labels, Batch};
+
+
+// === configuration ===
+
+/// The documented defaults of this collector's section (part of `centinela defaults`).
+pub const DEFAULTS: &str = r#"# [[probes]]: HTTP health checks; none by default. Each: name = "api",
+# url = "http://localhost:3000/health", timeout = "5s". https probes also feed the
+# certificate metrics.
+"#;
+
+/// This module's part of the configuration: `probes`.
+pub type Section = Vec<ProbeConfig>;
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProbeConfig {
+    pub name: String,
+    pub url: String,
+    #[serde(default = "default_probe_timeout", with = "humantime_serde")]
+    pub timeout: Duration,
+}
+
+fn default_probe_timeout() -> Duration {
+    Duration::from_secs(5)
+}
 
 // === metrics ===
 
@@ -66,14 +90,22 @@ impl Collector for ProbesCollector {
     const NAME: &'static str = "probes";
     const METRICS: &'static [&'static MetricDesc] = METRICS;
 
-    fn plan(config: &Config, shared: &Shared, problems: &mut Problems) -> Option<(Self, Duration)> {
+    type Section = Section;
+    const SCHEDULE: Option<&'static str> = Some("15s");
+
+    fn plan(
+        section: &Self::Section,
+        schedule: &Schedule,
+        shared: &Shared,
+        problems: &mut Problems,
+    ) -> Option<(Self, Duration)> {
         let _ = shared;
-        check(&config.probes, problems);
-        let interval = every(problems, "probes", config.schedule.probes);
-        if config.probes.is_empty() {
+        check(section, problems);
+        let interval = every::<Self>(problems, schedule);
+        if section.is_empty() {
             return None;
         }
-        match Self::new(&config.probes) {
+        match Self::new(section) {
             Ok(p) => Some((p, interval)),
             Err(e) => {
                 problems.push(ConfigError::new("probes", e.to_string()));

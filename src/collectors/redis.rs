@@ -6,6 +6,8 @@
 //! `redis_keys_count{db,pattern}` counted with SCAN (never KEYS) within a time budget, with
 //! `centinela_redis_key_scan_complete` saying whether the count is whole.
 
+use serde::Deserialize;
+use std::path::PathBuf;
 use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -13,12 +15,50 @@ use std::time::{Duration, Instant};
 use redis::aio::MultiplexedConnection;
 use secrecy::{ExposeSecret, SecretString};
 
-use super::{every, CollectError, Collector, Shared};
-use crate::config::Config;
+use super::{every, CollectError, Collector, Schedule, Shared};
 use crate::metrics::MetricDesc;
 use crate::config::check::{secret, ConfigError, Problems};
-use crate::config::RedisConfig;
 use crate::metrics::{labels, Batch};
+
+
+// === configuration ===
+
+/// The documented defaults of this collector's section (part of `centinela defaults`).
+pub const DEFAULTS: &str = r#"[redis]
+# url = "redis://127.0.0.1:6379" (or url_file); unset means no Redis collector.
+# Key patterns counted with SCAN ... MATCH (never KEYS), in every database that has keys.
+key_patterns = []
+# Time allowed for counting all patterns in one run; a count cut short is marked partial.
+scan_budget = "2s"
+# Keys asked for per SCAN call.
+scan_count = 1000
+timeout = "5s"
+"#;
+
+/// This module's part of the configuration: `redis`.
+pub type Section = RedisConfig;
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RedisConfig {
+    /// `redis://[user:password@]host:port[/db]`; a secret (it may hold a password).
+    #[serde(default)]
+    pub url: Option<SecretString>,
+    #[serde(default)]
+    pub url_file: Option<PathBuf>,
+    pub key_patterns: Vec<String>,
+    #[serde(with = "humantime_serde")]
+    pub scan_budget: Duration,
+    pub scan_count: u32,
+    #[serde(with = "humantime_serde")]
+    pub timeout: Duration,
+}
+
+impl RedisConfig {
+    pub fn enabled(&self) -> bool {
+        self.url.is_some() || self.url_file.is_some()
+    }
+}
 
 // === metrics ===
 
@@ -249,11 +289,19 @@ impl Collector for RedisCollector {
     const NAME: &'static str = "redis";
     const METRICS: &'static [&'static MetricDesc] = METRICS;
 
-    fn plan(config: &Config, shared: &Shared, problems: &mut Problems) -> Option<(Self, Duration)> {
+    type Section = Section;
+    const SCHEDULE: Option<&'static str> = Some("15s");
+
+    fn plan(
+        section: &Self::Section,
+        schedule: &Schedule,
+        shared: &Shared,
+        problems: &mut Problems,
+    ) -> Option<(Self, Duration)> {
         let _ = shared;
-        let url = check(&config.redis, problems);
-        let interval = every(problems, "redis", config.schedule.redis);
-        url.map(|url| (Self::new(&config.redis, url), interval))
+        let url = check(section, problems);
+        let interval = every::<Self>(problems, schedule);
+        url.map(|url| (Self::new(section, url), interval))
     }
 
     async fn collect(&self) -> Result<Batch, CollectError> {

@@ -6,13 +6,13 @@
 //! skipped whole with `centinela_textfile_scrape_error{file} 1`; the others still load.
 //! Histogram and summary samples, and counters not named `…_total`, are served untyped.
 
+use serde::Deserialize;
 use std::borrow::Cow;
 use std::collections::{BTreeMap, HashSet};
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use super::{every, CollectError, Collector, Shared};
-use crate::config::Config;
+use super::{every, CollectError, Collector, Schedule, Shared};
 use crate::config::check::Problems;
 use std::time::Duration;
 use crate::metrics::MetricDesc;
@@ -42,6 +42,25 @@ impl From<TextfileError> for String {
     }
 }
 
+
+
+// === configuration ===
+
+/// The documented defaults of this collector's section (part of `centinela defaults`).
+pub const DEFAULTS: &str = r#"[textfile]
+# Directory of *.prom files written by other tools (node_exporter's textfile format).
+# directory = "/var/lib/centinela/textfile"
+"#;
+
+/// This module's part of the configuration: `textfile`.
+pub type Section = TextfileConfig;
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TextfileConfig {
+    #[serde(default)]
+    pub directory: Option<PathBuf>,
+}
 
 // === metrics ===
 
@@ -249,10 +268,18 @@ impl Collector for TextfileCollector {
     const NAME: &'static str = "textfile";
     const METRICS: &'static [&'static MetricDesc] = METRICS;
 
-    fn plan(config: &Config, shared: &Shared, problems: &mut Problems) -> Option<(Self, Duration)> {
+    type Section = Section;
+    const SCHEDULE: Option<&'static str> = Some("15s");
+
+    fn plan(
+        section: &Self::Section,
+        schedule: &Schedule,
+        shared: &Shared,
+        problems: &mut Problems,
+    ) -> Option<(Self, Duration)> {
         let _ = shared;
-        let interval = every(problems, "textfile", config.schedule.textfile);
-        let dir = config.textfile.directory.as_ref()?;
+        let interval = every::<Self>(problems, schedule);
+        let dir = section.directory.as_ref()?;
         Some((Self::new(dir.clone()), interval))
     }
 

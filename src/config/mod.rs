@@ -8,7 +8,6 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use bytesize::ByteSize;
 use figment::providers::{Format as _, Toml};
 use figment::Figment;
 use secrecy::SecretString;
@@ -16,26 +15,26 @@ use serde::Deserialize;
 
 pub use check::{read_secret_file, split_host_port, ConfigError, Problems};
 
-/// The defaults, also the documented reference of every key.
+/// The documented defaults of the sections this module owns (`[server]`, `[alerting]`);
+/// each collector's come from its own file (`centinela defaults` prints them all).
 pub const DEFAULTS: &str = include_str!("defaults.toml");
 
+/// The sections that belong to no collector: the HTTP server, the collectors' schedule
+/// and alerting. Other top-level keys are the collectors' (see [`unknown_keys`]).
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Config {
+pub struct Core {
     pub server: ServerConfig,
-    pub postgres: PostgresConfig,
-    pub schedule: ScheduleConfig,
-    pub host: HostConfig,
-    pub certs: CertsConfig,
-    #[serde(default)]
-    pub backups: Vec<BackupConfig>,
-    pub pgbackrest: PgBackRestConfig,
-    pub redis: RedisConfig,
-    pub files: FilesConfig,
-    #[serde(default)]
-    pub probes: Vec<ProbeConfig>,
-    pub textfile: TextfileConfig,
+    /// Collector name → interval, for the collectors without an interval of their own.
+    #[serde(default, deserialize_with = "durations")]
+    pub schedule: BTreeMap<String, Duration>,
     pub alerting: AlertingConfig,
+}
+
+fn durations<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<BTreeMap<String, Duration>, D::Error> {
+    let map = BTreeMap::<String, humantime_serde::Serde<Duration>>::deserialize(d)?;
+    Ok(map.into_iter().map(|(k, v)| (k, v.into_inner())).collect())
 }
 
 /// The alerting engine: Prometheus rule files evaluated over the snapshot.
@@ -254,242 +253,11 @@ pub struct SilenceConfig {
     pub created_by: String,
 }
 
-/// Intervals of the collectors other than PostgreSQL's.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ScheduleConfig {
-    #[serde(with = "humantime_serde")]
-    pub certs: Duration,
-    #[serde(with = "humantime_serde")]
-    pub host: Duration,
-    #[serde(with = "humantime_serde")]
-    pub backups: Duration,
-    #[serde(with = "humantime_serde")]
-    pub pgbackrest: Duration,
-    #[serde(with = "humantime_serde")]
-    pub redis: Duration,
-    #[serde(with = "humantime_serde")]
-    pub files: Duration,
-    #[serde(with = "humantime_serde")]
-    pub probes: Duration,
-    #[serde(with = "humantime_serde")]
-    pub textfile: Duration,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct HostConfig {
-    pub enabled: bool,
-    /// Filesystem types that are not disks.
-    pub exclude_fstypes: Vec<String>,
-    #[serde(with = "humantime_serde")]
-    pub statvfs_timeout: Duration,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct CertsConfig {
-    pub files: Vec<CertFilesConfig>,
-    pub endpoints: Vec<CertEndpointConfig>,
-    /// Read PostgreSQL's own certificate when the connection may use TLS.
-    pub postgres: bool,
-    #[serde(with = "humantime_serde")]
-    pub timeout: Duration,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct CertFilesConfig {
-    /// Globs (`**` included); every certificate of every matching file is reported.
-    pub paths: Vec<String>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct CertEndpointConfig {
-    /// `host:port`.
-    pub address: String,
-    /// SNI name; the host of `address` by default.
-    #[serde(default)]
-    pub server_name: Option<String>,
-    #[serde(default)]
-    pub starttls: Option<StartTls>,
-}
-
-#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq, PartialOrd, Ord)]
-#[serde(rename_all = "lowercase")]
-pub enum StartTls {
-    /// PostgreSQL's SSLRequest before the TLS handshake.
-    Postgres,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct BackupConfig {
-    pub name: String,
-    pub path: PathBuf,
-    /// Glob on file names; every regular file when absent.
-    #[serde(default)]
-    pub pattern: Option<String>,
-    #[serde(default)]
-    pub recursive: bool,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct PgBackRestConfig {
-    pub enabled: bool,
-    pub command: String,
-    pub args: Vec<String>,
-    #[serde(with = "humantime_serde")]
-    pub timeout: Duration,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RedisConfig {
-    /// `redis://[user:password@]host:port[/db]`; a secret (it may hold a password).
-    #[serde(default)]
-    pub url: Option<SecretString>,
-    #[serde(default)]
-    pub url_file: Option<PathBuf>,
-    pub key_patterns: Vec<String>,
-    #[serde(with = "humantime_serde")]
-    pub scan_budget: Duration,
-    pub scan_count: u32,
-    #[serde(with = "humantime_serde")]
-    pub timeout: Duration,
-}
-
-impl RedisConfig {
-    pub fn enabled(&self) -> bool {
-        self.url.is_some() || self.url_file.is_some()
-    }
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct FilesConfig {
-    pub stale: Vec<StaleFilesConfig>,
-    pub logs: Vec<LogConfig>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct StaleFilesConfig {
-    pub name: String,
-    /// Directory searched, recursively, like `find`.
-    pub path: PathBuf,
-    /// Glob on file names.
-    pub pattern: String,
-    #[serde(with = "humantime_serde")]
-    pub older_than: Duration,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct LogConfig {
-    pub name: String,
-    /// Path with strftime fields (`%Y-%m-%d`), resolved in local time: today's file.
-    pub path: String,
-    /// Regular expression matched against each line.
-    pub pattern: String,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ProbeConfig {
-    pub name: String,
-    pub url: String,
-    #[serde(default = "default_probe_timeout", with = "humantime_serde")]
-    pub timeout: Duration,
-}
-
-fn default_probe_timeout() -> Duration {
-    Duration::from_secs(5)
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct TextfileConfig {
-    #[serde(default)]
-    pub directory: Option<PathBuf>,
-}
-
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ServerConfig {
     /// Listen address of the HTTP server.
     pub listen: String,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct PostgresConfig {
-    /// Connection string; a secret, never printed.
-    pub dsn: Option<SecretString>,
-    /// File holding the connection string (a mounted Secret).
-    pub dsn_file: Option<PathBuf>,
-    /// Interval of the fast collector (activity, locks, archiver, replication).
-    #[serde(with = "humantime_serde")]
-    pub interval: Duration,
-    /// Interval of the tables collector (tables, indexes, sizes, statements).
-    #[serde(with = "humantime_serde")]
-    pub slow_interval: Duration,
-    /// Set on every session; unset: see [`PostgresConfig::statement_timeout`].
-    #[serde(default, with = "humantime_serde")]
-    pub statement_timeout: Option<Duration>,
-    /// Set on every session; unset: see [`PostgresConfig::lock_timeout`].
-    #[serde(default, with = "humantime_serde")]
-    pub lock_timeout: Option<Duration>,
-    /// Hard cap on the sessions centinela opens.
-    pub max_connections: u32,
-    /// Databases to visit; `"*"` discovers every database that allows connections.
-    pub databases: Vec<String>,
-    pub exclude_databases: Vec<String>,
-    pub max_tables_per_database: usize,
-    pub unused_index_max_scans: i64,
-    pub unused_index_min_size: ByteSize,
-    pub bloat_min_dead_ratio: f64,
-    pub bloat_min_dead_tuples: i64,
-    #[serde(with = "humantime_serde")]
-    pub slow_statement_threshold: Duration,
-    pub slow_statement_limit: u32,
-}
-
-impl PostgresConfig {
-    /// The usual `statement_timeout` when none is set.
-    pub const DEFAULT_STATEMENT_TIMEOUT: Duration = Duration::from_secs(5);
-    /// The usual `lock_timeout` when none is set.
-    pub const DEFAULT_LOCK_TIMEOUT: Duration = Duration::from_secs(1);
-
-    /// The `statement_timeout` in force. Unset, it follows `interval`: 5s when that is
-    /// shorter than the interval, else half the interval, and never shorter than a
-    /// `lock_timeout` that is set (while that stays under the interval). So a short
-    /// `interval` alone is never refused because of a default.
-    #[must_use]
-    pub fn statement_timeout(&self) -> Duration {
-        if let Some(t) = self.statement_timeout {
-            return t;
-        }
-        let derived = if Self::DEFAULT_STATEMENT_TIMEOUT < self.interval {
-            Self::DEFAULT_STATEMENT_TIMEOUT
-        } else {
-            self.interval / 2
-        };
-        match self.lock_timeout {
-            Some(lock) if lock > derived && lock < self.interval => lock,
-            _ => derived,
-        }
-    }
-
-    /// The `lock_timeout` in force. Unset: 1s, or the statement timeout when that is
-    /// shorter.
-    #[must_use]
-    pub fn lock_timeout(&self) -> Duration {
-        self.lock_timeout
-            .unwrap_or_else(|| Self::DEFAULT_LOCK_TIMEOUT.min(self.statement_timeout()))
-    }
 }
 
 /// Where configuration comes from: the file and the process environment.
@@ -511,31 +279,60 @@ impl Sources {
     }
 }
 
-impl Config {
-    /// Parses the layers into the section types; every problem is returned, each naming its
-    /// key. Values are checked by their owners afterwards (`app::plan`).
-    pub fn load(sources: &Sources) -> Result<Self, Vec<ConfigError>> {
-        let mut figment = Figment::from(Toml::string(DEFAULTS));
-        if let Some(path) = &sources.file {
-            if !path.is_file() {
-                return Err(vec![ConfigError::new(
-                    "--config",
-                    format!("file {} does not exist or is not a file", path.display()),
-                )]);
-            }
-            figment = figment.merge(Toml::file(path));
+/// The layers: `defaults` in order, then the `--config` file, then `CENTINELA__*`.
+pub fn layered(defaults: &[&str], sources: &Sources) -> Result<Figment, Problems> {
+    let mut figment = defaults
+        .iter()
+        .fold(Figment::new(), |f, d| f.merge(Toml::string(d)));
+    if let Some(path) = &sources.file {
+        if !path.is_file() {
+            return Err(vec![ConfigError::new(
+                "--config",
+                format!("file {} does not exist or is not a file", path.display()),
+            )]);
         }
-        Self::finish(&figment.merge(env_provider(&sources.env)))
+        figment = figment.merge(Toml::file(path));
     }
+    Ok(figment.merge(env_provider(&sources.env)))
+}
 
-    /// Parses a TOML string on top of the defaults (tests).
-    pub fn from_toml(toml: &str) -> Result<Self, Vec<ConfigError>> {
-        Self::finish(&Figment::from(Toml::string(DEFAULTS)).merge(Toml::string(toml)))
-    }
+/// `defaults` then a TOML string (tests and examples).
+#[must_use]
+pub fn layered_toml(defaults: &[&str], toml: &str) -> Figment {
+    defaults
+        .iter()
+        .fold(Figment::new(), |f, d| f.merge(Toml::string(d)))
+        .merge(Toml::string(toml))
+}
 
-    fn finish(figment: &Figment) -> Result<Self, Vec<ConfigError>> {
-        figment.extract().map_err(|e| figment_errors(&e))
-    }
+/// One section of a TOML text, parsed (tests).
+pub fn section_from_toml<T: serde::de::DeserializeOwned>(
+    toml: &str,
+    key: &str,
+) -> Result<T, Problems> {
+    Figment::from(Toml::string(toml))
+        .extract_inner(key)
+        .map_err(|e| figment_errors(&e))
+}
+
+/// Parses the layers into `T`; every problem, each naming its key.
+pub fn extract<T: serde::de::DeserializeOwned>(figment: &Figment) -> Result<T, Problems> {
+    figment.extract().map_err(|e| figment_errors(&e))
+}
+
+/// Top-level keys that no owner takes (`known` are the owners' keys).
+#[must_use]
+pub fn unknown_keys(figment: &Figment, known: &[&str]) -> Problems {
+    let keys: Vec<String> = figment
+        .find_value("")
+        .ok()
+        .and_then(figment::value::Value::into_dict)
+        .map(|d| d.into_keys().collect())
+        .unwrap_or_default();
+    keys.into_iter()
+        .filter(|k| !known.contains(&k.as_str()))
+        .map(|k| ConfigError::new(k, format!("unknown section (known: {})", known.join(", "))))
+        .collect()
 }
 
 /// `CENTINELA__POSTGRES__MAX_CONNECTIONS=3` becomes `postgres.max_connections = 3`; values
@@ -607,103 +404,4 @@ fn figment_errors(err: &figment::Error) -> Vec<ConfigError> {
             ConfigError::new(key, format!("{}{source}", e.kind))
         })
         .collect()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use secrecy::ExposeSecret;
-
-    fn load_with(toml: Option<&str>, env: &[(&str, &str)]) -> Result<Config, Vec<ConfigError>> {
-        let dir = tempfile::tempdir().unwrap();
-        let file = toml.map(|t| {
-            let p = dir.path().join("c.toml");
-            std::fs::write(&p, t).unwrap();
-            p
-        });
-        Config::load(&Sources {
-            file,
-            env: env
-                .iter()
-                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-                .collect(),
-        })
-    }
-
-    fn messages(errs: &[ConfigError]) -> Vec<String> {
-        errs.iter().map(ToString::to_string).collect()
-    }
-
-    #[test]
-    fn defaults_load_without_a_file() {
-        let c = load_with(None, &[]).unwrap();
-        assert_eq!(c.server.listen, "0.0.0.0:9432");
-        assert_eq!(c.postgres.interval, Duration::from_secs(15));
-        assert_eq!(c.postgres.slow_interval, Duration::from_secs(300));
-        assert_eq!(c.postgres.max_connections, 2);
-        assert_eq!(c.postgres.unused_index_min_size, ByteSize::mib(10));
-        assert!(c.postgres.dsn.is_none());
-    }
-
-    #[test]
-    fn file_then_env_override() {
-        let c = load_with(
-            Some("[postgres]\ninterval = \"30s\"\nmax_connections = 3\n"),
-            &[
-                ("CENTINELA__POSTGRES__MAX_CONNECTIONS", "1"),
-                ("CENTINELA__POSTGRES__DSN", "postgres://u:pw@h/db"),
-                ("CENTINELA__POSTGRES__DATABASES", "[\"app\", \"other\"]"),
-            ],
-        )
-        .unwrap();
-        assert_eq!(c.postgres.interval, Duration::from_secs(30));
-        assert_eq!(c.postgres.max_connections, 1);
-        assert_eq!(
-            c.postgres.dsn.unwrap().expose_secret(),
-            "postgres://u:pw@h/db"
-        );
-        assert_eq!(c.postgres.databases, ["app", "other"]);
-    }
-
-    #[test]
-    fn unknown_key_is_named() {
-        let e = messages(&load_with(Some("[postgres]\nintervall = \"5s\"\n"), &[]).unwrap_err());
-        assert_eq!(e.len(), 1, "{e:?}");
-        assert!(
-            e[0].contains("postgres") && e[0].contains("intervall"),
-            "{e:?}"
-        );
-    }
-
-    #[test]
-    fn unknown_env_key_is_named() {
-        let e = messages(&load_with(None, &[("CENTINELA__POSTGRES__NOPE", "1")]).unwrap_err());
-        assert!(e[0].contains("nope"), "{e:?}");
-    }
-
-    #[test]
-    fn wrong_type_and_bad_duration_are_named() {
-        let e =
-            messages(&load_with(Some("[postgres]\nmax_connections = \"two\"\n"), &[]).unwrap_err());
-        assert!(e[0].starts_with("postgres.max_connections:"), "{e:?}");
-        let e =
-            messages(&load_with(Some("[postgres]\ninterval = \"15 parsecs\"\n"), &[]).unwrap_err());
-        assert!(e[0].starts_with("postgres.interval:"), "{e:?}");
-    }
-
-    #[test]
-    fn missing_config_file_is_an_error() {
-        let e = Config::load(&Sources {
-            file: Some("/nonexistent/centinela.toml".into()),
-            env: BTreeMap::new(),
-        })
-        .unwrap_err();
-        assert!(e[0].to_string().contains("/nonexistent/centinela.toml"));
-    }
-
-    #[test]
-    fn example_config_parses() {
-        let example = include_str!("../../examples/centinela.toml");
-        Config::from_toml(example).unwrap();
-    }
 }

@@ -248,7 +248,7 @@ fn readme_reference_sections_are_in_step_with_the_code() {
         readme_section(&readme, "metrics") == generated,
         "README's metric reference is out of date: run scripts/update-readme.sh"
     );
-    let defaults = format!("```toml\n{}```\n", centinela::config::DEFAULTS);
+    let defaults = format!("```toml\n{}```\n", centinela::app::defaults());
     assert!(
         readme_section(&readme, "config") == defaults,
         "README's configuration reference is out of date: run scripts/update-readme.sh"

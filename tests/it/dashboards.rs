@@ -182,7 +182,7 @@ async fn every_panel_query_returns_data_from_prometheus() {
          files = \"1s\"\nprobes = \"1s\"\ntextfile = \"1s\"\n\
          [[alerting.receivers]]\nname = \"team\"\nwebhook = {{ url = \"{hook}\" }}\n"
     ));
-    let config = centinela::config::Config::from_toml(&toml)
+    let config = centinela::app::Config::from_toml(&toml)
         .unwrap_or_else(|e| panic!("example config invalid: {e:?}\n{toml}"));
     let app = App::start(&config).await;
     app.wait_metrics(Duration::from_secs(30), "every collector up", |m| {

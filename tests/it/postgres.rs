@@ -318,7 +318,7 @@ async fn postgres_outage_is_reported_and_recovered_without_restart() {
     let interval = 2.0;
     let config = test_config(&pg.dsn("postgres"), "");
     let mut config = config;
-    config.postgres.interval = Duration::from_secs_f64(interval);
+    config.collectors.postgres.interval = Duration::from_secs_f64(interval);
     let app = App::start(&config).await;
     app.wait_metrics(WAIT, "pg_up 1 and tables", |m| {
         m.get("pg_up", &[]) == Some(1.0)

@@ -471,7 +471,7 @@ mod tests {
     use super::*;
     use crate::alerting::model::Outgoing;
     use crate::alerting::notify;
-    use crate::config::Config;
+    use crate::config::Core;
     use serde_json::Value as Json;
 
     /// The dispatcher with its silences, rendering what it routes as the engine does.
@@ -522,7 +522,11 @@ slack = { url = "http://127.0.0.1:9/hook" }
     }
 
     fn dispatcher_with(top: &str, extra: &str) -> Pipe {
-        let config = Config::from_toml(&format!("[alerting]\n{top}\n{RECEIVERS}{extra}")).unwrap();
+        let figment = crate::config::layered_toml(
+            &[crate::config::DEFAULTS],
+            &format!("[alerting]\n{top}\n{RECEIVERS}{extra}"),
+        );
+        let config: Core = crate::config::extract(&figment).unwrap();
         let (specs, _) = notify::build(&config.alerting).unwrap();
         Pipe {
             d: Dispatcher::new(&config.alerting, specs.clone()).unwrap(),

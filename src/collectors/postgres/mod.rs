@@ -10,21 +10,135 @@ mod pool;
 pub mod queries;
 pub mod tables;
 
+use serde::Deserialize;
+use std::path::PathBuf;
+use bytesize::ByteSize;
 use std::sync::Arc;
 use std::time::Duration;
 
 use secrecy::ExposeSecret;
 use sqlx::postgres::{PgConnectOptions, PgConnection};
 
-use super::{CollectError, Collector, Shared};
-use crate::config::Config;
+use super::{CollectError, Collector, Schedule, Shared};
 use secrecy::SecretString;
 use crate::metrics::MetricDesc;
 use crate::config::check::{secret, ConfigError, Invalid, Problems};
-use crate::config::PostgresConfig;
 use crate::metrics::{labels, Batch};
 pub use pool::{PgConnections, PgSession};
 pub use tables::TablesCollector;
+
+
+// === configuration ===
+
+/// The documented defaults of this collector's section (part of `centinela defaults`).
+pub const DEFAULTS: &str = r#"[postgres]
+# Connection string. Also: dsn_file = "/run/secrets/pg-dsn". With neither, DATABASE_URL,
+# then the libpq variables PGHOST, PGPORT, PGUSER, PGPASSWORD, PGDATABASE, PGSSLMODE.
+# dsn = "postgres://centinela@127.0.0.1:5432/postgres?sslmode=prefer"
+# Activity, connections, locks, archiver, replication.
+interval = "15s"
+# Tables, indexes, database sizes, statements: they stat files, so they run less often.
+slow_interval = "5m"
+# Set on every session centinela opens, so a monitoring query never runs long or waits
+# long behind another session's lock. Unset, statement_timeout is 5s, or half the interval
+# when the interval is 5s or shorter; lock_timeout is 1s, or the statement timeout when
+# that is shorter.
+# statement_timeout = "5s"
+# lock_timeout = "1s"
+# Hard cap on the sessions centinela itself holds open.
+max_connections = 2
+# Databases to read tables and indexes from: "*" discovers every database that allows
+# connections. Per-database activity, locks and xid age cover every database not excluded.
+databases = ["*"]
+exclude_databases = ["template0", "template1"]
+# Tables per database that get their own series (largest first); the rest are summed into
+# relname="__other__".
+max_tables_per_database = 1000
+# Unused index: non-unique, non-primary, fewer scans than this ...
+unused_index_max_scans = 100
+# ... and larger than this.
+unused_index_min_size = "10MiB"
+# Tables whose dead rows exceed this share of live rows ...
+bloat_min_dead_ratio = 0.1
+# ... and this count always get their own series, whatever the table cap.
+bloat_min_dead_tuples = 10000
+# pg_stat_statements: statements with a mean time above this ...
+slow_statement_threshold = "1s"
+# ... at most this many, slowest first.
+slow_statement_limit = 10
+"#;
+
+/// This module's part of the configuration: `postgres`.
+pub type Section = PostgresConfig;
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PostgresConfig {
+    /// Connection string; a secret, never printed.
+    pub dsn: Option<SecretString>,
+    /// File holding the connection string (a mounted Secret).
+    pub dsn_file: Option<PathBuf>,
+    /// Interval of the fast collector (activity, locks, archiver, replication).
+    #[serde(with = "humantime_serde")]
+    pub interval: Duration,
+    /// Interval of the tables collector (tables, indexes, sizes, statements).
+    #[serde(with = "humantime_serde")]
+    pub slow_interval: Duration,
+    /// Set on every session; unset: see [`PostgresConfig::statement_timeout`].
+    #[serde(default, with = "humantime_serde")]
+    pub statement_timeout: Option<Duration>,
+    /// Set on every session; unset: see [`PostgresConfig::lock_timeout`].
+    #[serde(default, with = "humantime_serde")]
+    pub lock_timeout: Option<Duration>,
+    /// Hard cap on the sessions centinela opens.
+    pub max_connections: u32,
+    /// Databases to visit; `"*"` discovers every database that allows connections.
+    pub databases: Vec<String>,
+    pub exclude_databases: Vec<String>,
+    pub max_tables_per_database: usize,
+    pub unused_index_max_scans: i64,
+    pub unused_index_min_size: ByteSize,
+    pub bloat_min_dead_ratio: f64,
+    pub bloat_min_dead_tuples: i64,
+    #[serde(with = "humantime_serde")]
+    pub slow_statement_threshold: Duration,
+    pub slow_statement_limit: u32,
+}
+
+impl PostgresConfig {
+    /// The usual `statement_timeout` when none is set.
+    pub const DEFAULT_STATEMENT_TIMEOUT: Duration = Duration::from_secs(5);
+    /// The usual `lock_timeout` when none is set.
+    pub const DEFAULT_LOCK_TIMEOUT: Duration = Duration::from_secs(1);
+
+    /// The `statement_timeout` in force. Unset, it follows `interval`: 5s when that is
+    /// shorter than the interval, else half the interval, and never shorter than a
+    /// `lock_timeout` that is set (while that stays under the interval). So a short
+    /// `interval` alone is never refused because of a default.
+    #[must_use]
+    pub fn statement_timeout(&self) -> Duration {
+        if let Some(t) = self.statement_timeout {
+            return t;
+        }
+        let derived = if Self::DEFAULT_STATEMENT_TIMEOUT < self.interval {
+            Self::DEFAULT_STATEMENT_TIMEOUT
+        } else {
+            self.interval / 2
+        };
+        match self.lock_timeout {
+            Some(lock) if lock > derived && lock < self.interval => lock,
+            _ => derived,
+        }
+    }
+
+    /// The `lock_timeout` in force. Unset: 1s, or the statement timeout when that is
+    /// shorter.
+    #[must_use]
+    pub fn lock_timeout(&self) -> Duration {
+        self.lock_timeout
+            .unwrap_or_else(|| Self::DEFAULT_LOCK_TIMEOUT.min(self.statement_timeout()))
+    }
+}
 
 // === metrics ===
 
@@ -317,10 +431,17 @@ impl Collector for PostgresCollector {
     const NAME: &'static str = "postgres";
     const METRICS: &'static [&'static MetricDesc] = METRICS;
 
-    fn plan(config: &Config, shared: &Shared, problems: &mut Problems) -> Option<(Self, Duration)> {
-        let _ = (config, problems);
+    type Section = Section;
+
+    fn plan(
+        section: &Self::Section,
+        schedule: &Schedule,
+        shared: &Shared,
+        problems: &mut Problems,
+    ) -> Option<(Self, Duration)> {
+        let _ = (schedule, problems);
         let pg = shared.pg.as_ref()?;
-        Some((Self::new(Arc::clone(pg), &config.postgres), config.postgres.interval))
+        Some((Self::new(Arc::clone(pg), section), section.interval))
     }
 
     async fn collect(&self) -> Result<Batch, CollectError> {

@@ -12,12 +12,10 @@ use std::sync::Arc;
 use sqlx::postgres::{PgConnection, PgRow};
 use sqlx::Row as _;
 
-use super::{queries, DatabaseFilter, PgConnections, PgError};
-use crate::collectors::{CollectError, Collector, Shared};
+use super::{queries, DatabaseFilter, PgConnections, PgError, PostgresConfig};
+use crate::collectors::{CollectError, Collector, Schedule, Shared};
 use crate::config::check::Problems;
-use crate::config::Config;
 use std::time::Duration;
-use crate::config::PostgresConfig;
 use crate::metrics::{labels, Batch, Labels, MetricDesc};
 
 // === metrics ===
@@ -415,10 +413,17 @@ impl Collector for TablesCollector {
     const NAME: &'static str = "postgres_tables";
     const METRICS: &'static [&'static MetricDesc] = METRICS;
 
-    fn plan(config: &Config, shared: &Shared, problems: &mut Problems) -> Option<(Self, Duration)> {
-        let _ = problems;
+    type Section = super::Section;
+
+    fn plan(
+        section: &Self::Section,
+        schedule: &Schedule,
+        shared: &Shared,
+        problems: &mut Problems,
+    ) -> Option<(Self, Duration)> {
+        let _ = (schedule, problems);
         let pg = shared.pg.as_ref()?;
-        Some((Self::new(Arc::clone(pg), &config.postgres), config.postgres.slow_interval))
+        Some((Self::new(Arc::clone(pg), section), section.slow_interval))
     }
 
     async fn collect(&self) -> Result<Batch, CollectError> {

@@ -8,8 +8,8 @@ pub mod redis;
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
+use centinela::app::Config;
 use centinela::app::{self, Running};
-use centinela::config::Config;
 
 pub use pg::PgCluster;
 
