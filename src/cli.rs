@@ -45,7 +45,7 @@ pub enum Command {
         /// The receiver's `name` in `[[alerting.receivers]]`.
         #[arg(long)]
         receiver: String,
-        /// The test alert's severity label, which decides colours and PagerDuty severity.
+        /// The test alert's severity label, which decides colours and `PagerDuty` severity.
         #[arg(long, default_value = "P1")]
         severity: String,
     },

@@ -20,7 +20,7 @@ pub struct Entry {
     pub batch: Arc<Batch>,
     /// `batch` encoded as Prometheus text, once per run.
     pub text: Bytes,
-    /// `batch` encoded as OpenMetrics, on the first scrape that asks for it.
+    /// `batch` encoded as `OpenMetrics`, on the first scrape that asks for it.
     openmetrics: OnceLock<Bytes>,
     pub status: RunStatus,
 }

@@ -1,8 +1,8 @@
 //! Alerting, as a pipeline with one folder per stage, data going one way:
 //!
 //! `rules` (rule files, evaluation, alert states) → `routes` (grouping, timing,
-//! inhibition, silences, maintenance) → `outbox` (the SQLite queue and notification log)
-//! → `notify` (Slack, PagerDuty, webhook, Alertmanager).
+//! inhibition, silences, maintenance) → `outbox` (the `SQLite` queue and notification log)
+//! → `notify` (Slack, `PagerDuty`, webhook, Alertmanager).
 //!
 //! `model` holds what flows between the stages; `plan` checks and builds the section once;
 //! `engine` drives an evaluation through the stages; `silences` owns the live silences.
@@ -20,7 +20,7 @@ pub use plan::{load_rules, plan, AlertingPlan, DEFAULT_RULES, DEFAULT_RULES_NAME
 pub use rules::{template, unittest};
 pub use silences::{Silences, SILENCES_KEY};
 
-/// Rule files that cannot be turned into a PrometheusRule.
+/// Rule files that cannot be turned into a `PrometheusRule`.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{0}")]
 pub struct RuleResourceError(pub String);

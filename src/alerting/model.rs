@@ -66,7 +66,12 @@ pub fn fingerprint(labels: &BTreeMap<String, String>) -> String {
 }
 
 pub fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    bytes
+        .iter()
+        .flat_map(|b| [DIGITS[usize::from(b >> 4)], DIGITS[usize::from(b & 0xf)]])
+        .map(char::from)
+        .collect()
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -229,7 +234,7 @@ pub struct Outgoing {
 pub enum Notification {
     /// A notification group's news, for the receiver's grouped integrations.
     Group {
-        /// The group key: the PagerDuty `dedup_key` derives from it.
+        /// The group key: the `PagerDuty` `dedup_key` derives from it.
         key: String,
         receiver: String,
         group_labels: BTreeMap<String, String>,

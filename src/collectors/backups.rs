@@ -144,7 +144,7 @@ pub fn scan_set(set: &BackupSet) -> SetReport {
     report
 }
 
-/// Non-empty, and for known formats the right magic bytes: pg_dump's custom format starts
+/// Non-empty, and for known formats the right magic bytes: `pg_dump`'s custom format starts
 /// with `PGDMP`, gzip with 1f 8b. Other files only need to be non-empty.
 pub fn looks_valid(path: &Path, size: u64) -> bool {
     if size == 0 {
@@ -156,6 +156,8 @@ pub fn looks_valid(path: &Path, size: u64) -> bool {
         .unwrap_or(0);
     let head = &head[..read];
     let name = path.to_string_lossy().to_ascii_lowercase();
+    // `name` is lower-cased above, so these comparisons ignore case.
+    #[allow(clippy::case_sensitive_file_extension_comparisons)]
     if name.ends_with(".gz") || name.ends_with(".tgz") {
         head.starts_with(&[0x1f, 0x8b])
     } else if name.ends_with(".dump") || name.ends_with(".backup") {

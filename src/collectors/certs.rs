@@ -4,7 +4,7 @@
 //! (one series per certificate: every certificate of every PEM bundle or DER file, and the
 //! chain each TLS endpoint presents), `centinela_cert_verify_ok` per endpoint and
 //! `centinela_cert_source_errors` for sources that cannot be read. Endpoints are the
-//! configured ones, PostgreSQL's own server (SSLRequest, then TLS) and every https probe.
+//! configured ones, `PostgreSQL`'s own server (`SSLRequest`, then TLS) and every https probe.
 
 use serde::Deserialize;
 use std::collections::BTreeSet;
@@ -75,7 +75,7 @@ pub type Section = CertsConfig;
 pub struct CertsConfig {
     pub files: Vec<CertFilesConfig>,
     pub endpoints: Vec<CertEndpointConfig>,
-    /// Read PostgreSQL's own certificate when the connection may use TLS.
+    /// Read `PostgreSQL`'s own certificate when the connection may use TLS.
     pub postgres: bool,
     #[serde(with = "humantime_serde")]
     pub timeout: Duration,
@@ -103,7 +103,7 @@ pub struct CertEndpointConfig {
 #[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq, PartialOrd, Ord)]
 #[serde(rename_all = "lowercase")]
 pub enum StartTls {
-    /// PostgreSQL's SSLRequest before the TLS handshake.
+    /// `PostgreSQL`'s `SSLRequest` before the TLS handshake.
     Postgres,
 }
 
@@ -121,7 +121,7 @@ crate::metrics! {
 }
 
 
-/// PostgreSQL's SSLRequest: length 8, code 80877103.
+/// `PostgreSQL`'s `SSLRequest`: length 8, code 80877103.
 const SSL_REQUEST: [u8; 8] = [0, 0, 0, 8, 0x04, 0xd2, 0x16, 0x2f];
 
 /// What is reported of one certificate.
@@ -142,7 +142,7 @@ pub struct Endpoint {
     pub port: u16,
     pub server_name: String,
     pub starttls: Option<StartTls>,
-    /// PostgreSQL with sslmode=prefer: a server without TLS is not an error.
+    /// `PostgreSQL` with sslmode=prefer: a server without TLS is not an error.
     pub tls_optional: bool,
 }
 
@@ -159,8 +159,8 @@ pub struct CertsCollector {
 // === impl CertsCollector ===
 
 impl CertsCollector {
-    /// `postgres` is the PostgreSQL connection when its server certificate should be read.
-    /// `automatic`: endpoints found elsewhere in the configuration (PostgreSQL's own, https
+    /// `postgres` is the `PostgreSQL` connection when its server certificate should be read.
+    /// `automatic`: endpoints found elsewhere in the configuration (`PostgreSQL`'s own, https
     /// probes); a configured endpoint with the same address wins.
     pub fn new(config: &CertsConfig, automatic: Vec<Endpoint>) -> Self {
         let mut endpoints = BTreeSet::new();
@@ -439,7 +439,8 @@ fn tls_reason(message: &str) -> String {
 struct RecordingVerifier {
     inner: Option<Arc<WebPkiServerVerifier>>,
     provider: Arc<CryptoProvider>,
-    /// `Some(None)`: verified; `Some(Some(reason))`: would not verify.
+    /// `Some(None)`: verified; `Some(Some(reason))`: would not verify; `None`: no handshake.
+    #[allow(clippy::option_option)]
     outcome: Mutex<Option<Option<String>>>,
 }
 

@@ -175,18 +175,18 @@ impl LogTail {
     }
 
     /// Reads what was written since the last call; `path` is today's path.
-    pub fn poll_path(&mut self, path: PathBuf) {
-        if self.path.as_ref() != Some(&path) {
+    pub fn poll_path(&mut self, path: &Path) {
+        if self.path.as_deref() != Some(path) {
             // A new day: what yesterday's file still got is counted in the total only.
             if self.file.is_some() {
                 let late = self.drain();
                 self.total += late;
             }
-            self.path = Some(path.clone());
+            self.path = Some(path.to_path_buf());
             self.file = None;
             self.today = 0;
         }
-        let meta = std::fs::metadata(&path).ok();
+        let meta = std::fs::metadata(path).ok();
         self.present = meta.is_some();
         let Some(meta) = meta else {
             // Rotated away and not yet recreated: finish the old file.
@@ -197,17 +197,14 @@ impl LogTail {
         if self.file.is_none() || id != self.inode {
             // Rotated: finish the old file, then start the new one from its beginning.
             self.count_drained();
-            match File::open(&path) {
-                Ok(f) => {
-                    self.file = Some(f);
-                    self.inode = id;
-                    self.offset = 0;
-                    self.partial.clear();
-                }
-                Err(_) => {
-                    self.present = false;
-                    return;
-                }
+            if let Ok(f) = File::open(path) {
+                self.file = Some(f);
+                self.inode = id;
+                self.offset = 0;
+                self.partial.clear();
+            } else {
+                self.present = false;
+                return;
             }
         }
         if meta.len() < self.offset {
@@ -220,7 +217,7 @@ impl LogTail {
 
     pub fn poll(&mut self, now: chrono::DateTime<chrono::Local>) {
         let path = PathBuf::from(now.format(&self.template).to_string());
-        self.poll_path(path);
+        self.poll_path(&path);
     }
 
     fn count_drained(&mut self) {
@@ -417,38 +414,38 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let log = dir.path().join("app.log");
         let mut t = LogTail::new("", Regex::new("ERROR").unwrap());
-        t.poll_path(log.clone());
+        t.poll_path(&log);
         assert_eq!((t.today, t.total, t.present), (0, 0, false));
 
         append(&log, "ok\nERROR one\nERROR two\nERR");
-        t.poll_path(log.clone());
+        t.poll_path(&log);
         assert_eq!((t.today, t.total), (2, 2), "the partial last line waits");
         append(&log, "OR three\nfine\n");
-        t.poll_path(log.clone());
+        t.poll_path(&log);
         assert_eq!((t.today, t.total), (3, 3));
-        t.poll_path(log.clone());
+        t.poll_path(&log);
         assert_eq!((t.today, t.total), (3, 3), "nothing new, nothing counted");
 
         // copytruncate: the same file starts over.
         std::fs::write(&log, "").unwrap();
         append(&log, "ERROR after truncate\n");
-        t.poll_path(log.clone());
+        t.poll_path(&log);
         assert_eq!((t.today, t.total), (4, 4));
 
         // Rotation: lines written to the old file after the last poll are still counted.
         append(&log, "ERROR late in old file\n");
         std::fs::rename(&log, dir.path().join("app.log.1")).unwrap();
-        t.poll_path(log.clone());
+        t.poll_path(&log);
         assert_eq!((t.today, t.total, t.present), (5, 5, false));
         append(&log, "ERROR in new file\nok\n");
-        t.poll_path(log.clone());
+        t.poll_path(&log);
         assert_eq!((t.today, t.total, t.present), (6, 6, true));
 
         // A new day: a new path; the gauge starts over, the counter goes on.
         let tomorrow = dir.path().join("app.log.tomorrow");
         append(&tomorrow, "ERROR tomorrow\n");
         append(&log, "ERROR written to yesterday's file after midnight\n");
-        t.poll_path(tomorrow);
+        t.poll_path(&tomorrow);
         assert_eq!((t.today, t.total), (1, 8));
     }
 

@@ -261,7 +261,7 @@ pub fn utilization(prev_busy: u64, prev_total: u64, busy: u64, total: u64) -> Op
     Some((db as f64 / dt as f64).clamp(0.0, 1.0))
 }
 
-/// The cgroup v2 directory of this process, from a /proc/self/cgroup text ("0::/path").
+/// The cgroup v2 directory of this process, from a /proc/self/cgroup text ("`0::/path`").
 pub fn cgroup_v2_path(proc_self_cgroup: &str) -> Option<String> {
     proc_self_cgroup
         .lines()

@@ -47,9 +47,9 @@ pub trait Collector: Send + Sync + Sized {
 /// The `[schedule]` table: collector name → interval.
 pub type Schedule = BTreeMap<String, Duration>;
 
-/// What several collectors build on: the PostgreSQL connections (both PostgreSQL
+/// What several collectors build on: the `PostgreSQL` connections (both `PostgreSQL`
 /// collectors) and the TLS endpoints found elsewhere in the configuration (`certs`):
-/// PostgreSQL's own and those of https probes.
+/// `PostgreSQL`'s own and those of https probes.
 #[derive(Debug, Default)]
 pub struct Shared {
     pub pg: Option<Arc<postgres::PgConnections>>,
@@ -237,7 +237,7 @@ impl Scheduled {
     }
 }
 
-/// PostgreSQL's own server certificate is read when the connection may use TLS over TCP.
+/// `PostgreSQL`'s own server certificate is read when the connection may use TLS over TCP.
 fn postgres_endpoint(options: &sqlx::postgres::PgConnectOptions) -> Option<certs::Endpoint> {
     let host = options.get_host();
     if matches!(options.get_ssl_mode(), PgSslMode::Disable)

@@ -2,7 +2,7 @@
 //!
 //! Exports `redis_up`, `centinela_redis_ping_seconds`, `redis_memory_used_bytes`,
 //! `redis_memory_max_bytes`, `redis_connected_clients`, `redis_evicted_keys_total`,
-//! `redis_db_keys{db}` (redis_exporter names) and, per configured pattern and database,
+//! `redis_db_keys{db}` (`redis_exporter` names) and, per configured pattern and database,
 //! `redis_keys_count{db,pattern}` counted with SCAN (never KEYS) within a time budget, with
 //! `centinela_redis_key_scan_complete` saying whether the count is whole.
 

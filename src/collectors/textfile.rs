@@ -1,4 +1,4 @@
-//! `textfile` collector: node_exporter's textfile collector, for the rest of the scripts.
+//! `textfile` collector: `node_exporter`'s textfile collector, for the rest of the scripts.
 //!
 //! Every `*.prom` file in the directory (written atomically by cron jobs: write a temp file,
 //! then rename) is parsed and merged into `/metrics`. A file that does not parse, that uses
@@ -19,7 +19,7 @@ use crate::metrics::MetricDesc;
 use crate::metrics::{labels, Batch, Family, Labels, MetricKind, Sample};
 use crate::time::unix_seconds;
 
-/// A textfile line that node_exporter's parser would refuse (the text names the line).
+/// A textfile line that `node_exporter`'s parser would refuse (the text names the line).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{0}")]
 pub struct TextfileError(pub String);
@@ -326,8 +326,7 @@ impl Collector for TextfileCollector {
                         b.families.extend(families);
                         let mtime = std::fs::metadata(&path)
                             .and_then(|m| m.modified())
-                            .map(unix_seconds)
-                            .unwrap_or(0.0);
+                            .map_or(0.0, unix_seconds);
                         status.push((file, Some(mtime)));
                     }
                     Err(e) => {

@@ -55,7 +55,7 @@ pub struct AlertingConfig {
     /// Labels added to every alert (`instance`, `cluster`, ...), as Prometheus' external labels.
     #[serde(default)]
     pub external_labels: std::collections::BTreeMap<String, String>,
-    /// Alert state and the delivery queue (`centinela.db`, SQLite) survive restarts here.
+    /// Alert state and the delivery queue (`centinela.db`, `SQLite`) survive restarts here.
     pub state_dir: PathBuf,
     /// While this file exists, every alert but P0 is held back (the seeds' maintenance mode).
     #[serde(default)]
@@ -63,7 +63,7 @@ pub struct AlertingConfig {
     /// Prefix for `runbook_url` annotations that are not absolute URLs.
     #[serde(default)]
     pub runbook_base_url: String,
-    /// This sidecar's URL as people reach it: `generatorURL`, PagerDuty `client_url`.
+    /// This sidecar's URL as people reach it: `generatorURL`, `PagerDuty` `client_url`.
     #[serde(default)]
     pub external_url: String,
     /// Route defaults (Alertmanager's): labels that make one notification group.
@@ -85,7 +85,7 @@ pub struct AlertingConfig {
     pub inhibit_when_postgresql_down: bool,
     #[serde(default)]
     pub receivers: Vec<ReceiverConfig>,
-    /// Matched in order; empty: P0/P1 to every receiver, P2/P3 to those without PagerDuty.
+    /// Matched in order; empty: P0/P1 to every receiver, P2/P3 to those without `PagerDuty`.
     #[serde(default)]
     pub routes: Vec<RouteConfig>,
     #[serde(default)]
@@ -156,7 +156,7 @@ pub struct SlackConfig {
     pub timeout: Duration,
 }
 
-/// PagerDuty Events API v2.
+/// `PagerDuty` Events API v2.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PagerDutyConfig {

@@ -10,7 +10,7 @@ use serde::Serialize;
 use super::AppState;
 use crate::state::Slot;
 
-/// Liveness: answers while the process runs; it never depends on PostgreSQL, so a database
+/// Liveness: answers while the process runs; it never depends on `PostgreSQL`, so a database
 /// outage does not get the sidecar (and with it the pod) restarted.
 pub async fn health() -> &'static str {
     "ok\n"

@@ -12,22 +12,19 @@ use crate::alerting::routes::silence::SilenceDoc;
 use crate::alerting::silences::SilenceError;
 use crate::time::now_ms;
 
-fn error(status: StatusCode, message: String) -> (StatusCode, Json<Value>) {
+fn error(status: StatusCode, message: &str) -> (StatusCode, Json<Value>) {
     (status, Json(json!({"status": "error", "error": message})))
 }
 
 /// The answer for a failed change; internal causes are logged, not shown.
 fn failure(e: &SilenceError) -> (StatusCode, Json<Value>) {
     match e {
-        SilenceError::Invalid(m) => error(StatusCode::BAD_REQUEST, m.to_string()),
-        SilenceError::NotFound(_) => error(StatusCode::NOT_FOUND, e.to_string()),
-        SilenceError::Configured(_) => error(StatusCode::CONFLICT, e.to_string()),
+        SilenceError::Invalid(m) => error(StatusCode::BAD_REQUEST, &m.to_string()),
+        SilenceError::NotFound(_) => error(StatusCode::NOT_FOUND, &e.to_string()),
+        SilenceError::Configured(_) => error(StatusCode::CONFLICT, &e.to_string()),
         SilenceError::Save(cause) => {
             tracing::error!(error = %cause, "Cannot save silences.");
-            error(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "cannot save the silence".into(),
-            )
+            error(StatusCode::INTERNAL_SERVER_ERROR, "cannot save the silence")
         }
     }
 }
@@ -60,7 +57,7 @@ pub async fn create(
 ) -> (StatusCode, Json<Value>) {
     let Json(doc) = match body {
         Ok(b) => b,
-        Err(e) => return error(StatusCode::BAD_REQUEST, e.body_text()),
+        Err(e) => return error(StatusCode::BAD_REQUEST, &e.body_text()),
     };
     let id = format!("{:016x}", rand::rng().random::<u64>());
     match s.silences.add(&doc, id.clone(), now_ms()).await {

@@ -12,7 +12,9 @@ use super::sample::{MetricDesc, MetricKind::Counter, MetricKind::Gauge};
 macro_rules! metrics {
     ($($id:ident: $name:literal, $kind:ident, [$($label:literal),*], $help:literal;)*) => {
         $(
+            // The doc is the metric's HELP text, which is plain prose, not Markdown.
             #[doc = $help]
+            #[allow(clippy::doc_markdown)]
             pub static $id: $crate::metrics::MetricDesc = $crate::metrics::MetricDesc {
                 name: $name,
                 kind: $crate::metrics::MetricKind::$kind,

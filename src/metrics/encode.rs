@@ -1,7 +1,7 @@
-//! Exposition encoders: Prometheus text 0.0.4 and OpenMetrics 1.0, from one sample model.
+//! Exposition encoders: Prometheus text 0.0.4 and `OpenMetrics` 1.0, from one sample model.
 //!
 //! Batches are encoded once per collector run, not once per scrape, so `/metrics` only
-//! concatenates ready bytes. `prometheus-client` writes OpenMetrics only and encodes its
+//! concatenates ready bytes. `prometheus-client` writes `OpenMetrics` only and encodes its
 //! registry on every scrape, which is why this small encoder exists.
 
 use super::sample::{Batch, Family, MetricKind};
@@ -9,7 +9,7 @@ use super::sample::{Batch, Family, MetricKind};
 pub const TEXT_CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
 pub const OPENMETRICS_CONTENT_TYPE: &str =
     "application/openmetrics-text; version=1.0.0; charset=utf-8";
-/// OpenMetrics requires the exposition to end with this line.
+/// `OpenMetrics` requires the exposition to end with this line.
 pub const OPENMETRICS_EOF: &str = "# EOF\n";
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -35,7 +35,7 @@ impl Format {
     }
 }
 
-/// Encodes every non-empty family of `batch` (without the OpenMetrics `# EOF`).
+/// Encodes every non-empty family of `batch` (without the `OpenMetrics` `# EOF`).
 pub fn encode(batch: &Batch, format: Format) -> String {
     // About 90 bytes a series is typical for per-table families.
     let mut out = String::with_capacity(batch.series() * 96 + batch.families.len() * 128);

@@ -1,5 +1,12 @@
-//! Instant evaluation of a parsed PromQL expression, following Prometheus 2.x semantics
+//! Instant evaluation of a parsed `PromQL` expression, following Prometheus 2.x semantics
 //! (the version Debian's `promtool` carries, which the differential test compares with).
+
+// Timestamps (ms) and counts are far below 2^52, as in Prometheus; step counts are whole.
+#![allow(
+    clippy::cast_precision_loss,
+    clippy::cast_possible_truncation,
+    clippy::many_single_char_names
+)]
 
 use std::collections::HashMap;
 use std::time::{Duration, UNIX_EPOCH};
@@ -273,9 +280,9 @@ impl<'a> Evaluator<'a> {
                         match (x.value.is_nan(), y.value.is_nan(), op.as_str()) {
                             (true, false, _) => std::cmp::Ordering::Greater,
                             (false, true, _) => std::cmp::Ordering::Less,
-                            (_, _, "topk") => o
-                                .map(std::cmp::Ordering::reverse)
-                                .unwrap_or(std::cmp::Ordering::Equal),
+                            (_, _, "topk") => {
+                                o.map_or(std::cmp::Ordering::Equal, std::cmp::Ordering::reverse)
+                            }
                             _ => o.unwrap_or(std::cmp::Ordering::Equal),
                         }
                     });
@@ -331,8 +338,7 @@ impl<'a> Evaluator<'a> {
                 let card = b
                     .modifier
                     .as_ref()
-                    .map(|m| m.card.clone())
-                    .unwrap_or(VectorMatchCardinality::OneToOne);
+                    .map_or(VectorMatchCardinality::OneToOne, |m| m.card.clone());
                 vector_vector(&op, l, r, on, &names, &card, return_bool, t).map(Value::Vector)
             }
             (l, r) => err(format!(
@@ -343,7 +349,7 @@ impl<'a> Evaluator<'a> {
         }
     }
 
-    #[allow(clippy::too_many_arguments)]
+    #[allow(clippy::too_many_arguments, clippy::unused_self)]
     fn vector_scalar(
         &self,
         op: &str,

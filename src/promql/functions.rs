@@ -1,5 +1,9 @@
-//! PromQL functions, with Prometheus 2.x arithmetic (extrapolated rates, linear regression,
+//! `PromQL` functions, with Prometheus 2.x arithmetic (extrapolated rates, linear regression,
 //! Go's `math.Max`/`math.Min` NaN rules).
+
+// Timestamps (ms) and sample counts are far below 2^52, and Prometheus converts them to
+// floats the same way; the maths mirrors Go's, single-letter names included.
+#![allow(clippy::cast_precision_loss, clippy::many_single_char_names)]
 
 use chrono::{DateTime, Datelike, Timelike};
 use promql_parser::parser::Expr;

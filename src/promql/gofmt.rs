@@ -1,6 +1,9 @@
 //! Go's number formatting, as Prometheus prints numbers: `strconv.FormatFloat`, `%g`/`%e`,
-//! and the template humanizers. Templates, PromQL's `count_values` and the notifiers all
+//! and the template humanizers. Templates, `PromQL`'s `count_values` and the notifiers all
 //! print through here, so a difference from Prometheus is mended in one place.
+
+// Go's formatting code, whose single-letter names it follows.
+#![allow(clippy::many_single_char_names)]
 
 /// `strconv.FormatFloat(v, 'f', -1, 64)`, as `count_values` and templates print numbers.
 pub fn format_go_float(v: f64) -> String {

@@ -1,4 +1,4 @@
-//! Label sets as PromQL sees them: sorted name/value pairs, `__name__` included.
+//! Label sets as `PromQL` sees them: sorted name/value pairs, `__name__` included.
 
 use std::fmt;
 
@@ -24,7 +24,7 @@ impl LabelSet {
             .map(|i| self.0[i].1.as_str())
     }
 
-    /// The value of `name`, `""` when absent (PromQL treats both alike).
+    /// The value of `name`, `""` when absent (`PromQL` treats both alike).
     pub fn value(&self, name: &str) -> &str {
         self.get(name).unwrap_or("")
     }
@@ -39,7 +39,7 @@ impl LabelSet {
             Ok(i) if value.is_empty() => {
                 self.0.remove(i);
             }
-            Ok(i) => self.0[i].1 = value.to_owned(),
+            Ok(i) => value.clone_into(&mut self.0[i].1),
             Err(_) if value.is_empty() => {}
             Err(i) => self.0.insert(i, (name.to_owned(), value.to_owned())),
         }
@@ -49,6 +49,7 @@ impl LabelSet {
         self.set(name, "");
     }
 
+    #[must_use]
     pub fn without_name(mut self) -> Self {
         self.remove(METRIC_NAME);
         self

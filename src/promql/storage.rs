@@ -126,25 +126,24 @@ impl History {
         }
         let unbounded = self.retention.max_points == usize::MAX;
         let bucket = self.by_name.entry(name).or_default();
-        let buffer = match bucket.get_mut(&labels) {
-            Some(b) => b,
-            None => {
-                let keep_ms = if unbounded {
-                    i64::MAX
-                } else {
-                    self.retention
-                        .ranges
-                        .iter()
-                        .filter(|(vs, _)| selects(vs, &labels))
-                        .map(|(_, ms)| *ms)
-                        .max()
-                        .unwrap_or(0)
-                };
-                bucket.entry(labels).or_insert(Buffer {
-                    points: VecDeque::new(),
-                    keep_ms,
-                })
-            }
+        let buffer = if let Some(b) = bucket.get_mut(&labels) {
+            b
+        } else {
+            let keep_ms = if unbounded {
+                i64::MAX
+            } else {
+                self.retention
+                    .ranges
+                    .iter()
+                    .filter(|(vs, _)| selects(vs, &labels))
+                    .map(|(_, ms)| *ms)
+                    .max()
+                    .unwrap_or(0)
+            };
+            bucket.entry(labels).or_insert(Buffer {
+                points: VecDeque::new(),
+                keep_ms,
+            })
         };
         if let Some(&(last, _)) = buffer.points.back() {
             if t < last {

@@ -1,4 +1,4 @@
-//! PromQL values (scalars, instant and range vectors), the evaluation error, and the
+//! `PromQL` values (scalars, instant and range vectors), the evaluation error, and the
 //! helpers both the evaluator and the function table use.
 
 use std::collections::HashMap;
@@ -69,7 +69,7 @@ pub(crate) fn absent_labels(expr: &Expr) -> LabelSet {
         _ => return LabelSet::default(),
     };
     let mut seen: HashMap<&str, usize> = HashMap::new();
-    for m in vs.matchers.matchers.iter() {
+    for m in &vs.matchers.matchers {
         *seen.entry(m.name.as_str()).or_default() += 1;
     }
     LabelSet::new(

@@ -198,8 +198,10 @@ async fn every_panel_query_returns_data_from_prometheus() {
         let defined = centinela::collectors::COLLECTOR_METRICS
             .iter()
             .find(|(name, _)| *name == slot.name)
-            .map(|(_, m)| m.iter().map(|d| d.name).collect::<Vec<_>>())
-            .unwrap_or_else(|| panic!("collector {} is not registered", slot.name));
+            .map_or_else(
+                || panic!("collector {} is not registered", slot.name),
+                |(_, m)| m.iter().map(|d| d.name).collect::<Vec<_>>(),
+            );
         let entry = slot.load();
         for family in &entry.batch.families {
             // The textfile collector passes other tools' families through; those never

@@ -142,7 +142,7 @@ async fn ready_waits_for_every_collector_and_health_never_does() {
         http::router(AppState {
             snapshot: Arc::clone(&snapshot),
             alerting: Arc::default(),
-            silences: Default::default(),
+            silences: centinela::alerting::Silences::default(),
             store: None,
         }),
         token.clone(),
@@ -169,7 +169,7 @@ async fn ready_waits_for_every_collector_and_health_never_does() {
     snapshot
         .slot("postgres")
         .unwrap()
-        .publish(Entry::new(Default::default(), ok));
+        .publish(Entry::new(centinela::metrics::Batch::default(), ok));
     assert_eq!(
         get("/ready").await.status(),
         503,
@@ -188,7 +188,7 @@ async fn ready_waits_for_every_collector_and_health_never_does() {
     snapshot
         .slot("postgres_tables")
         .unwrap()
-        .publish(Entry::new(Default::default(), failed));
+        .publish(Entry::new(centinela::metrics::Batch::default(), failed));
     assert_eq!(get("/ready").await.status(), 200);
 
     // Stale: the last success is older than two intervals plus the timeout.
@@ -201,7 +201,7 @@ async fn ready_waits_for_every_collector_and_health_never_does() {
     snapshot
         .slot("postgres")
         .unwrap()
-        .publish(Entry::new(Default::default(), stale));
+        .publish(Entry::new(centinela::metrics::Batch::default(), stale));
     let r = get("/health/db").await;
     assert_eq!(r.status(), 503);
     assert_eq!(

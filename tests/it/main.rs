@@ -1,5 +1,10 @@
-//! Integration tests: one binary, real PostgreSQL and promtool.
+//! Integration tests: one binary, real `PostgreSQL` and promtool.
 
+// Test figures (sizes, timestamps) are far below 2^52.
+#![allow(clippy::cast_precision_loss)]
+// Helpers are methods of the harness types even where they need no `self`; receivers
+// name path segments after Slack's (`T/B/X`).
+#![allow(clippy::unused_self, clippy::many_single_char_names)]
 // Test helpers panic on purpose when the environment is broken.
 #![allow(
     clippy::unwrap_used,

@@ -1,5 +1,5 @@
 //! Notifications end to end: a running centinela, alert conditions written through the
-//! textfile collector (or a real PostgreSQL), the Slack and PagerDuty emulators, and a
+//! textfile collector (or a real `PostgreSQL`), the Slack and `PagerDuty` emulators, and a
 //! real Alertmanager.
 
 use std::path::{Path, PathBuf};
@@ -63,7 +63,7 @@ impl Setup {
         let tmp = self.path("textfile/.tmp");
         std::fs::write(
             &tmp,
-            lines.iter().map(|l| format!("{l}\n")).collect::<String>(),
+            lines.iter().flat_map(|l| [l, "\n"]).collect::<String>(),
         )
         .unwrap();
         std::fs::rename(&tmp, self.path("textfile/test.prom")).unwrap();
@@ -781,7 +781,7 @@ fn huge_groups_stay_within_slack_and_pagerduty_limits() {
     let view = GroupView {
         key: "0:chat:{alertname=\"PostgresqlDeadTuples\"}",
         receiver: "chat",
-        group_labels: &Default::default(),
+        group_labels: &std::collections::BTreeMap::new(),
         firing: &firing,
         resolved: &firing[..3],
         external_url: "",

@@ -545,5 +545,5 @@ fn shipped_prometheus_rule_is_generated_from_the_pack_and_passes_promtool() {
     assert!(!out.status.success());
     assert!(out.stdout.is_empty());
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("bad.yaml") && err.contains("X"), "{err}");
+    assert!(err.contains("bad.yaml") && err.contains('X'), "{err}");
 }

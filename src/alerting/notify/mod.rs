@@ -1,4 +1,4 @@
-//! Notifiers: payloads for Slack, PagerDuty, webhooks and Alertmanager (pure), and the
+//! Notifiers: payloads for Slack, `PagerDuty`, webhooks and Alertmanager (pure), and the
 //! delivery workers that drain the outbox, one per receiver integration, in order, with
 //! rate limits, retries and backoff.
 

@@ -1,4 +1,4 @@
-//! The durable part of alerting: an SQLite database in `state_dir` holding the alert
+//! The durable part of alerting: an `SQLite` database in `state_dir` holding the alert
 //! state, the notification log and the outbox of messages not yet delivered. One
 //! transaction per evaluation writes state and new messages together, so a crash either
 //! loses both (the next evaluation redoes them) or keeps both (they are delivered).

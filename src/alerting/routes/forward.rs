@@ -11,7 +11,7 @@ impl Dispatcher {
     /// every `resend_interval`, firing alerts with `endsAt` ahead, resolved ones for 15m.
     pub(super) fn forward(
         &mut self,
-        lists: BTreeMap<String, Vec<(&AlertRecord, bool)>>,
+        lists: &BTreeMap<String, Vec<(&AlertRecord, bool)>>,
         now: i64,
     ) -> Vec<Notification> {
         let mut out = Vec::new();

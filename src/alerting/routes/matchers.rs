@@ -56,7 +56,7 @@ pub struct Matcher {
     pub name: String,
     pub op: Op,
     pub value: String,
-    /// Anchored, as in Alertmanager and PromQL.
+    /// Anchored, as in Alertmanager and `PromQL`.
     re: Option<Regex>,
 }
 

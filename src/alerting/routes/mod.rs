@@ -84,7 +84,7 @@ pub struct ForwardState {
 }
 
 /// A notification group: its route, receiver and grouping labels. Kept as the text
-/// `route:receiver:{labels}`, the form saved notification logs hold and PagerDuty's
+/// `route:receiver:{labels}`, the form saved notification logs hold and `PagerDuty`'s
 /// `dedup_key` is derived from, so both survive upgrades.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(transparent)]
@@ -301,7 +301,7 @@ impl Dispatcher {
             .groups
             .retain(|key, g| !g.notified.is_empty() || pass.current.contains_key(key));
         self.held = pass.held;
-        out.extend(self.forward(pass.forward, now));
+        out.extend(self.forward(&pass.forward, now));
         out
     }
 

@@ -9,7 +9,7 @@ pub(super) struct Inhibit {
     pub(super) source: Vec<Matcher>,
     pub(super) target: Vec<Matcher>,
     pub(super) equal: Vec<String>,
-    /// The built-in rule also counts pending sources: PostgreSQL's table alerts go away
+    /// The built-in rule also counts pending sources: `PostgreSQL`'s table alerts go away
     /// the moment it stops answering, long before `PostgresqlDown` has been down for 1m.
     pub(super) pending_sources: bool,
 }

@@ -115,6 +115,8 @@ pub struct ExpSample {
 
 /// Expands promtool's series notation (`1+2x3 _ stale 5x2`) into optional values per step;
 /// `None` is a missing sample.
+// Expansion counts (`1+2x10`) are small; they fit an f64 exactly.
+#[allow(clippy::cast_precision_loss)]
 pub fn expand_values(src: &str) -> Result<Vec<Option<f64>>, UnitTestError> {
     let mut out = Vec::new();
     for tok in src.split_whitespace() {
@@ -276,7 +278,11 @@ where
         let labels = parse_series(&s.series)?;
         for (i, v) in expand_values(&s.values)?.into_iter().enumerate() {
             if let Some(v) = v {
-                history.append(labels.clone(), i as i64 * interval, v);
+                history.append(
+                    labels.clone(),
+                    i64::try_from(i).unwrap_or(i64::MAX) * interval,
+                    v,
+                );
             }
         }
     }
@@ -381,7 +387,7 @@ fn show_alerts(alerts: &[ExpAlert]) -> String {
     s
 }
 
-/// Evaluates a promql_expr_test's expression; the samples it returns, sorted.
+/// Evaluates a `promql_expr_test`'s expression; the samples it returns, sorted.
 pub fn eval_expr(
     expr: &str,
     eval_time: &str,

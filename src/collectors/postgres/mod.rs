@@ -186,7 +186,7 @@ crate::metrics! {
 }
 
 
-/// What can go wrong talking to PostgreSQL. No variant carries the DSN.
+/// What can go wrong talking to `PostgreSQL`. No variant carries the DSN.
 #[derive(Debug, thiserror::Error)]
 pub enum PgError {
     #[error("cannot connect to PostgreSQL: {0}")]
@@ -222,7 +222,7 @@ impl PgError {
         }
     }
 
-    /// True when PostgreSQL itself could not be reached (as opposed to a query failing).
+    /// True when `PostgreSQL` itself could not be reached (as opposed to a query failing).
     pub fn is_unreachable(&self) -> bool {
         matches!(
             self,
@@ -282,7 +282,7 @@ pub fn connect_options(
     ]))
 }
 
-/// The shared connection set for both PostgreSQL collectors.
+/// The shared connection set for both `PostgreSQL` collectors.
 pub fn connections(
     config: &PostgresConfig,
     dsn: Option<SecretString>,
@@ -451,7 +451,7 @@ impl Collector for PostgresCollector {
         Ok(batch)
     }
 
-    /// `pg_up` stays in the output when PostgreSQL cannot be reached, as 0; a query that
+    /// `pg_up` stays in the output when `PostgreSQL` cannot be reached, as 0; a query that
     /// failed on a reachable server keeps `pg_up 1` and fails the collector.
     fn on_failure(&self, error: &CollectError) -> Batch {
         let mut b = Batch::default();

@@ -1,4 +1,4 @@
-//! The sessions centinela opens to PostgreSQL: never more than `max_connections`.
+//! The sessions centinela opens to `PostgreSQL`: never more than `max_connections`.
 //!
 //! One session to the home database (the DSN's) is kept open between runs; sessions to
 //! other databases are opened for one visit and closed. Every session carries
@@ -126,7 +126,7 @@ impl PgConnections {
     }
 
     /// Waits for a free slot. If all are taken and the idle home session holds one, that
-    /// session is closed so the slot can be used (with max_connections = 1 the runs share it).
+    /// session is closed so the slot can be used (with `max_connections` = 1 the runs share it).
     async fn permit(&self) -> Result<OwnedSemaphorePermit, PgError> {
         if let Ok(p) = Arc::clone(&self.permits).try_acquire_owned() {
             return Ok(p);

@@ -19,7 +19,7 @@ SELECT current_setting('server_version_num')::int4,
          END
        END";
 
-/// Backends per database and state, zeros included (as postgres_exporter does, so a state
+/// Backends per database and state, zeros included (as `postgres_exporter` does, so a state
 /// that empties shows 0 rather than disappearing).
 pub const ACTIVITY: &str = "
 SELECT d.datname::text, s.state, count(a.pid)::float8,
@@ -32,7 +32,7 @@ LEFT JOIN pg_stat_activity a ON a.datid = d.oid AND a.state = s.state
 GROUP BY d.datname, s.state
 ORDER BY d.datname, s.state";
 
-/// Locks per database and mode, zeros included, mode lower-cased like postgres_exporter.
+/// Locks per database and mode, zeros included, mode lower-cased like `postgres_exporter`.
 pub const LOCKS: &str = "
 SELECT d.datname::text, m.mode, count(l.mode)::float8
 FROM pg_database d
@@ -102,7 +102,7 @@ JOIN pg_class c ON c.oid = s.relid
 LEFT JOIN locked l ON l.relation = s.relid";
 
 /// Per index, with what the unused-index check needs. An index is sized on its own lock,
-/// and an index of a locked table still answers pg_relation_size.
+/// and an index of a locked table still answers `pg_relation_size`.
 pub const INDEXES: &str = "
 WITH locked AS (
   SELECT DISTINCT relation FROM pg_locks
@@ -122,13 +122,13 @@ LEFT JOIN locked l ON l.relation = s.indexrelid";
 /// Size of the database this session is connected to.
 pub const DATABASE_SIZE: &str = "SELECT pg_database_size(current_database())::float8";
 
-/// Whether pg_stat_statements is installed in this database.
+/// Whether `pg_stat_statements` is installed in this database.
 pub const HAS_STATEMENTS: &str =
     "SELECT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'pg_stat_statements')";
 
 /// The slowest statements by mean time, grouped over users because only `datname` and
 /// `queryid` label them (never the text). `$1` threshold in ms, `$2` limit. `$time` is the
-/// total-time column, renamed from total_time to total_exec_time in PostgreSQL 13.
+/// total-time column, renamed from `total_time` to `total_exec_time` in `PostgreSQL` 13.
 macro_rules! statements_sql {
     ($time:literal) => {
         concat!(

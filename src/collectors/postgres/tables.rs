@@ -79,7 +79,7 @@ crate::metrics! {
 /// Label value for the sum of the tables (and their indexes) beyond the cap.
 pub const OTHER: &str = "__other__";
 
-/// SQLSTATE lock_not_available: `lock_timeout` fired.
+/// SQLSTATE `lock_not_available`: `lock_timeout` fired.
 const LOCK_NOT_AVAILABLE: &str = "55P03";
 
 /// Thresholds that decide what gets its own series.
@@ -314,7 +314,7 @@ impl TablesCollector {
         }
     }
 
-    /// Reads one database. `statements_done` is set once pg_stat_statements has been read,
+    /// Reads one database. `statements_done` is set once `pg_stat_statements` has been read,
     /// since the view is cluster-wide and needs reading only once per run.
     async fn visit(
         &self,
@@ -350,7 +350,7 @@ impl TablesCollector {
         Ok(b)
     }
 
-    /// The slow statements, if pg_stat_statements is installed in this database. A view
+    /// The slow statements, if `pg_stat_statements` is installed in this database. A view
     /// that cannot be read (the library not preloaded) is logged and skipped, not an error.
     async fn statements(
         &self,
@@ -487,7 +487,7 @@ impl Collector for TablesCollector {
 }
 
 /// Runs a size query; if another session's lock was taken in the instant between reading
-/// pg_locks and sizing the relation, `lock_timeout` fires and the query is read once more.
+/// `pg_locks` and sizing the relation, `lock_timeout` fires and the query is read once more.
 async fn fetch_lock_safe(
     conn: &mut PgConnection,
     sql: &'static str,
