@@ -16,7 +16,7 @@ use crate::collectors::{Schedule, Sections};
 use crate::config::{AlertingConfig, Core, Problems, ServerConfig, Sources};
 use crate::http::{self, AppState};
 use crate::metrics::Format;
-use crate::state::Snapshot;
+use crate::snapshot::Snapshot;
 use crate::supervisor::Supervisor;
 
 /// How long tasks get to finish after a stop signal before they are abandoned.

@@ -8,7 +8,7 @@ pub mod config;
 pub mod http;
 pub mod metrics;
 pub mod promql;
-pub mod state;
+pub mod snapshot;
 pub mod supervisor;
 pub mod telemetry;
 pub mod time;

@@ -14,7 +14,7 @@ use futures_util::FutureExt as _;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
-use crate::state::Snapshot;
+use crate::snapshot::Snapshot;
 
 /// Pause before a restart, so a task that fails at once does not spin.
 const RESTART_DELAY: Duration = Duration::from_secs(1);

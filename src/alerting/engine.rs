@@ -21,7 +21,7 @@ use crate::config::AlertingConfig;
 use crate::metrics::{catalog, labels, Batch};
 use crate::promql::labels::METRIC_NAME;
 use crate::promql::{History, LabelSet};
-use crate::state::Snapshot;
+use crate::snapshot::Snapshot;
 use crate::time::system_time_ms;
 
 /// Saved alert state that cannot be restored.
@@ -261,7 +261,7 @@ impl Engine {
         let entries: Vec<_> = snapshot
             .slots()
             .iter()
-            .map(crate::state::Slot::load)
+            .map(crate::snapshot::Slot::load)
             .collect();
         let batches = std::iter::once(&self_metrics).chain(entries.iter().map(|e| &*e.batch));
         for batch in batches {

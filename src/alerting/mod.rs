@@ -110,7 +110,7 @@ pub struct Handles {
 pub async fn start(
     config: &crate::config::AlertingConfig,
     plan: AlertingPlan,
-    snapshot: std::sync::Arc<crate::state::Snapshot>,
+    snapshot: std::sync::Arc<crate::snapshot::Snapshot>,
     published: std::sync::Arc<arc_swap::ArcSwap<engine::Published>>,
     supervisor: &mut crate::supervisor::Supervisor,
 ) -> Result<Handles, StartError> {

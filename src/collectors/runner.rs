@@ -7,7 +7,7 @@ use tokio::time::MissedTickBehavior;
 use tokio_util::sync::CancellationToken;
 
 use super::{CollectError, Scheduled};
-use crate::state::{Entry, RunStatus, Slot, Snapshot};
+use crate::snapshot::{Entry, RunStatus, Slot, Snapshot};
 
 /// Runs `scheduled` until `shutdown`, publishing into its slot of `snapshot`.
 pub async fn run(scheduled: Arc<Scheduled>, snapshot: Arc<Snapshot>, shutdown: CancellationToken) {

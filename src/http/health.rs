@@ -8,7 +8,7 @@ use axum::Json;
 use serde::Serialize;
 
 use super::AppState;
-use crate::state::Slot;
+use crate::snapshot::Slot;
 
 /// Liveness: answers while the process runs; it never depends on `PostgreSQL`, so a database
 /// outage does not get the sidecar (and with it the pod) restarted.

@@ -15,7 +15,7 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tower_http::compression::{CompressionLayer, CompressionLevel};
 
-use crate::state::Snapshot;
+use crate::snapshot::Snapshot;
 
 #[derive(Clone, Debug)]
 pub struct AppState {

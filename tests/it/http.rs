@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use centinela::http::{self, AppState};
-use centinela::state::{Entry, RunStatus, Snapshot};
+use centinela::snapshot::{Entry, RunStatus, Snapshot};
 use tokio_util::sync::CancellationToken;
 
 use crate::common::{assert_promtool_ok, test_config, App, Exposition, PgCluster};
