@@ -25,6 +25,8 @@ log "cargo fmt --check"
 cargo fmt --all -- --check
 log "cargo clippy"
 cargo clippy --all-targets --quiet -- -D warnings
+log "cargo doc (intra-doc links)"
+RUSTDOCFLAGS="-D warnings" cargo doc --no-deps --lib --quiet
 log "cargo test"
 cargo test --all-targets
 log "release build (the Dockerfile's build stage)"

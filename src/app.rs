@@ -25,7 +25,9 @@ const STOP_GRACE: Duration = Duration::from_secs(10);
 /// A started centinela.
 #[derive(Debug)]
 pub struct Running {
+    /// The address the HTTP server listens on (the port chosen for `:0`).
     pub local_addr: SocketAddr,
+    /// What the collectors published.
     pub snapshot: Arc<Snapshot>,
     supervisor: Supervisor,
 }
@@ -33,9 +35,13 @@ pub struct Running {
 /// The whole configuration: the sections `config` owns and every collector's section.
 #[derive(Debug)]
 pub struct Config {
+    /// `[server]`.
     pub server: ServerConfig,
+    /// `[schedule]`.
     pub schedule: Schedule,
+    /// `[alerting]`.
     pub alerting: AlertingConfig,
+    /// Every collector's section.
     pub collectors: Sections,
 }
 
@@ -95,7 +101,9 @@ pub fn defaults() -> String {
 /// What `run`, `collect` and `check-config` build from a configuration: every section
 /// checked by its owner, every file and secret read once.
 pub struct Plan {
+    /// Every enabled collector with its schedule.
     pub collectors: Vec<Scheduled>,
+    /// The alerting plan; `None` when alerting is off.
     pub alerting: Option<AlertingPlan>,
 }
 

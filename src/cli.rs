@@ -12,6 +12,7 @@ use crate::telemetry::LogFormat;
     version,
     about = "Prometheus exporter and alerting sidecar for PostgreSQL"
 )]
+/// The command line.
 pub struct Cli {
     /// Configuration file (TOML). Without it: built-in defaults, CENTINELA__* variables and
     /// the libpq PG* variables.
@@ -20,10 +21,12 @@ pub struct Cli {
     /// Log line format.
     #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text, env = "CENTINELA_LOG_FORMAT")]
     pub log_format: LogFormat,
+    /// What to do; none: run.
     #[command(subcommand)]
     pub command: Option<Command>,
 }
 
+/// The subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the exporter (the default).
@@ -37,6 +40,7 @@ pub enum Command {
     /// List every metric centinela can export.
     Metrics {
         #[arg(long, value_enum, default_value_t = CatalogFormat::Text)]
+        /// Plain text or the README's Markdown table.
         format: CatalogFormat,
     },
     /// Send a clearly marked test notification through a receiver's integrations (the
@@ -45,7 +49,7 @@ pub enum Command {
         /// The receiver's `name` in `[[alerting.receivers]]`.
         #[arg(long)]
         receiver: String,
-        /// The test alert's severity label, which decides colours and `PagerDuty` severity.
+        /// The test alert's severity label, which decides colours and PagerDuty severity.
         #[arg(long, default_value = "P1")]
         severity: String,
     },
@@ -59,19 +63,27 @@ pub enum Command {
     /// Validate Prometheus rule files or run their unit tests (promtool's format).
     Rules {
         #[command(subcommand)]
+        /// What to do with them.
         action: RulesCommand,
     },
 }
 
+/// `centinela rules …`.
 #[derive(Debug, Subcommand)]
 pub enum RulesCommand {
     /// Check rule files (all problems, with file, group and rule); none: the built-in pack.
-    Check { files: Vec<PathBuf> },
+    Check {
+        /// Rule files.
+        files: Vec<PathBuf>,
+    },
     /// Run rule unit-test files written for `promtool test rules`.
     #[command(arg_required_else_help = true)]
-    Test { files: Vec<PathBuf> },
+    Test {
+        /// Unit-test files.
+        files: Vec<PathBuf>,
+    },
     /// Print the rule files (none: the built-in pack) as a Prometheus Operator
-    /// `PrometheusRule` resource, after checking them.
+    /// PrometheusRule resource, after checking them.
     PrometheusRule {
         /// metadata.name of the resource.
         #[arg(long, default_value = "centinela")]
@@ -83,6 +95,7 @@ pub enum RulesCommand {
         /// Operator's ruleSelector matches.
         #[arg(long = "label", value_parser = parse_label)]
         labels: Vec<(String, String)>,
+        /// Rule files; none: the built-in pack.
         files: Vec<PathBuf>,
     },
 }
@@ -94,8 +107,11 @@ fn parse_label(s: &str) -> Result<(String, String), String> {
     }
 }
 
+/// How `centinela metrics` prints the catalogue.
 #[derive(Clone, Copy, Debug, ValueEnum)]
 pub enum CatalogFormat {
+    /// One block per metric.
     Text,
+    /// The README's table.
     Markdown,
 }

@@ -1,4 +1,4 @@
-//! centinela: a Prometheus exporter and alerting sidecar for `PostgreSQL`.
+//! centinela: a Prometheus exporter and alerting sidecar for PostgreSQL.
 
 pub mod alerting;
 pub mod app;

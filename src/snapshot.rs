@@ -20,29 +20,38 @@ pub struct Entry {
     pub batch: Arc<Batch>,
     /// `batch` encoded as Prometheus text, once per run.
     pub text: Bytes,
-    /// `batch` encoded as `OpenMetrics`, on the first scrape that asks for it.
+    /// `batch` encoded as OpenMetrics, on the first scrape that asks for it.
     openmetrics: OnceLock<Bytes>,
+    /// How its runs went.
     pub status: RunStatus,
 }
 
+/// A collector's run history, as its self-metrics report it.
 #[derive(Clone, Debug, Default)]
 pub struct RunStatus {
+    /// Runs finished, successful or not.
     pub runs: u64,
+    /// Failed runs.
     pub errors_total: u64,
+    /// When the last run ended.
     pub last_run: Option<SystemTime>,
+    /// When the last successful run ended.
     pub last_success: Option<SystemTime>,
+    /// How long the last run took.
     pub last_duration: Duration,
     /// The last run's error, already free of secrets.
     pub last_error: Option<String>,
 }
 
 impl RunStatus {
+    /// True once it has run and its last run succeeded.
     pub fn ok(&self) -> bool {
         self.runs > 0 && self.last_error.is_none()
     }
 }
 
 impl Entry {
+    /// An entry for `batch`, encoded as text now.
     pub fn new(batch: Batch, status: RunStatus) -> Self {
         let text = Bytes::from(encode::encode(&batch, Format::Text));
         Self {
@@ -53,6 +62,7 @@ impl Entry {
         }
     }
 
+    /// The batch in `format`, encoded once.
     pub fn encoded(&self, format: Format) -> Bytes {
         match format {
             Format::Text => self.text.clone(),
@@ -67,17 +77,22 @@ impl Entry {
 /// One collector's place in the snapshot.
 #[derive(Debug)]
 pub struct Slot {
+    /// The collector's name.
     pub name: &'static str,
+    /// Its interval.
     pub interval: Duration,
+    /// Its time budget per run.
     pub timeout: Duration,
     entry: ArcSwap<Entry>,
 }
 
 impl Slot {
+    /// What it last published.
     pub fn load(&self) -> Arc<Entry> {
         self.entry.load_full()
     }
 
+    /// Replaces what it last published.
     pub fn publish(&self, entry: Entry) {
         self.entry.store(Arc::new(entry));
     }
@@ -102,6 +117,7 @@ pub struct Snapshot {
 }
 
 impl Snapshot {
+    /// One empty slot per (name, interval, timeout).
     pub fn new(collectors: impl IntoIterator<Item = (&'static str, Duration, Duration)>) -> Self {
         Self {
             slots: collectors
@@ -168,15 +184,18 @@ impl Snapshot {
             .clone()
     }
 
+    /// The alerting engine's own metrics, replacing its last ones.
     pub fn publish_alerting(&self, batch: Batch) {
         self.alerting
             .store(Arc::new(Entry::new(batch, RunStatus::default())));
     }
 
+    /// Every collector's slot, in registration order.
     pub fn slots(&self) -> &[Slot] {
         &self.slots
     }
 
+    /// The slot of collector `name`.
     pub fn slot(&self, name: &str) -> Option<&Slot> {
         self.slots.iter().find(|s| s.name == name)
     }

@@ -3,13 +3,17 @@
 use clap::ValueEnum;
 use tracing_subscriber::EnvFilter;
 
+/// How log lines are written.
 #[derive(Clone, Copy, Debug, Default, ValueEnum)]
 pub enum LogFormat {
+    /// Human-readable lines.
     #[default]
     Text,
+    /// One JSON object per line.
     Json,
 }
 
+/// Installs the subscriber; `RUST_LOG` sets the level (default `info`).
 pub fn init(format: LogFormat) {
     // sqlx logs every statement at debug and slow ones at warn with their text; keep it quiet.
     let filter =

@@ -53,6 +53,7 @@ impl From<StateError> for String {
 pub struct Published {
     /// Pending and firing alerts.
     pub alerts: Vec<AlertView>,
+    /// Every rule group with its rules.
     pub groups: Vec<GroupView>,
     /// The engine's own metrics of this evaluation (moved into the snapshot).
     pub metrics: Batch,
@@ -61,32 +62,47 @@ pub struct Published {
 /// An alert as the API shows it: its labels with the external labels it is sent with.
 #[derive(Clone, Debug)]
 pub struct AlertView {
+    /// Its labels, the external labels included.
     pub labels: LabelSet,
+    /// Its annotations, rendered.
     pub annotations: BTreeMap<String, String>,
+    /// Pending or firing.
     pub state: AlertState,
+    /// When it became active (Unix milliseconds).
     pub active_at: i64,
+    /// The expression's value.
     pub value: f64,
 }
 
 /// A rule group and how its last evaluation went.
 #[derive(Clone, Debug)]
 pub struct GroupView {
+    /// Its name.
     pub name: String,
+    /// The file it came from.
     pub file: String,
+    /// Its evaluation interval.
     pub interval_seconds: f64,
+    /// How long its last evaluation took.
     pub evaluation_seconds: f64,
+    /// Its rules, in order.
     pub rules: Vec<RuleView>,
 }
 
 /// A rule: its source text, health and, for an alerting rule, its alerts.
 #[derive(Clone, Debug)]
 pub struct RuleView {
+    /// The alert or recorded metric name.
     pub name: String,
+    /// Its expression as written.
     pub query: String,
     /// Label templates as written.
     pub labels: BTreeMap<String, String>,
+    /// Why its last evaluation failed.
     pub last_error: Option<String>,
+    /// When it was last evaluated.
     pub last_evaluation_ms: Option<i64>,
+    /// How long that took.
     pub evaluation_seconds: f64,
     /// `None` for a recording rule.
     pub alerting: Option<AlertingView>,
@@ -95,7 +111,9 @@ pub struct RuleView {
 /// What only an alerting rule has.
 #[derive(Clone, Debug)]
 pub struct AlertingView {
+    /// Its `for`.
     pub for_seconds: i64,
+    /// Its `keep_firing_for`.
     pub keep_firing_for_seconds: i64,
     /// Annotation templates as written.
     pub annotations: BTreeMap<String, String>,
@@ -119,6 +137,7 @@ struct SavedAlert {
     keep_firing_since: Option<i64>,
 }
 
+/// The rules with their alert states, and the history their range functions read.
 pub struct Engine {
     rules: RuleSet,
     history: History,
@@ -129,7 +148,7 @@ pub struct Engine {
 }
 
 impl Engine {
-    /// An engine over checked rules (from [`super::plan`]).
+    /// An engine over checked rules (from [`super::plan()`]).
     #[must_use]
     pub fn new(config: &AlertingConfig, rules: RuleSet) -> Self {
         let history = History::new(rules.retention(config.history, config.history_max_points));
@@ -153,10 +172,12 @@ impl Engine {
         }
     }
 
+    /// The rule groups.
     pub fn rules(&self) -> &RuleSet {
         &self.rules
     }
 
+    /// The history the rules read.
     pub fn history(&self) -> &History {
         &self.history
     }
@@ -468,16 +489,21 @@ fn alert_view(a: &super::rules::Alert, external: &LabelSet) -> AlertView {
 
 /// The notification side of the engine: dispatcher, queue and delivery statistics.
 pub struct Delivery {
+    /// Routes and groups.
     pub dispatcher: Dispatcher,
     /// Every receiver, for rendering what the routes decide.
     pub specs: Vec<ReceiverSpec>,
+    /// The live silences.
     pub silences: Silences,
     /// `None` only when no receiver is configured and `state_dir` is unusable.
     pub store: Option<Store>,
+    /// Delivery counters, filled by the workers.
     pub stats: Arc<Stats>,
     /// Woken when messages are queued.
     pub wake: Vec<Arc<tokio::sync::Notify>>,
+    /// Prefix of relative `runbook_url` annotations.
     pub runbook_base: String,
+    /// This sidecar's URL, for links in messages.
     pub external_url: String,
 }
 

@@ -1,8 +1,8 @@
 //! Alerting, as a pipeline with one folder per stage, data going one way:
 //!
 //! `rules` (rule files, evaluation, alert states) → `routes` (grouping, timing,
-//! inhibition, silences, maintenance) → `outbox` (the `SQLite` queue and notification log)
-//! → `notify` (Slack, `PagerDuty`, webhook, Alertmanager).
+//! inhibition, silences, maintenance) → `outbox` (the SQLite queue and notification log)
+//! → `notify` (Slack, PagerDuty, webhook, Alertmanager).
 //!
 //! `model` holds what flows between the stages; `plan` checks and builds the section once;
 //! `engine` drives an evaluation through the stages; `silences` owns the live silences.
@@ -20,7 +20,7 @@ pub use plan::{load_rules, plan, AlertingPlan, DEFAULT_RULES, DEFAULT_RULES_NAME
 pub use rules::{template, unittest};
 pub use silences::{Silences, SILENCES_KEY};
 
-/// Rule files that cannot be turned into a `PrometheusRule`.
+/// Rule files that cannot be turned into a PrometheusRule.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{0}")]
 pub struct RuleResourceError(pub String);
@@ -43,7 +43,7 @@ impl From<RuleResourceError> for String {
     }
 }
 
-/// Rule files as one Prometheus Operator `PrometheusRule` (monitoring.coreos.com/v1):
+/// Rule files as one Prometheus Operator PrometheusRule (monitoring.coreos.com/v1):
 /// every file's groups, in order, unchanged. `sources` are (name, text) pairs, already
 /// checked by the caller.
 pub fn prometheus_rule(
@@ -90,10 +90,13 @@ pub fn prometheus_rule(
 /// Why alerting could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
+    /// The state directory cannot be used.
     #[error("alerting.state_dir: {0}")]
     StateDir(outbox::StoreError),
+    /// The saved state cannot be read.
     #[error("cannot read the saved state")]
     Restore(#[from] outbox::StoreError),
+    /// The delivery client cannot be built.
     #[error(transparent)]
     Client(#[from] notify::ClientError),
 }
@@ -101,7 +104,9 @@ pub enum StartError {
 /// What the HTTP API shares with a running alerting engine.
 #[derive(Clone, Debug, Default)]
 pub struct Handles {
+    /// The live silences.
     pub silences: Silences,
+    /// The state database, if any.
     pub store: Option<outbox::Store>,
 }
 

@@ -14,16 +14,23 @@ use crate::promql::LabelSet;
 /// annotations, and its times in Unix milliseconds.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct AlertRecord {
+    /// Its labels, the external labels included.
     pub labels: BTreeMap<String, String>,
+    /// Its annotations, rendered.
     pub annotations: BTreeMap<String, String>,
+    /// The value of the rule's expression when it last fired.
     pub value: f64,
+    /// When it became active (Unix milliseconds).
     pub starts_at: i64,
+    /// When it resolved; `None` while it fires.
     #[serde(default)]
     pub ends_at: Option<i64>,
+    /// [`fingerprint`] of the labels.
     pub fingerprint: String,
 }
 
 impl AlertRecord {
+    /// An alert from its labels, rendered annotations, value and start.
     pub fn new(
         labels: &LabelSet,
         annotations: BTreeMap<String, String>,
@@ -44,10 +51,12 @@ impl AlertRecord {
         }
     }
 
+    /// The labels as a [`LabelSet`].
     pub fn label_set(&self) -> LabelSet {
         LabelSet::new(self.labels.clone())
     }
 
+    /// One label's value; empty when the alert lacks it.
     pub fn label(&self, name: &str) -> &str {
         self.labels.get(name).map_or("", String::as_str)
     }
@@ -65,6 +74,7 @@ pub fn fingerprint(labels: &BTreeMap<String, String>) -> String {
     hex(&h.finalize()[..8])
 }
 
+/// Lower-case hexadecimal digits of `bytes`.
 pub fn hex(bytes: &[u8]) -> String {
     const DIGITS: &[u8; 16] = b"0123456789abcdef";
     bytes
@@ -74,15 +84,21 @@ pub fn hex(bytes: &[u8]) -> String {
         .collect()
 }
 
+/// How a receiver is reached.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Integration {
+    /// A Slack incoming webhook.
     Slack,
+    /// PagerDuty Events API v2.
     PagerDuty,
+    /// A URL receiving Alertmanager's webhook JSON.
     Webhook,
+    /// An Alertmanager, sent the alerts themselves.
     Alertmanager,
 }
 
 impl Integration {
+    /// The `integration` label value.
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Slack => "slack",
@@ -101,22 +117,33 @@ impl Integration {
 /// What the dispatcher needs to know of a receiver (no secrets).
 #[derive(Clone, Debug)]
 pub struct ReceiverSpec {
+    /// Its name, as routes give it.
     pub name: String,
+    /// Its integrations, in configuration order.
     pub integrations: Vec<Integration>,
+    /// Alerts listed one by one in a Slack message.
     pub slack_max_alerts: usize,
+    /// Alerts per webhook message; 0: all.
     pub webhook_max_alerts: usize,
     /// Per integration: send a message when the group resolves.
     pub send_resolved: BTreeMap<Integration, bool>,
+    /// Alertmanager's `resend_interval` in milliseconds, when it has one.
     pub resend_ms: Option<i64>,
 }
 
 /// A group about to be notified.
 pub struct GroupView<'a> {
+    /// The group key (PagerDuty's `dedup_key` is derived from it).
     pub key: &'a str,
+    /// The receiver it is for.
     pub receiver: &'a str,
+    /// The labels the group is made of.
     pub group_labels: &'a BTreeMap<String, String>,
+    /// Its firing alerts.
     pub firing: &'a [AlertRecord],
+    /// Its alerts resolved since the last notification.
     pub resolved: &'a [AlertRecord],
+    /// Links in the message point here (`external_url`).
     pub external_url: &'a str,
     /// `notify-test`: marked as a test everywhere a person reads it.
     pub test: bool,
@@ -142,6 +169,7 @@ impl GroupView<'_> {
         common(self.firing.iter().chain(self.resolved).map(|a| &a.labels))
     }
 
+    /// Annotations every alert of the group shares.
     pub fn common_annotations(&self) -> BTreeMap<String, String> {
         common(
             self.firing
@@ -151,6 +179,7 @@ impl GroupView<'_> {
         )
     }
 
+    /// The group's `alertname`, or `alerts` when it has several.
     pub fn alertname(&self) -> String {
         self.common_labels()
             .get("alertname")
@@ -221,8 +250,11 @@ impl Severity {
 /// A message for one receiver's integration, ready to queue.
 #[derive(Clone, Debug)]
 pub struct Outgoing {
+    /// The receiver it is for.
     pub receiver: String,
+    /// The integration that delivers it.
     pub integration: Integration,
+    /// The payload, rendered.
     pub body: Json,
     /// Replaces messages still queued for the same receiver and integration (Alertmanager
     /// batches carry the full state, so only the newest matters).
@@ -234,9 +266,11 @@ pub struct Outgoing {
 pub enum Notification {
     /// A notification group's news, for the receiver's grouped integrations.
     Group {
-        /// The group key: the `PagerDuty` `dedup_key` derives from it.
+        /// The group key: the PagerDuty `dedup_key` derives from it.
         key: String,
+        /// The receiver.
         receiver: String,
+        /// The labels the group is made of.
         group_labels: BTreeMap<String, String>,
         /// Firing alerts, sorted by labels.
         firing: Vec<AlertRecord>,
@@ -245,7 +279,9 @@ pub enum Notification {
     },
     /// The full alert list for an Alertmanager receiver (`true`: resolved).
     Forward {
+        /// The Alertmanager receiver.
         receiver: String,
+        /// Every alert to send, with whether it resolved.
         alerts: Vec<(AlertRecord, bool)>,
         /// `endsAt` of the firing alerts.
         ends_at: i64,

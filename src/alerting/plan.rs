@@ -30,9 +30,13 @@ pub fn load_rules(files: &[String]) -> Result<RuleSet, Vec<RuleError>> {
 
 /// Everything the engine and its workers start from.
 pub struct AlertingPlan {
+    /// The rule groups, parsed.
     pub rules: RuleSet,
+    /// Every receiver, for routing and rendering.
     pub specs: Vec<ReceiverSpec>,
+    /// Where and how each integration delivers (with its secrets).
     pub endpoints: Vec<Endpoint>,
+    /// Routes and inhibition rules, compiled.
     pub dispatcher: Dispatcher,
     /// The configured silences (API ones are restored from the state database).
     pub silences: Vec<Silence>,

@@ -15,10 +15,13 @@ pub enum SilenceError {
     /// The document is not a valid silence (the error names the field).
     #[error(transparent)]
     Invalid(#[from] SilenceDocError),
+    /// No silence has that id.
     #[error("no silence {0}")]
     NotFound(String),
+    /// A configured silence cannot be expired through the API.
     #[error("silence {0} comes from the configuration; remove it there")]
     Configured(String),
+    /// The state database refused the change.
     #[error("cannot save the silences")]
     Save(#[source] StoreError),
 }

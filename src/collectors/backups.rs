@@ -29,14 +29,18 @@ pub const DEFAULTS: &str = r#"# [[backups]]: backup sets; none by default. Each:
 /// This module's part of the configuration: `backups`.
 pub type Section = Vec<BackupConfig>;
 
+/// A backup set: a directory and a pattern.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct BackupConfig {
+    /// The `name` label.
     pub name: String,
+    /// The directory.
     pub path: PathBuf,
     /// Glob on file names; every regular file when absent.
     #[serde(default)]
     pub pattern: Option<String>,
+    /// Also look in subdirectories.
     #[serde(default)]
     pub recursive: bool,
 }
@@ -59,30 +63,40 @@ crate::metrics! {
 }
 
 
+/// A backup set, compiled.
 #[derive(Debug, Clone)]
 pub struct BackupSet {
+    /// The `name` label.
     pub name: String,
+    /// The directory.
     pub path: PathBuf,
+    /// The file-name pattern; none: every regular file.
     pub pattern: Option<glob::Pattern>,
+    /// Also look in subdirectories.
     pub recursive: bool,
 }
 
 /// What one walk of a set found.
 #[derive(Debug, Default, PartialEq)]
 pub struct SetReport {
+    /// Matching files.
     pub files: u64,
+    /// Their total size.
     pub bytes: u64,
     /// (path, modified, size)
     pub newest: Option<(PathBuf, SystemTime, u64)>,
+    /// Why the walk failed, if it did.
     pub error: Option<&'static str>,
 }
 
+/// The newest backup of each set: its age, size and validity.
 #[derive(Debug)]
 pub struct BackupsCollector {
     sets: Vec<BackupSet>,
 }
 
 impl BackupsCollector {
+    /// The collector for the configured sets (patterns already checked).
     pub fn new(config: &[BackupConfig]) -> Self {
         Self {
             sets: config

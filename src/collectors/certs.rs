@@ -4,7 +4,7 @@
 //! (one series per certificate: every certificate of every PEM bundle or DER file, and the
 //! chain each TLS endpoint presents), `centinela_cert_verify_ok` per endpoint and
 //! `centinela_cert_source_errors` for sources that cannot be read. Endpoints are the
-//! configured ones, `PostgreSQL`'s own server (`SSLRequest`, then TLS) and every https probe.
+//! configured ones, PostgreSQL's own server (SSLRequest, then TLS) and every https probe.
 
 use serde::Deserialize;
 use std::collections::BTreeSet;
@@ -70,17 +70,22 @@ timeout = "10s"
 /// This module's part of the configuration: `certs`.
 pub type Section = CertsConfig;
 
+/// `[certs]`: certificate files and TLS endpoints.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CertsConfig {
+    /// Certificate files and globs.
     pub files: Vec<CertFilesConfig>,
+    /// Remote TLS endpoints.
     pub endpoints: Vec<CertEndpointConfig>,
-    /// Read `PostgreSQL`'s own certificate when the connection may use TLS.
+    /// Read PostgreSQL's own certificate when the connection may use TLS.
     pub postgres: bool,
+    /// Connect and handshake timeout per endpoint.
     #[serde(with = "humantime_serde")]
     pub timeout: Duration,
 }
 
+/// A list of certificate files.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CertFilesConfig {
@@ -88,6 +93,7 @@ pub struct CertFilesConfig {
     pub paths: Vec<String>,
 }
 
+/// A TLS endpoint whose certificate is read.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CertEndpointConfig {
@@ -96,14 +102,16 @@ pub struct CertEndpointConfig {
     /// SNI name; the host of `address` by default.
     #[serde(default)]
     pub server_name: Option<String>,
+    /// A protocol to speak before TLS.
     #[serde(default)]
     pub starttls: Option<StartTls>,
 }
 
+/// Protocols spoken before the TLS handshake.
 #[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq, PartialOrd, Ord)]
 #[serde(rename_all = "lowercase")]
 pub enum StartTls {
-    /// `PostgreSQL`'s `SSLRequest` before the TLS handshake.
+    /// PostgreSQL's SSLRequest before the TLS handshake.
     Postgres,
 }
 
@@ -121,31 +129,42 @@ crate::metrics! {
 }
 
 
-/// `PostgreSQL`'s `SSLRequest`: length 8, code 80877103.
+/// PostgreSQL's SSLRequest: length 8, code 80877103.
 const SSL_REQUEST: [u8; 8] = [0, 0, 0, 8, 0x04, 0xd2, 0x16, 0x2f];
 
 /// What is reported of one certificate.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CertInfo {
+    /// The subject's common name.
     pub subject_cn: String,
+    /// The issuer's common name.
     pub issuer_cn: String,
+    /// The serial number, in hexadecimal.
     pub serial: String,
+    /// Not valid before (Unix seconds).
     pub not_before: i64,
+    /// Not valid after (Unix seconds).
     pub not_after: i64,
 }
 
+/// A TLS endpoint to read a certificate from.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Endpoint {
     /// Label value: `host:port`.
     pub source: String,
+    /// Host to connect to.
     pub host: String,
+    /// Port.
     pub port: u16,
+    /// SNI name.
     pub server_name: String,
+    /// A protocol to speak before TLS.
     pub starttls: Option<StartTls>,
-    /// `PostgreSQL` with sslmode=prefer: a server without TLS is not an error.
+    /// PostgreSQL with sslmode=prefer: a server without TLS is not an error.
     pub tls_optional: bool,
 }
 
+/// Certificate expiry and verification of files and TLS endpoints.
 #[derive(Debug)]
 pub struct CertsCollector {
     patterns: Vec<String>,
@@ -159,8 +178,8 @@ pub struct CertsCollector {
 // === impl CertsCollector ===
 
 impl CertsCollector {
-    /// `postgres` is the `PostgreSQL` connection when its server certificate should be read.
-    /// `automatic`: endpoints found elsewhere in the configuration (`PostgreSQL`'s own, https
+    /// `postgres` is the PostgreSQL connection when its server certificate should be read.
+    /// `automatic`: endpoints found elsewhere in the configuration (PostgreSQL's own, https
     /// probes); a configured endpoint with the same address wins.
     pub fn new(config: &CertsConfig, automatic: Vec<Endpoint>) -> Self {
         let mut endpoints = BTreeSet::new();
@@ -203,6 +222,7 @@ impl CertsCollector {
         }
     }
 
+    /// True when there is nothing to read.
     pub fn is_empty(&self) -> bool {
         self.patterns.is_empty() && self.endpoints.is_empty()
     }
@@ -375,6 +395,7 @@ pub fn read_cert_file(path: &Path) -> Result<Vec<CertInfo>, &'static str> {
     parse_certs(&data)
 }
 
+/// Every certificate of a PEM bundle, or the one of a DER file; the reason otherwise.
 pub fn parse_certs(data: &[u8]) -> Result<Vec<CertInfo>, &'static str> {
     if data.windows(11).any(|w| w == b"-----BEGIN ") {
         let certs: Vec<CertInfo> = x509_parser::pem::Pem::iter_from_buffer(data)

@@ -42,28 +42,36 @@ logs = []
 /// This module's part of the configuration: `files`.
 pub type Section = FilesConfig;
 
+/// `[files]`: stale files and log lines.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FilesConfig {
+    /// Directories searched for stale files.
     pub stale: Vec<StaleFilesConfig>,
+    /// Logs whose matching lines are counted.
     pub logs: Vec<LogConfig>,
 }
 
+/// Files matching a pattern and older than an age.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct StaleFilesConfig {
+    /// The `name` label.
     pub name: String,
     /// Directory searched, recursively, like `find`.
     pub path: PathBuf,
     /// Glob on file names.
     pub pattern: String,
+    /// Older than this is stale.
     #[serde(with = "humantime_serde")]
     pub older_than: Duration,
 }
 
+/// A log (today's file) whose matching lines are counted.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct LogConfig {
+    /// The `name` label.
     pub name: String,
     /// Path with strftime fields (`%Y-%m-%d`), resolved in local time: today's file.
     pub path: String,
@@ -94,11 +102,16 @@ const MAX_WALK_ENTRIES: usize = 1_000_000;
 /// Bytes of log read per run at most; the rest is read in the following runs.
 const MAX_READ_PER_RUN: u64 = 256 * 1024 * 1024;
 
+/// A stale-file search, compiled.
 #[derive(Debug, Clone)]
 pub struct StaleSpec {
+    /// The `name` label.
     pub name: String,
+    /// The directory.
     pub path: PathBuf,
+    /// The file-name pattern.
     pub pattern: glob::Pattern,
+    /// The age.
     pub older_than: Duration,
 }
 
@@ -155,10 +168,12 @@ pub struct LogTail {
     pub today: u64,
     /// Matching lines since start.
     pub total: u64,
+    /// Whether today's file exists.
     pub present: bool,
 }
 
 impl LogTail {
+    /// A tail of the log whose path is `template` (strftime fields), counting `pattern`.
     pub fn new(template: &str, pattern: Regex) -> Self {
         Self {
             template: template.to_owned(),
@@ -215,6 +230,7 @@ impl LogTail {
         self.count_drained();
     }
 
+    /// Reads what was written to today's file since the last call.
     pub fn poll(&mut self, now: chrono::DateTime<chrono::Local>) {
         let path = PathBuf::from(now.format(&self.template).to_string());
         self.poll_path(&path);
@@ -254,6 +270,7 @@ impl LogTail {
     }
 }
 
+/// Stale files and error lines in today's logs.
 #[derive(Debug)]
 pub struct FilesCollector {
     stale: Vec<StaleSpec>,
@@ -261,6 +278,7 @@ pub struct FilesCollector {
 }
 
 impl FilesCollector {
+    /// The collector for `[files]` (patterns already checked).
     pub fn new(config: &FilesConfig) -> Self {
         Self {
             stale: config

@@ -36,12 +36,15 @@ statvfs_timeout = "2s"
 /// This module's part of the configuration: `host`.
 pub type Section = HostConfig;
 
+/// `[host]`: disk, memory, CPU and load.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct HostConfig {
+    /// Collect host metrics.
     pub enabled: bool,
     /// Filesystem types that are not disks.
     pub exclude_fstypes: Vec<String>,
+    /// A filesystem whose statvfs takes longer is reported as an error.
     #[serde(with = "humantime_serde")]
     pub statvfs_timeout: Duration,
 }
@@ -92,6 +95,7 @@ crate::metrics! {
 }
 
 
+/// Disk, memory (and the cgroup limit), CPU and load of the host.
 #[derive(Debug)]
 pub struct HostCollector {
     exclude_fstypes: HashSet<String>,
@@ -106,17 +110,24 @@ pub struct HostCollector {
 /// One filesystem as statvfs sees it, in bytes and inodes.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct FsStats {
+    /// Bytes in all.
     pub size: f64,
+    /// Bytes available to unprivileged users.
     pub avail: f64,
+    /// Bytes free.
     pub free: f64,
+    /// Inodes in all.
     pub files: f64,
+    /// Inodes free.
     pub files_free: f64,
+    /// Mounted read-only.
     pub readonly: bool,
 }
 
 // === impl HostCollector ===
 
 impl HostCollector {
+    /// The collector for `[host]`.
     pub fn new(config: &HostConfig) -> Self {
         Self {
             exclude_fstypes: config.exclude_fstypes.iter().cloned().collect(),

@@ -1,7 +1,7 @@
 //! Collectors: each samples one source on its own interval and returns a batch.
 //!
 //! A collector is one file: its metric descriptors (`crate::metrics!`), its section's
-//! checks and its run function, tied together by [`Collector`]. The [`collectors!`] list
+//! checks and its run function, tied together by [`Collector`]. The `collectors!` list
 //! at the bottom registers it: one line there is all the wiring (the schedule, `/metrics`,
 //! `centinela metrics`, the README table and `check-config` follow from it).
 
@@ -47,12 +47,14 @@ pub trait Collector: Send + Sync + Sized {
 /// The `[schedule]` table: collector name → interval.
 pub type Schedule = BTreeMap<String, Duration>;
 
-/// What several collectors build on: the `PostgreSQL` connections (both `PostgreSQL`
+/// What several collectors build on: the PostgreSQL connections (both PostgreSQL
 /// collectors) and the TLS endpoints found elsewhere in the configuration (`certs`):
-/// `PostgreSQL`'s own and those of https probes.
+/// PostgreSQL's own and those of https probes.
 #[derive(Debug, Default)]
 pub struct Shared {
+    /// The connections both PostgreSQL collectors use; `None` when the DSN is unusable.
     pub pg: Option<Arc<postgres::PgConnections>>,
+    /// Endpoints whose certificates the `certs` collector reads without being told.
     pub tls_endpoints: Vec<certs::Endpoint>,
 }
 
@@ -98,14 +100,19 @@ pub(crate) fn every<C: Collector>(problems: &mut Problems, schedule: &Schedule) 
 /// Why a run failed. Messages never contain secrets.
 #[derive(Debug, thiserror::Error)]
 pub enum CollectError {
+    /// A PostgreSQL query or connection failed.
     #[error(transparent)]
     Postgres(#[from] postgres::PgError),
+    /// Redis failed.
     #[error(transparent)]
     Redis(#[from] redis::RedisError),
+    /// A host figure could not be read.
     #[error("{0}")]
     Host(String),
+    /// A file or program could not be read.
     #[error("{0}")]
     Io(String),
+    /// The run took longer than its time budget.
     #[error("run did not finish within {0:?}")]
     Timeout(Duration),
 }
@@ -121,6 +128,7 @@ macro_rules! collectors {
         #[derive(Debug, Default, serde::Deserialize)]
         pub struct Sections {
             $(
+                #[doc = concat!("`[", stringify!($module), "]`.")]
                 #[serde(default)]
                 pub $module: $module::Section,
             )*
@@ -139,18 +147,24 @@ macro_rules! collectors {
         /// The closed set of collectors (enum dispatch: one variant per collector).
         #[derive(Debug)]
         pub enum CollectorKind {
-            $($($variant($ty)),+),*
+            $($(
+                #[doc = concat!("The [`", stringify!($ty), "`].")]
+                $variant($ty)
+            ),+),*
         }
 
         impl CollectorKind {
+            /// The collector's name.
             pub fn name(&self) -> &'static str {
                 match self { $($(Self::$variant(_) => $ty::NAME),+),* }
             }
 
+            /// One run.
             pub async fn collect(&self) -> Result<Batch, CollectError> {
                 match self { $($(Self::$variant(c) => c.collect().await),+),* }
             }
 
+            /// What stays true when a run fails.
             pub fn on_failure(&self, error: &CollectError) -> Batch {
                 match self { $($(Self::$variant(c) => c.on_failure(error)),+),* }
             }
@@ -221,7 +235,9 @@ pub fn find_metric(name: &str) -> Option<(&'static str, &'static MetricDesc)> {
 /// A collector with its schedule.
 #[derive(Debug)]
 pub struct Scheduled {
+    /// The collector.
     pub collector: CollectorKind,
+    /// How often it runs.
     pub interval: Duration,
     /// A run must end before the next is due.
     pub timeout: Duration,
@@ -237,7 +253,7 @@ impl Scheduled {
     }
 }
 
-/// `PostgreSQL`'s own server certificate is read when the connection may use TLS over TCP.
+/// PostgreSQL's own server certificate is read when the connection may use TLS over TCP.
 fn postgres_endpoint(options: &sqlx::postgres::PgConnectOptions) -> Option<certs::Endpoint> {
     let host = options.get_host();
     if matches!(options.get_ssl_mode(), PgSslMode::Disable)

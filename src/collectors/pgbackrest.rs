@@ -54,12 +54,17 @@ timeout = "60s"
 /// This module's part of the configuration: `pgbackrest`.
 pub type Section = PgBackRestConfig;
 
+/// `[pgbackrest]`: `pgbackrest info`.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PgBackRestConfig {
+    /// Run it.
     pub enabled: bool,
+    /// The program.
     pub command: String,
+    /// Arguments before `--output=json info`.
     pub args: Vec<String>,
+    /// Per run.
     #[serde(with = "humantime_serde")]
     pub timeout: Duration,
 }
@@ -76,6 +81,7 @@ crate::metrics! {
 }
 
 
+/// The last backup of each type per stanza, from `pgbackrest info`.
 #[derive(Debug)]
 pub struct PgBackRestCollector {
     command: String,
@@ -86,11 +92,15 @@ pub struct PgBackRestCollector {
 /// One stanza as `pgbackrest info` describes it.
 #[derive(Debug, PartialEq)]
 pub struct Stanza {
+    /// The stanza.
     pub name: String,
+    /// pgBackRest's status code (0: ok).
     pub status_code: f64,
+    /// Its status message.
     pub status_message: String,
     /// (type, stop timestamp) of the newest backup of each type.
     pub last: Vec<(String, f64)>,
+    /// Whether the newest backup recorded an error.
     pub last_error: Option<bool>,
 }
 
@@ -135,6 +145,7 @@ pub fn parse_info(json: &str) -> Result<Vec<Stanza>, PgBackRestError> {
 }
 
 impl PgBackRestCollector {
+    /// The collector for `[pgbackrest]`.
     pub fn new(config: &PgBackRestConfig) -> Self {
         Self {
             command: config.command.clone(),

@@ -24,11 +24,15 @@ pub const DEFAULTS: &str = r#"# [[probes]]: HTTP health checks; none by default.
 /// This module's part of the configuration: `probes`.
 pub type Section = Vec<ProbeConfig>;
 
+/// An HTTP health check.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ProbeConfig {
+    /// The `name` label.
     pub name: String,
+    /// The URL asked.
     pub url: String,
+    /// Per request.
     #[serde(default = "default_probe_timeout", with = "humantime_serde")]
     pub timeout: Duration,
 }
@@ -49,6 +53,7 @@ crate::metrics! {
 }
 
 
+/// HTTP health checks, run concurrently.
 #[derive(Debug)]
 pub struct ProbesCollector {
     probes: Vec<(String, String, Duration)>,
@@ -56,6 +61,7 @@ pub struct ProbesCollector {
 }
 
 impl ProbesCollector {
+    /// Probes for `config`, sharing one client.
     pub fn new(config: &[ProbeConfig]) -> Result<Self, CollectError> {
         let client = reqwest::Client::builder()
             .user_agent(concat!("centinela/", env!("CARGO_PKG_VERSION")))

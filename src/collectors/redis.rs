@@ -38,23 +38,30 @@ timeout = "5s"
 /// This module's part of the configuration: `redis`.
 pub type Section = RedisConfig;
 
+/// `[redis]`: the server and the key patterns counted.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RedisConfig {
     /// `redis://[user:password@]host:port[/db]`; a secret (it may hold a password).
     #[serde(default)]
     pub url: Option<SecretString>,
+    /// A file holding the URL.
     #[serde(default)]
     pub url_file: Option<PathBuf>,
+    /// Key patterns counted with SCAN ... MATCH.
     pub key_patterns: Vec<String>,
+    /// Time allowed for counting all patterns in one run.
     #[serde(with = "humantime_serde")]
     pub scan_budget: Duration,
+    /// Keys asked for per SCAN call.
     pub scan_count: u32,
+    /// Per command.
     #[serde(with = "humantime_serde")]
     pub timeout: Duration,
 }
 
 impl RedisConfig {
+    /// True when a URL is configured.
     pub fn enabled(&self) -> bool {
         self.url.is_some() || self.url_file.is_some()
     }
@@ -84,6 +91,7 @@ crate::metrics! {
 }
 
 
+/// PING, INFO and key counts of one Redis server.
 #[derive(Debug)]
 pub struct RedisCollector {
     url: SecretString,
@@ -98,9 +106,13 @@ pub struct RedisCollector {
 /// The INFO fields centinela exports.
 #[derive(Debug, Default, PartialEq)]
 pub struct Info {
+    /// `used_memory`.
     pub used_memory: Option<f64>,
+    /// `maxmemory`.
     pub maxmemory: Option<f64>,
+    /// `connected_clients`.
     pub connected_clients: Option<f64>,
+    /// `evicted_keys`.
     pub evicted_keys: Option<f64>,
     /// (database number, keys)
     pub keyspace: Vec<(u32, f64)>,
@@ -135,15 +147,21 @@ pub fn parse_info(text: &str) -> Info {
     info
 }
 
+/// Why a Redis run failed; messages never carry the URL.
 #[derive(Debug, thiserror::Error)]
 pub enum RedisError {
+    /// The connection failed.
     #[error("cannot connect to Redis: {0}")]
     Connect(String),
+    /// A command failed.
     #[error("Redis {command} failed: {message}")]
     Command {
+        /// Which command.
         command: &'static str,
+        /// Redis' message.
         message: String,
     },
+    /// A command did not answer in time.
     #[error("Redis did not answer within {0:?}")]
     Timeout(Duration),
 }
@@ -151,6 +169,7 @@ pub enum RedisError {
 // === impl RedisCollector ===
 
 impl RedisCollector {
+    /// The collector for `[redis]`, with its URL already read.
     pub fn new(config: &RedisConfig, url: SecretString) -> Self {
         Self {
             url,

@@ -55,9 +55,11 @@ pub const DEFAULTS: &str = r#"[textfile]
 /// This module's part of the configuration: `textfile`.
 pub type Section = TextfileConfig;
 
+/// `[textfile]`: `node_exporter`'s textfile directory.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TextfileConfig {
+    /// The directory of `*.prom` files; none: off.
     #[serde(default)]
     pub directory: Option<PathBuf>,
 }
@@ -72,12 +74,14 @@ crate::metrics! {
 }
 
 
+/// Other tools' `*.prom` files, checked as `node_exporter` checks them.
 #[derive(Debug)]
 pub struct TextfileCollector {
     directory: PathBuf,
 }
 
 impl TextfileCollector {
+    /// The collector for the `*.prom` files of `directory`.
     pub fn new(directory: PathBuf) -> Self {
         Self { directory }
     }

@@ -23,10 +23,12 @@ pub const DEFAULTS: &str = include_str!("defaults.toml");
 /// and alerting. Other top-level keys are the collectors' (see [`unknown_keys`]).
 #[derive(Debug, Deserialize)]
 pub struct Core {
+    /// `[server]`.
     pub server: ServerConfig,
     /// Collector name → interval, for the collectors without an interval of their own.
     #[serde(default, deserialize_with = "durations")]
     pub schedule: BTreeMap<String, Duration>,
+    /// `[alerting]`.
     pub alerting: AlertingConfig,
 }
 
@@ -41,10 +43,12 @@ fn durations<'de, D: serde::Deserializer<'de>>(
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AlertingConfig {
+    /// Evaluate rules and notify; off: no engine, no delivery workers.
     pub enabled: bool,
     /// Rule files or globs (Prometheus rule-group YAML); empty: the built-in pack.
     #[serde(default)]
     pub rule_files: Vec<String>,
+    /// How often the rules are evaluated (Prometheus' `evaluation_interval`).
     #[serde(with = "humantime_serde")]
     pub evaluation_interval: Duration,
     /// How far back range functions may look.
@@ -55,7 +59,7 @@ pub struct AlertingConfig {
     /// Labels added to every alert (`instance`, `cluster`, ...), as Prometheus' external labels.
     #[serde(default)]
     pub external_labels: std::collections::BTreeMap<String, String>,
-    /// Alert state and the delivery queue (`centinela.db`, `SQLite`) survive restarts here.
+    /// Alert state and the delivery queue (`centinela.db`, SQLite) survive restarts here.
     pub state_dir: PathBuf,
     /// While this file exists, every alert but P0 is held back (the seeds' maintenance mode).
     #[serde(default)]
@@ -63,7 +67,7 @@ pub struct AlertingConfig {
     /// Prefix for `runbook_url` annotations that are not absolute URLs.
     #[serde(default)]
     pub runbook_base_url: String,
-    /// This sidecar's URL as people reach it: `generatorURL`, `PagerDuty` `client_url`.
+    /// This sidecar's URL as people reach it: `generatorURL`, PagerDuty `client_url`.
     #[serde(default)]
     pub external_url: String,
     /// Route defaults (Alertmanager's): labels that make one notification group.
@@ -83,11 +87,13 @@ pub struct AlertingConfig {
     /// The built-in inhibition: `PostgresqlDown` (pending or firing) holds back the
     /// `component="postgresql"` alerts with the same `instance`.
     pub inhibit_when_postgresql_down: bool,
+    /// Where notifications go.
     #[serde(default)]
     pub receivers: Vec<ReceiverConfig>,
-    /// Matched in order; empty: P0/P1 to every receiver, P2/P3 to those without `PagerDuty`.
+    /// Matched in order; empty: P0/P1 to every receiver, P2/P3 to those without PagerDuty.
     #[serde(default)]
     pub routes: Vec<RouteConfig>,
+    /// Alertmanager's `inhibit_rules`, besides the built-in one.
     #[serde(default)]
     pub inhibit_rules: Vec<InhibitRuleConfig>,
     /// Silences known before start-up (more can be added with `POST /api/v1/silences`).
@@ -99,13 +105,18 @@ pub struct AlertingConfig {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ReceiverConfig {
+    /// What routes name it by; unique.
     pub name: String,
+    /// A Slack incoming webhook.
     #[serde(default)]
     pub slack: Option<SlackConfig>,
+    /// A PagerDuty Events API v2 integration.
     #[serde(default)]
     pub pagerduty: Option<PagerDutyConfig>,
+    /// An Alertmanager to forward alerts to.
     #[serde(default)]
     pub alertmanager: Option<AlertmanagerConfig>,
+    /// A URL receiving Alertmanager's webhook JSON.
     #[serde(default)]
     pub webhook: Option<WebhookConfig>,
 }
@@ -133,17 +144,20 @@ fn default_resend_interval() -> Duration {
 }
 
 /// Slack incoming webhook.
+/// Slack incoming webhook.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SlackConfig {
     /// The webhook URL (a secret: it is the credential).
     #[serde(default)]
     pub webhook_url: Option<SecretString>,
+    /// A file holding the webhook URL (a mounted Secret).
     #[serde(default)]
     pub webhook_url_file: Option<PathBuf>,
     /// A non-secret endpoint instead of the webhook URL (a proxy, a test receiver).
     #[serde(default)]
     pub url: Option<String>,
+    /// Also tell it when a group's alerts resolve.
     #[serde(default = "yes")]
     pub send_resolved: bool,
     /// Alerts listed one by one in a message; the rest are summarised in one line.
@@ -152,26 +166,31 @@ pub struct SlackConfig {
     /// Slack allows about one message per second per webhook.
     #[serde(default = "slack_min_interval", with = "humantime_serde")]
     pub min_interval: Duration,
+    /// Per delivery attempt.
     #[serde(default = "default_send_timeout", with = "humantime_serde")]
     pub timeout: Duration,
 }
 
-/// `PagerDuty` Events API v2.
+/// PagerDuty Events API v2.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PagerDutyConfig {
+    /// The integration's routing key (32 characters; a secret).
     #[serde(default)]
     pub routing_key: Option<SecretString>,
+    /// A file holding the routing key.
     #[serde(default)]
     pub routing_key_file: Option<PathBuf>,
     /// Events endpoint; `https://events.eu.pagerduty.com/v2/enqueue` for the EU region.
     #[serde(default = "default_pagerduty_url")]
     pub url: String,
+    /// Also tell it when a group's alerts resolve.
     #[serde(default = "yes")]
     pub send_resolved: bool,
     /// About 120 events per minute are allowed per integration key.
     #[serde(default = "pagerduty_min_interval", with = "humantime_serde")]
     pub min_interval: Duration,
+    /// Per delivery attempt.
     #[serde(default = "default_send_timeout", with = "humantime_serde")]
     pub timeout: Duration,
 }
@@ -185,6 +204,7 @@ pub struct AlertmanagerConfig {
     /// Firing alerts are re-sent this often; resolved ones for 15 minutes.
     #[serde(default = "default_resend_interval", with = "humantime_serde")]
     pub resend_interval: Duration,
+    /// Per delivery attempt.
     #[serde(default = "default_send_timeout", with = "humantime_serde")]
     pub timeout: Duration,
 }
@@ -193,15 +213,19 @@ pub struct AlertmanagerConfig {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct WebhookConfig {
+    /// The URL (a secret: it may carry a token).
     #[serde(default)]
     pub url: Option<SecretString>,
+    /// A file holding the URL.
     #[serde(default)]
     pub url_file: Option<PathBuf>,
+    /// Also tell it when a group's alerts resolve.
     #[serde(default = "yes")]
     pub send_resolved: bool,
     /// Alerts per message; 0 is no limit (`truncatedAlerts` counts the rest).
     #[serde(default)]
     pub max_alerts: usize,
+    /// Per delivery attempt.
     #[serde(default = "default_send_timeout", with = "humantime_serde")]
     pub timeout: Duration,
 }
@@ -213,16 +237,21 @@ pub struct RouteConfig {
     /// Alertmanager matchers, all must match: `severity=~"P0|P1"`, `alertname!=Watchdog`.
     #[serde(default)]
     pub matchers: Vec<String>,
+    /// Receivers the matching alerts go to.
     pub receivers: Vec<String>,
     /// Go on matching the next routes after this one.
     #[serde(default, rename = "continue")]
     pub continue_: bool,
+    /// This route's grouping labels; unset: `alerting.group_by`.
     #[serde(default)]
     pub group_by: Option<Vec<String>>,
+    /// Unset: `alerting.group_wait`.
     #[serde(default, with = "humantime_serde")]
     pub group_wait: Option<Duration>,
+    /// Unset: `alerting.group_interval`.
     #[serde(default, with = "humantime_serde")]
     pub group_interval: Option<Duration>,
+    /// Unset: `alerting.repeat_interval`.
     #[serde(default, with = "humantime_serde")]
     pub repeat_interval: Option<Duration>,
 }
@@ -231,8 +260,11 @@ pub struct RouteConfig {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct InhibitRuleConfig {
+    /// Matchers an inhibiting alert must meet (it must fire).
     pub source_matchers: Vec<String>,
+    /// Matchers the held-back alerts meet.
     pub target_matchers: Vec<String>,
+    /// Labels whose values source and target share.
     #[serde(default)]
     pub equal: Vec<String>,
 }
@@ -241,18 +273,22 @@ pub struct InhibitRuleConfig {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SilenceConfig {
+    /// Alertmanager matchers, all of which an alert must meet.
     pub matchers: Vec<String>,
     /// RFC 3339; empty: from start-up.
     #[serde(default)]
     pub starts_at: Option<String>,
     /// RFC 3339.
     pub ends_at: String,
+    /// Why.
     #[serde(default)]
     pub comment: String,
+    /// Who.
     #[serde(default)]
     pub created_by: String,
 }
 
+/// The HTTP server.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ServerConfig {
@@ -263,12 +299,14 @@ pub struct ServerConfig {
 /// Where configuration comes from: the file and the process environment.
 #[derive(Debug, Default, Clone)]
 pub struct Sources {
+    /// The `--config` file; none: defaults and environment only.
     pub file: Option<PathBuf>,
     /// Environment variables; only `CENTINELA__*` are read here.
     pub env: BTreeMap<String, String>,
 }
 
 impl Sources {
+    /// `file` and this process's `CENTINELA__*` variables.
     pub fn from_process(file: Option<PathBuf>) -> Self {
         Self {
             file,

@@ -10,12 +10,13 @@ use serde::Serialize;
 use super::AppState;
 use crate::snapshot::Slot;
 
-/// Liveness: answers while the process runs; it never depends on `PostgreSQL`, so a database
+/// Liveness: answers while the process runs; it never depends on PostgreSQL, so a database
 /// outage does not get the sidecar (and with it the pod) restarted.
 pub async fn health() -> &'static str {
     "ok\n"
 }
 
+/// `/ready`'s answer.
 #[derive(Serialize)]
 pub struct Readiness {
     status: &'static str,
@@ -56,12 +57,18 @@ pub async fn ready(State(state): State<AppState>) -> (StatusCode, Json<Readiness
     }
 }
 
+/// `/health/db` and `/health/redis`'s answer.
 #[derive(Debug, Serialize)]
 pub struct ComponentHealth {
+    /// `ok`, `stale`, `failing`, or `disabled` when not configured.
     pub status: &'static str,
+    /// The collector it reports on.
     pub collector: &'static str,
+    /// Seconds since its last success.
     pub last_success_age_seconds: Option<f64>,
+    /// Older than this is stale.
     pub freshness_limit_seconds: f64,
+    /// Its last error, free of secrets.
     pub error: Option<String>,
 }
 

@@ -11,6 +11,7 @@ use axum::response::{IntoResponse, Response};
 use super::AppState;
 use crate::metrics::Format;
 
+/// `GET /metrics`: the exposition in the format asked for, gzip when accepted.
 pub async fn metrics(State(state): State<AppState>, headers: HeaderMap) -> Response {
     let format = Format::from_accept(headers.get(ACCEPT).and_then(|v| v.to_str().ok()));
     let chunks = state.snapshot.exposition(format);

@@ -17,11 +17,16 @@ use tower_http::compression::{CompressionLayer, CompressionLevel};
 
 use crate::snapshot::Snapshot;
 
+/// What the handlers read.
 #[derive(Clone, Debug)]
 pub struct AppState {
+    /// The collectors' latest batches.
     pub snapshot: Arc<Snapshot>,
+    /// The alerting engine's last evaluation.
     pub alerting: Arc<arc_swap::ArcSwap<crate::alerting::engine::Published>>,
+    /// The live silences.
     pub silences: crate::alerting::Silences,
+    /// The state database, when alerting has one.
     pub store: Option<crate::alerting::outbox::Store>,
 }
 

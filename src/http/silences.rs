@@ -29,6 +29,7 @@ fn failure(e: &SilenceError) -> (StatusCode, Json<Value>) {
     }
 }
 
+/// `GET /api/v1/silences`.
 pub async fn list(State(s): State<AppState>) -> Json<Value> {
     let now = now_ms();
     let docs: Vec<Value> = s
@@ -51,6 +52,7 @@ pub async fn list(State(s): State<AppState>) -> Json<Value> {
     Json(json!({"status": "success", "data": docs}))
 }
 
+/// `POST /api/v1/silences`.
 pub async fn create(
     State(s): State<AppState>,
     body: Result<Json<SilenceDoc>, axum::extract::rejection::JsonRejection>,
@@ -72,6 +74,7 @@ pub async fn create(
     }
 }
 
+/// `DELETE /api/v1/silences/{id}`.
 pub async fn expire(
     State(s): State<AppState>,
     Path(id): Path<String>,

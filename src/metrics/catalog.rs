@@ -29,6 +29,8 @@ macro_rules! metrics {
 
 macro_rules! metric {
     ($id:ident, $name:literal, $kind:expr, [$($label:literal),*], $help:literal) => {
+        #[doc = $help]
+        #[allow(clippy::doc_markdown)]
         pub static $id: MetricDesc = MetricDesc {
             name: $name,
             kind: $kind,

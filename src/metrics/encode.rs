@@ -1,20 +1,25 @@
-//! Exposition encoders: Prometheus text 0.0.4 and `OpenMetrics` 1.0, from one sample model.
+//! Exposition encoders: Prometheus text 0.0.4 and OpenMetrics 1.0, from one sample model.
 //!
 //! Batches are encoded once per collector run, not once per scrape, so `/metrics` only
-//! concatenates ready bytes. `prometheus-client` writes `OpenMetrics` only and encodes its
+//! concatenates ready bytes. `prometheus-client` writes OpenMetrics only and encodes its
 //! registry on every scrape, which is why this small encoder exists.
 
 use super::sample::{Batch, Family, MetricKind};
 
+/// Prometheus text format 0.0.4.
 pub const TEXT_CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
+/// OpenMetrics 1.0.0.
 pub const OPENMETRICS_CONTENT_TYPE: &str =
     "application/openmetrics-text; version=1.0.0; charset=utf-8";
-/// `OpenMetrics` requires the exposition to end with this line.
+/// OpenMetrics requires the exposition to end with this line.
 pub const OPENMETRICS_EOF: &str = "# EOF\n";
 
+/// An exposition format.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Format {
+    /// Prometheus text format 0.0.4.
     Text,
+    /// OpenMetrics.
     OpenMetrics,
 }
 
@@ -27,6 +32,7 @@ impl Format {
         }
     }
 
+    /// Its `Content-Type`.
     pub fn content_type(self) -> &'static str {
         match self {
             Self::Text => TEXT_CONTENT_TYPE,
@@ -35,7 +41,7 @@ impl Format {
     }
 }
 
-/// Encodes every non-empty family of `batch` (without the `OpenMetrics` `# EOF`).
+/// Encodes every non-empty family of `batch` (without the OpenMetrics `# EOF`).
 pub fn encode(batch: &Batch, format: Format) -> String {
     // About 90 bytes a series is typical for per-table families.
     let mut out = String::with_capacity(batch.series() * 96 + batch.families.len() * 128);

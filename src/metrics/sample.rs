@@ -6,7 +6,9 @@ use std::sync::Arc;
 /// How a family is typed in the exposition.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum MetricKind {
+    /// A value that goes up and down.
     Gauge,
+    /// A count that only goes up (`_total`).
     Counter,
     /// Used for postgres_exporter-compatible names that break Prometheus naming rules
     /// (`pg_locks_count` as a gauge, `pg_stat_user_tables_seq_scan` as a counter without
@@ -15,6 +17,7 @@ pub enum MetricKind {
 }
 
 impl MetricKind {
+    /// The `# TYPE` word.
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Gauge => "gauge",
@@ -28,9 +31,13 @@ impl MetricKind {
 /// and the README's metric reference.
 #[derive(Debug)]
 pub struct MetricDesc {
+    /// The metric name.
     pub name: &'static str,
+    /// Its type.
     pub kind: MetricKind,
+    /// Its label names, in order.
     pub labels: &'static [&'static str],
+    /// Its `# HELP` text.
     pub help: &'static str,
 }
 
@@ -48,21 +55,30 @@ pub fn labels<const N: usize>(pairs: [(&'static str, &str); N]) -> Labels {
         .collect()
 }
 
+/// One series' value.
 #[derive(Clone, Debug)]
 pub struct Sample {
+    /// Its labels, in the descriptor's order.
     pub labels: Labels,
+    /// Its value.
     pub value: f64,
 }
 
+/// A metric family: its name, help, type and series.
 #[derive(Clone, Debug)]
 pub struct Family {
+    /// The metric name.
     pub name: Cow<'static, str>,
+    /// Its `# HELP` text.
     pub help: Cow<'static, str>,
+    /// Its type.
     pub kind: MetricKind,
+    /// Its series.
     pub samples: Vec<Sample>,
 }
 
 impl Family {
+    /// An empty family for `desc`.
     pub fn new(desc: &'static MetricDesc) -> Self {
         Self {
             name: Cow::Borrowed(desc.name),
@@ -76,6 +92,7 @@ impl Family {
 /// What one collector run produced.
 #[derive(Clone, Debug, Default)]
 pub struct Batch {
+    /// Families, each once.
     pub families: Vec<Family>,
 }
 
@@ -110,6 +127,7 @@ impl Batch {
         self.push(desc, Labels::from([]), value);
     }
 
+    /// Moves `other`'s families in (families of the same name are merged).
     pub fn append(&mut self, other: Batch) {
         for family in other.families {
             match self.families.iter_mut().find(|f| f.name == family.name) {
@@ -119,6 +137,7 @@ impl Batch {
         }
     }
 
+    /// The number of series.
     pub fn series(&self) -> usize {
         self.families.iter().map(|f| f.samples.len()).sum()
     }

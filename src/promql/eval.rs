@@ -1,4 +1,4 @@
-//! Instant evaluation of a parsed `PromQL` expression, following Prometheus 2.x semantics
+//! Instant evaluation of a parsed PromQL expression, following Prometheus 2.x semantics
 //! (the version Debian's `promtool` carries, which the differential test compares with).
 
 // Timestamps (ms) and counts are far below 2^52, as in Prometheus; step counts are whole.
@@ -37,6 +37,7 @@ pub const AGGREGATIONS: &[&str] = &[
     "count_values",
 ];
 
+/// Evaluates expressions at one instant over a [`Storage`].
 pub struct Evaluator<'a> {
     storage: &'a dyn Storage,
     /// The resolution of a subquery without an explicit step: the rule group's interval.
@@ -67,6 +68,7 @@ fn at_ms(at: Option<&AtModifier>, t: i64) -> i64 {
 }
 
 impl<'a> Evaluator<'a> {
+    /// An evaluator over `storage`; `default_step` is the resolution of subqueries without one.
     pub fn new(storage: &'a dyn Storage, default_step: Duration) -> Self {
         Self {
             storage,

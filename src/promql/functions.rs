@@ -1,4 +1,4 @@
-//! `PromQL` functions, with Prometheus 2.x arithmetic (extrapolated rates, linear regression,
+//! PromQL functions, with Prometheus 2.x arithmetic (extrapolated rates, linear regression,
 //! Go's `math.Max`/`math.Min` NaN rules).
 
 // Timestamps (ms) and sample counts are far below 2^52, and Prometheus converts them to
@@ -467,6 +467,7 @@ fn days_in_month(d: DateTime<chrono::Utc>) -> f64 {
     }
 }
 
+/// Calls function `name` on evaluated arguments at time `t`.
 pub fn call(
     name: &str,
     exprs: &[Box<Expr>],

@@ -1,5 +1,5 @@
 //! Go's number formatting, as Prometheus prints numbers: `strconv.FormatFloat`, `%g`/`%e`,
-//! and the template humanizers. Templates, `PromQL`'s `count_values` and the notifiers all
+//! and the template humanizers. Templates, PromQL's `count_values` and the notifiers all
 //! print through here, so a difference from Prometheus is mended in one place.
 
 // Go's formatting code, whose single-letter names it follows.
@@ -42,6 +42,7 @@ fn special(v: f64) -> Option<String> {
     }
 }
 
+/// Go's `%.Ne`.
 pub fn go_e(v: f64, precision: usize) -> String {
     if let Some(s) = special(v) {
         return s;
@@ -115,6 +116,7 @@ pub fn go_g(v: f64, precision: Option<usize>) -> String {
 
 const SMALL: [&str; 8] = ["m", "u", "n", "p", "f", "a", "z", "y"];
 
+/// Prometheus' `humanize`: SI prefixes.
 pub fn humanize(mut v: f64) -> String {
     if v == 0.0 || !v.is_finite() {
         return go_g(v, Some(4));
@@ -140,6 +142,7 @@ pub fn humanize(mut v: f64) -> String {
     format!("{}{prefix}", go_g(v, Some(4)))
 }
 
+/// Prometheus' `humanize1024`: binary prefixes.
 pub fn humanize1024(mut v: f64) -> String {
     if v.abs() <= 1.0 || !v.is_finite() {
         return go_g(v, Some(4));
@@ -155,6 +158,7 @@ pub fn humanize1024(mut v: f64) -> String {
     format!("{}{prefix}", go_g(v, Some(4)))
 }
 
+/// Prometheus' `humanizeDuration`.
 pub fn humanize_duration(mut v: f64) -> String {
     if !v.is_finite() {
         return go_g(v, Some(4));
@@ -194,6 +198,7 @@ pub fn humanize_duration(mut v: f64) -> String {
     format!("{}{prefix}s", go_g(v, Some(4)))
 }
 
+/// Prometheus' `humanizeTimestamp` (UTC).
 pub fn humanize_timestamp(v: f64) -> String {
     if !v.is_finite() {
         return go_g(v, Some(4));

@@ -1,7 +1,8 @@
-//! Label sets as `PromQL` sees them: sorted name/value pairs, `__name__` included.
+//! Label sets as PromQL sees them: sorted name/value pairs, `__name__` included.
 
 use std::fmt;
 
+/// The label that holds the metric name.
 pub const METRIC_NAME: &str = "__name__";
 
 /// A series' identity. Sorted by name; no empty values (Prometheus drops them).
@@ -9,6 +10,7 @@ pub const METRIC_NAME: &str = "__name__";
 pub struct LabelSet(Vec<(String, String)>);
 
 impl LabelSet {
+    /// A set from (name, value) pairs; empty values are dropped, as Prometheus does.
     pub fn new(pairs: impl IntoIterator<Item = (String, String)>) -> Self {
         let mut v: Vec<(String, String)> =
             pairs.into_iter().filter(|(_, v)| !v.is_empty()).collect();
@@ -17,6 +19,7 @@ impl LabelSet {
         Self(v)
     }
 
+    /// A label's value.
     pub fn get(&self, name: &str) -> Option<&str> {
         self.0
             .binary_search_by(|(k, _)| k.as_str().cmp(name))
@@ -24,11 +27,12 @@ impl LabelSet {
             .map(|i| self.0[i].1.as_str())
     }
 
-    /// The value of `name`, `""` when absent (`PromQL` treats both alike).
+    /// The value of `name`, `""` when absent (PromQL treats both alike).
     pub fn value(&self, name: &str) -> &str {
         self.get(name).unwrap_or("")
     }
 
+    /// The metric name.
     pub fn name(&self) -> Option<&str> {
         self.get(METRIC_NAME)
     }
@@ -45,10 +49,12 @@ impl LabelSet {
         }
     }
 
+    /// Removes a label.
     pub fn remove(&mut self, name: &str) {
         self.set(name, "");
     }
 
+    /// The set without the metric name.
     #[must_use]
     pub fn without_name(mut self) -> Self {
         self.remove(METRIC_NAME);
@@ -65,14 +71,17 @@ impl LabelSet {
         self.0.retain(|(k, _)| !names.iter().any(|n| n == k));
     }
 
+    /// Labels in order, as (name, value).
     pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
         self.0.iter().map(|(k, v)| (k.as_str(), v.as_str()))
     }
 
+    /// The number of labels.
     pub fn len(&self) -> usize {
         self.0.len()
     }
 
+    /// True without labels.
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
     }

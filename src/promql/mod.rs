@@ -1,4 +1,4 @@
-//! `PromQL` over the sidecar's own samples: parsing by `promql-parser`, evaluation here.
+//! PromQL over the sidecar's own samples: parsing by `promql-parser`, evaluation here.
 //!
 //! [`parse`] rejects at load time every construct [`eval::Evaluator`] cannot evaluate, so
 //! a rule never fails for that reason at 3 a.m.
@@ -17,7 +17,7 @@ pub use labels::LabelSet;
 pub use storage::{History, Retention, Storage};
 pub use value::{Sample, Value};
 
-/// A `PromQL` expression that does not parse, or uses what the evaluator does not implement.
+/// A PromQL expression that does not parse, or uses what the evaluator does not implement.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{0}")]
 pub struct ParseError(pub String);

@@ -10,10 +10,12 @@ use super::labels::{LabelSet, METRIC_NAME};
 /// Prometheus' staleness marker: a NaN with a payload no arithmetic produces.
 const STALE_NAN_BITS: u64 = 0x7ff0_0000_0000_0002;
 
+/// Prometheus' stale marker (a NaN with a fixed bit pattern).
 pub fn stale_marker() -> f64 {
     f64::from_bits(STALE_NAN_BITS)
 }
 
+/// True for the stale marker, not for other NaNs.
 pub fn is_stale(v: f64) -> bool {
     v.to_bits() == STALE_NAN_BITS
 }
@@ -90,6 +92,7 @@ pub struct History {
 pub const LOOKBACK_MS: i64 = 5 * 60 * 1000;
 
 impl History {
+    /// An empty history keeping what `retention` says.
     pub fn new(retention: Retention) -> Self {
         Self {
             by_name: HashMap::new(),
@@ -109,6 +112,7 @@ impl History {
         })
     }
 
+    /// Whether any rule reads the metric `name`.
     pub fn wants(&self, name: &str) -> bool {
         self.retention
             .names
@@ -213,10 +217,12 @@ impl History {
         self.points -= removed;
     }
 
+    /// Points held.
     pub fn points(&self) -> usize {
         self.points
     }
 
+    /// Series held.
     pub fn series(&self) -> usize {
         self.by_name.values().map(HashMap::len).sum()
     }

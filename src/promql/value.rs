@@ -1,4 +1,4 @@
-//! `PromQL` values (scalars, instant and range vectors), the evaluation error, and the
+//! PromQL values (scalars, instant and range vectors), the evaluation error, and the
 //! helpers both the evaluator and the function table use.
 
 use std::collections::HashMap;
@@ -13,26 +13,38 @@ use super::storage::Point;
 /// (what `timestamp()` reads) and the evaluation time otherwise.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Sample {
+    /// Its labels.
     pub labels: LabelSet,
+    /// Its value.
     pub value: f64,
+    /// Its timestamp (Unix milliseconds).
     pub ts: i64,
 }
 
+/// One element of a range vector.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Series {
+    /// Its labels.
     pub labels: LabelSet,
+    /// Its points in the range.
     pub points: Vec<Point>,
 }
 
+/// What an expression evaluates to.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Value {
+    /// A number.
     Scalar(f64),
+    /// A string literal.
     String(String),
+    /// An instant vector.
     Vector(Vec<Sample>),
+    /// A range vector.
     Matrix(Vec<Series>),
 }
 
 impl Value {
+    /// The type's name in Prometheus' messages.
     pub fn kind(&self) -> &'static str {
         match self {
             Self::Scalar(_) => "scalar",
@@ -43,10 +55,12 @@ impl Value {
     }
 }
 
+/// Why an expression could not be evaluated (Prometheus' message where it has one).
 #[derive(Debug, thiserror::Error, PartialEq)]
 #[error("{0}")]
 pub struct EvalError(pub String);
 
+/// An evaluation's result.
 pub type Result<T> = std::result::Result<T, EvalError>;
 
 pub(crate) fn err<T>(msg: impl Into<String>) -> Result<T> {
@@ -56,8 +70,11 @@ pub(crate) fn err<T>(msg: impl Into<String>) -> Result<T> {
 /// The window a range function reads, for the extrapolation of `rate`/`increase`/`delta`.
 #[derive(Clone, Copy, Debug)]
 pub struct Window {
+    /// Start of the range (Unix milliseconds).
     pub start: i64,
+    /// End of the range.
     pub end: i64,
+    /// The range in seconds.
     pub range_secs: f64,
 }
 

@@ -1,4 +1,4 @@
-//! The alerting engine inside a running centinela, over a real `PostgreSQL`.
+//! The alerting engine inside a running centinela, over a real PostgreSQL.
 
 use std::time::{Duration, Instant};
 

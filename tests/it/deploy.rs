@@ -1,4 +1,4 @@
-//! The shipped deployment artifacts against centinela and a real `PostgreSQL`: every shipped
+//! The shipped deployment artifacts against centinela and a real PostgreSQL: every shipped
 //! configuration passes `check-config` with its placeholder secrets, the init script makes
 //! a least-privilege role centinela can monitor with, and the image's health check command
 //! tells a running centinela from a missing one. Rendering and schema checks of the

@@ -1,4 +1,4 @@
-//! Integration tests: one binary, real `PostgreSQL` and promtool.
+//! Integration tests: one binary, real PostgreSQL and promtool.
 
 // Test figures (sizes, timestamps) are far below 2^52.
 #![allow(clippy::cast_precision_loss)]

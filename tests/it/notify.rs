@@ -1,5 +1,5 @@
 //! Notifications end to end: a running centinela, alert conditions written through the
-//! textfile collector (or a real `PostgreSQL`), the Slack and `PagerDuty` emulators, and a
+//! textfile collector (or a real PostgreSQL), the Slack and PagerDuty emulators, and a
 //! real Alertmanager.
 
 use std::path::{Path, PathBuf};

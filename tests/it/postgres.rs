@@ -1,4 +1,4 @@
-//! `PostgreSQL` collectors against real throw-away clusters.
+//! PostgreSQL collectors against real throw-away clusters.
 
 use std::time::{Duration, Instant};
 

@@ -1,4 +1,4 @@
-//! A real Prometheus scrapes centinela: its parser (`OpenMetrics`, which Prometheus asks for
+//! A real Prometheus scrapes centinela: its parser (OpenMetrics, which Prometheus asks for
 //! first) accepts the exposition and every family arrives.
 
 use std::time::Duration;

@@ -1,4 +1,4 @@
-//! The collectors around the database, against real parts: TLS servers (`PostgreSQL`'s own
+//! The collectors around the database, against real parts: TLS servers (PostgreSQL's own
 //! included), redis-server, files on disk, an HTTP target, textfiles.
 
 use std::io::Write as _;

@@ -1,4 +1,4 @@
-//! Notifiers: payloads for Slack, `PagerDuty`, webhooks and Alertmanager (pure), and the
+//! Notifiers: payloads for Slack, PagerDuty, webhooks and Alertmanager (pure), and the
 //! delivery workers that drain the outbox, one per receiver integration, in order, with
 //! rate limits, retries and backoff.
 
@@ -54,11 +54,15 @@ impl From<ClientError> for String {
 /// Where and how a worker delivers (the secrets live here only).
 #[derive(Clone)]
 pub struct Endpoint {
+    /// The receiver.
     pub receiver: String,
+    /// The integration.
     pub integration: Integration,
     url: SecretString,
     routing_key: Option<SecretString>,
+    /// Least time between two deliveries.
     pub min_interval: Duration,
+    /// Per attempt.
     pub timeout: Duration,
 }
 
@@ -342,11 +346,16 @@ pub fn build(config: &AlertingConfig) -> Result<(Vec<ReceiverSpec>, Vec<Endpoint
 pub enum SendError {
     /// Network error, timeout, 5xx or 429: try again (after `after` if the receiver said).
     Retry {
+        /// The status and the receiver's answer, or the network error.
         reason: String,
+        /// The receiver's `Retry-After`.
         after: Option<Duration>,
     },
     /// The receiver refused the message (400, 403, 404, 410, …): retrying cannot help.
-    Permanent { reason: String },
+    Permanent {
+        /// The status and the receiver's answer.
+        reason: String,
+    },
 }
 
 impl std::fmt::Display for SendError {
@@ -448,6 +457,7 @@ pub struct Stats {
     inner: Mutex<StatsInner>,
 }
 
+/// The counters, copied.
 #[derive(Debug, Default, Clone)]
 pub struct StatsInner {
     /// (receiver, integration, outcome) → count; outcome is sent, failed or rejected.
@@ -457,6 +467,7 @@ pub struct StatsInner {
 }
 
 impl Stats {
+    /// Zeroed counters for every endpoint.
     pub fn new(endpoints: &[Endpoint]) -> Self {
         let mut inner = StatsInner::default();
         for ep in endpoints {
@@ -534,6 +545,7 @@ impl Stats {
         b
     }
 
+    /// A copy of the counters.
     pub fn snapshot(&self) -> StatsInner {
         self.inner.lock().map(|s| s.clone()).unwrap_or_default()
     }
@@ -732,6 +744,7 @@ pub async fn send_test(
     Ok((ok, failed))
 }
 
+/// The client every delivery uses (no redirects, centinela's user agent).
 pub fn http_client() -> Result<reqwest::Client, ClientError> {
     reqwest::Client::builder()
         .user_agent(concat!("centinela/", env!("CARGO_PKG_VERSION")))

@@ -1,4 +1,4 @@
-//! `PagerDuty` Events API v2: one alert per group (stable `dedup_key`), triggered while any
+//! PagerDuty Events API v2: one alert per group (stable `dedup_key`), triggered while any
 //! alert fires, resolved when none does. The routing key is added at send time, so queued
 //! messages hold no secret.
 
@@ -15,7 +15,7 @@ pub const SUMMARY_MAX: usize = 1024;
 /// Alerts detailed in `custom_details` (the event must stay under 512 KB).
 const DETAILS_MAX: usize = 20;
 
-/// P0 → critical, P1 → error, P2 → warning, P3 → info; `PagerDuty`'s own names pass
+/// P0 → critical, P1 → error, P2 → warning, P3 → info; PagerDuty's own names pass
 /// through; anything else is `error` (Alertmanager's default).
 pub fn severity(s: &str) -> &'static str {
     match (Severity::parse(s), s) {
@@ -31,6 +31,7 @@ pub fn dedup_key(group_key: &str) -> String {
     hex(&Sha256::digest(group_key.as_bytes()))
 }
 
+/// The Events API v2 event for a group: trigger while it fires, resolve after.
 pub fn render(view: &GroupView<'_>) -> Json {
     let key = dedup_key(view.key);
     if view.firing.is_empty() {

@@ -16,6 +16,7 @@ const TEXT_MAX: usize = 3000;
 /// Labels that say what the alert is, not which object it is about.
 const NOT_OBJECTS: &[&str] = &["alertname", "severity", "component"];
 
+/// The attachment colour of a severity.
 pub fn color(severity: &str, resolved: bool) -> &'static str {
     if resolved {
         return "#2EB67D";
@@ -29,6 +30,7 @@ pub fn color(severity: &str, resolved: bool) -> &'static str {
     }
 }
 
+/// The emoji that leads a message of a severity.
 pub fn marker(severity: &str, resolved: bool) -> &'static str {
     if resolved {
         return "✅";

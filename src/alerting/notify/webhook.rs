@@ -22,6 +22,7 @@ fn alert(a: &AlertRecord, resolved: bool, external_url: &str) -> Json {
     })
 }
 
+/// Where the alert's rule is shown: this sidecar's `/api/v1/rules`; empty without `external_url`.
 pub fn generator_url(external_url: &str, a: &AlertRecord) -> String {
     if external_url.is_empty() {
         String::new()

@@ -1,4 +1,4 @@
-//! The durable part of alerting: an `SQLite` database in `state_dir` holding the alert
+//! The durable part of alerting: an SQLite database in `state_dir` holding the alert
 //! state, the notification log and the outbox of messages not yet delivered. One
 //! transaction per evaluation writes state and new messages together, so a crash either
 //! loses both (the next evaluation redoes them) or keeps both (they are delivered).
@@ -22,17 +22,31 @@ pub const FILE_NAME: &str = "centinela.db";
 pub enum StoreError {
     /// The cause is in the text (no `#[source]`), so a chain prints it once.
     #[error("cannot create state_dir {path}: {error}")]
-    CreateDir { path: String, error: std::io::Error },
+    CreateDir {
+        /// The directory.
+        path: String,
+        /// Why.
+        error: std::io::Error,
+    },
+    /// The database cannot be opened or set up.
     #[error("cannot open {path}: {error}")]
-    Open { path: String, error: sqlx::Error },
+    Open {
+        /// The database file.
+        path: String,
+        /// Why.
+        error: sqlx::Error,
+    },
+    /// A statement failed.
     #[error(transparent)]
     Db(#[from] sqlx::Error),
+    /// State that cannot be encoded for saving.
     #[error("cannot encode state: {0}")]
     Encode(String),
 }
 
 const SAVE_STATE: &str = "INSERT OR REPLACE INTO state (key, value) VALUES (?, ?)";
 
+/// The state database (cheap to clone: a pool of one connection).
 #[derive(Clone, Debug)]
 pub struct Store {
     pool: SqlitePool,
@@ -41,19 +55,28 @@ pub struct Store {
 /// A queued message.
 #[derive(Clone, Debug)]
 pub struct Message {
+    /// Its row id.
     pub id: i64,
+    /// The payload, as JSON text.
     pub body: String,
+    /// When it was queued (Unix milliseconds).
     pub created_ms: i64,
+    /// Delivery attempts so far.
     pub attempts: i64,
+    /// When the next attempt is due.
     pub next_attempt_ms: i64,
 }
 
 /// Depth and oldest message of one receiver's queue.
 #[derive(Clone, Debug)]
 pub struct Depth {
+    /// The receiver.
     pub receiver: String,
+    /// The integration.
     pub integration: String,
+    /// Messages queued.
     pub count: i64,
+    /// When the oldest was queued.
     pub oldest_ms: i64,
 }
 
@@ -103,6 +126,7 @@ impl Store {
         Ok(Self { pool })
     }
 
+    /// A saved state value.
     pub async fn load(&self, key: &str) -> Result<Option<String>, StoreError> {
         Ok(sqlx::query_scalar("SELECT value FROM state WHERE key = ?")
             .bind(key)
@@ -110,6 +134,7 @@ impl Store {
             .await?)
     }
 
+    /// Saves a state value.
     pub async fn save(&self, key: &str, value: &str) -> Result<(), StoreError> {
         sqlx::query(SAVE_STATE)
             .bind(key)
@@ -181,6 +206,7 @@ impl Store {
         }))
     }
 
+    /// Removes a delivered or refused message.
     pub async fn delete(&self, id: i64) -> Result<(), StoreError> {
         sqlx::query("DELETE FROM outbox WHERE id = ?")
             .bind(id)
@@ -189,6 +215,7 @@ impl Store {
         Ok(())
     }
 
+    /// Records a failed attempt and when to try again.
     pub async fn reschedule(
         &self,
         id: i64,
@@ -208,6 +235,7 @@ impl Store {
         Ok(())
     }
 
+    /// Depth and oldest message of every queue.
     pub async fn depths(&self) -> Result<Vec<Depth>, StoreError> {
         let rows = sqlx::query(
             "SELECT receiver, integration, COUNT(*), MIN(created_ms) FROM outbox

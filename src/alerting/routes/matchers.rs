@@ -32,11 +32,16 @@ impl From<MatcherError> for String {
     }
 }
 
+/// A matcher's operator.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Op {
+    /// `=`
     Eq,
+    /// `!=`
     Ne,
+    /// `=~`
     Re,
+    /// `!~`
     NotRe,
 }
 
@@ -51,12 +56,16 @@ impl Op {
     }
 }
 
+/// One label matcher, Alertmanager's.
 #[derive(Clone, Debug)]
 pub struct Matcher {
+    /// The label.
     pub name: String,
+    /// How it compares.
     pub op: Op,
+    /// The value, or the regular expression's source.
     pub value: String,
-    /// Anchored, as in Alertmanager and `PromQL`.
+    /// Anchored, as in Alertmanager and PromQL.
     re: Option<Regex>,
 }
 
@@ -64,10 +73,14 @@ pub struct Matcher {
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ApiMatcher {
+    /// The label.
     pub name: String,
+    /// The value or regular expression.
     pub value: String,
+    /// A regular expression.
     #[serde(default)]
     pub is_regex: bool,
+    /// Equal (or matching), not different.
     #[serde(default = "yes")]
     pub is_equal: bool,
 }
@@ -82,6 +95,7 @@ static SYNTAX: LazyLock<Regex> = LazyLock::new(|| {
 });
 
 impl Matcher {
+    /// A matcher; a regular expression is anchored and compiled here.
     pub fn new(name: &str, op: Op, value: &str) -> Result<Self, MatcherError> {
         let re = match op {
             Op::Re | Op::NotRe => Some(Regex::new(&format!("^(?:{value})$")).map_err(|e| {
@@ -121,10 +135,12 @@ impl Matcher {
         Self::new(&caps[1], op, &value).map_err(|e| MatcherError::from(format!("{text:?}: {e}")))
     }
 
+    /// Every matcher of a list; the first bad one is the error.
     pub fn parse_all(texts: &[String]) -> Result<Vec<Self>, MatcherError> {
         texts.iter().map(|t| Self::parse(t)).collect()
     }
 
+    /// A matcher from Alertmanager's API object.
     pub fn from_api(m: &ApiMatcher) -> Result<Self, MatcherError> {
         let op = match (m.is_regex, m.is_equal) {
             (false, true) => Op::Eq,
@@ -135,6 +151,7 @@ impl Matcher {
         Self::new(&m.name, op, &m.value)
     }
 
+    /// The API's object for it.
     pub fn to_api(&self) -> ApiMatcher {
         ApiMatcher {
             name: self.name.clone(),
@@ -163,6 +180,7 @@ impl fmt::Display for Matcher {
     }
 }
 
+/// True when every matcher matches `labels`.
 pub fn all_match(matchers: &[Matcher], labels: &LabelSet) -> bool {
     matchers.iter().all(|m| m.matches(labels))
 }

@@ -1,6 +1,6 @@
 //! From alerts to notifications, Alertmanager's way: routes, groups with their timers,
 //! inhibition, silences, the maintenance file, and a notification log that decides what
-//! is new. Pure: the caller persists [`Dispatcher::state`] and the messages together.
+//! is new. Pure: the caller persists the dispatcher's `state` and the messages together.
 
 pub mod forward;
 pub mod matchers;
@@ -66,10 +66,15 @@ struct Route {
 /// One notification group's log: what was last told to its receiver, and when.
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub struct GroupState {
+    /// The receiver.
     pub receiver: String,
+    /// The labels the group is made of.
     pub group_labels: BTreeMap<String, String>,
+    /// When its first alert came.
     pub first_seen: i64,
+    /// When its timer last ran.
     pub last_flush: Option<i64>,
+    /// When it was last notified.
     pub last_notify: Option<i64>,
     /// Firing alerts as last notified, by fingerprint.
     pub notified: BTreeMap<String, AlertRecord>,
@@ -78,13 +83,14 @@ pub struct GroupState {
 /// Alertmanager forwarding state of one receiver.
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub struct ForwardState {
+    /// When the list was last sent.
     pub last_send: i64,
     /// Fingerprint → resolved? of the last batch.
     pub sent: BTreeMap<String, bool>,
 }
 
 /// A notification group: its route, receiver and grouping labels. Kept as the text
-/// `route:receiver:{labels}`, the form saved notification logs hold and `PagerDuty`'s
+/// `route:receiver:{labels}`, the form saved notification logs hold and PagerDuty's
 /// `dedup_key` is derived from, so both survive upgrades.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(transparent)]
@@ -116,18 +122,23 @@ impl GroupKey {
 /// Everything the dispatcher must remember across restarts.
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub struct DispatchState {
+    /// The notification log, by group.
     pub groups: BTreeMap<GroupKey, GroupState>,
+    /// Alertmanager forwarding, by receiver.
     pub forwarded: BTreeMap<String, ForwardState>,
 }
 
+/// Routes, groups and the notification log; pure, driven by explicit times.
 pub struct Dispatcher {
     routes: Vec<Route>,
     inhibit: Vec<Inhibit>,
     receivers: Vec<ReceiverSpec>,
     maintenance_file: Option<PathBuf>,
+    /// What it must remember across restarts.
     pub state: DispatchState,
     /// Firing alerts held back at the last pass, indexed by `Muted as usize`.
     pub held: [usize; 3],
+    /// This sidecar's URL (Alertmanager's `generatorURL`).
     pub external_url: String,
     eval_interval_ms: i64,
 }

@@ -9,7 +9,7 @@ pub(super) struct Inhibit {
     pub(super) source: Vec<Matcher>,
     pub(super) target: Vec<Matcher>,
     pub(super) equal: Vec<String>,
-    /// The built-in rule also counts pending sources: `PostgreSQL`'s table alerts go away
+    /// The built-in rule also counts pending sources: PostgreSQL's table alerts go away
     /// the moment it stops answering, long before `PostgresqlDown` has been down for 1m.
     pub(super) pending_sources: bool,
 }
@@ -17,14 +17,19 @@ pub(super) struct Inhibit {
 /// Why an alert is held back, if it is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Muted {
+    /// The maintenance file exists and the alert is not P0.
     Maintenance,
+    /// A silence matches it.
     Silenced,
+    /// An inhibition rule's source fires.
     Inhibited,
 }
 
 impl Muted {
+    /// Every reason, in `held` order.
     pub const ALL: [Self; 3] = [Self::Maintenance, Self::Silenced, Self::Inhibited];
 
+    /// The `reason` label value.
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Maintenance => "maintenance",

@@ -11,23 +11,33 @@ use crate::config::AlertingConfig;
 /// persisted (the configuration is their record).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Source {
+    /// From `alerting.silences`.
     Config,
+    /// From `POST /api/v1/silences`.
     Api,
 }
 
 /// A silence from the configuration or the API.
 #[derive(Clone, Debug)]
 pub struct Silence {
+    /// Its id (`config-N` for configured ones).
     pub id: String,
+    /// Where it was made.
     pub source: Source,
+    /// All must match.
     pub matchers: Vec<Matcher>,
+    /// From (Unix milliseconds).
     pub starts_at: i64,
+    /// Until.
     pub ends_at: i64,
+    /// Who made it.
     pub created_by: String,
+    /// Why.
     pub comment: String,
 }
 
 impl Silence {
+    /// True between its start and its end.
     pub fn active(&self, now: i64) -> bool {
         self.starts_at <= now && now < self.ends_at
     }
@@ -37,14 +47,20 @@ impl Silence {
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct SilenceDoc {
+    /// Its id; empty when adding one.
     #[serde(default)]
     pub id: String,
+    /// All must match.
     pub matchers: Vec<MatcherDoc>,
+    /// RFC 3339; empty: now.
     #[serde(default)]
     pub starts_at: Option<String>,
+    /// RFC 3339.
     pub ends_at: String,
+    /// Who made it.
     #[serde(default)]
     pub created_by: String,
+    /// Why.
     #[serde(default)]
     pub comment: String,
 }
@@ -53,7 +69,9 @@ pub struct SilenceDoc {
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum MatcherDoc {
+    /// `name=value`, `name=~"regex"`, ….
     Text(String),
+    /// Alertmanager's matcher object.
     Api(super::matchers::ApiMatcher),
 }
 
@@ -61,7 +79,9 @@ pub enum MatcherDoc {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{field}: {message}")]
 pub struct SilenceDocError {
+    /// The field (`matchers[1]`, `endsAt`).
     pub field: String,
+    /// What is wrong with it.
     pub message: String,
 }
 
@@ -127,6 +147,7 @@ impl SilenceDoc {
 }
 
 impl Silence {
+    /// The API's document for it.
     pub fn to_doc(&self) -> SilenceDoc {
         SilenceDoc {
             id: self.id.clone(),

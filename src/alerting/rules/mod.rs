@@ -75,15 +75,20 @@ struct RuleYaml {
     annotations: BTreeMap<String, String>,
 }
 
+/// Prometheus' alert states.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum AlertState {
+    /// Not active (kept 15 minutes after resolving, as Prometheus does).
     Inactive,
+    /// Active for less than its rule's `for`.
     Pending,
+    /// Active for its `for`, or kept firing by `keep_firing_for`.
     Firing,
 }
 
 impl AlertState {
+    /// The state's name in the API and in `ALERTS`.
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Inactive => "inactive",
@@ -96,54 +101,84 @@ impl AlertState {
 /// One alert instance of a rule: a label set in some state.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Alert {
+    /// Its labels: the series' and the rule's.
     pub labels: LabelSet,
+    /// Its annotations, rendered at its last evaluation.
     pub annotations: BTreeMap<String, String>,
+    /// Its state.
     pub state: AlertState,
+    /// The expression's value at its last evaluation.
     pub value: f64,
+    /// When it became active (Unix milliseconds).
     pub active_at: i64,
+    /// When it started firing.
     pub fired_at: Option<i64>,
+    /// When it resolved.
     pub resolved_at: Option<i64>,
+    /// Since when `keep_firing_for` keeps it firing.
     pub keep_firing_since: Option<i64>,
 }
 
+/// What only an alerting rule has.
 #[derive(Debug)]
 pub struct AlertRule {
+    /// Its `for`, in milliseconds.
     pub for_ms: i64,
+    /// Its `keep_firing_for`, in milliseconds.
     pub keep_firing_for_ms: i64,
+    /// Its annotation templates.
     pub annotations: Vec<(String, Template)>,
     /// Active alerts by label set, resolved ones included for [`RESOLVED_RETENTION_MS`].
     pub active: HashMap<LabelSet, Alert>,
 }
 
+/// Whether a rule alerts or records.
 #[derive(Debug)]
 pub enum RuleKind {
+    /// An alerting rule.
     Alert(AlertRule),
+    /// A recording rule.
     Record,
 }
 
+/// One rule of a group.
 #[derive(Debug)]
 pub struct Rule {
+    /// The alert or the recorded metric name.
     pub name: String,
+    /// Its expression as written.
     pub expr_text: String,
+    /// Its expression, parsed.
     pub expr: Expr,
+    /// Its label templates.
     pub labels: Vec<(String, Template)>,
+    /// Alerting or recording.
     pub kind: RuleKind,
+    /// Why its last evaluation failed.
     pub last_error: Option<String>,
+    /// When it was last evaluated.
     pub last_evaluation_ms: Option<i64>,
+    /// How long that took.
     pub evaluation_seconds: f64,
 }
 
+/// A rule group of a file.
 #[derive(Debug)]
 pub struct Group {
+    /// Its name.
     pub name: String,
+    /// The file it came from.
     pub file: String,
+    /// Its own `interval`, if set.
     pub interval: Option<Duration>,
+    /// Its rules, in order.
     pub rules: Vec<Rule>,
 }
 
 /// Everything rule files gave, in file and group order.
 #[derive(Debug, Default)]
 pub struct RuleSet {
+    /// The groups, in file and group order.
     pub groups: Vec<Group>,
 }
 
@@ -181,10 +216,13 @@ pub fn parse_duration(s: &str) -> Result<Duration, InvalidRule> {
 /// A problem in a rule file, and where: the file, the group and the rule when known.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RuleError {
+    /// The file.
     pub file: String,
+    /// The group, when known.
     pub group: Option<String>,
     /// `rule "Name"`, or `rule 3` for one without a name.
     pub rule: Option<String>,
+    /// What is wrong.
     pub message: String,
 }
 
@@ -310,6 +348,7 @@ impl RuleSet {
         }
     }
 
+    /// Every rule of every group, in order.
     pub fn rules(&self) -> impl Iterator<Item = &Rule> {
         self.groups.iter().flat_map(|g| g.rules.iter())
     }
@@ -470,7 +509,9 @@ impl Rule {
 
 /// Data every template of a group sees besides the alert.
 pub struct Context<'a> {
+    /// The labels added to every alert.
     pub external_labels: &'a LabelSet,
+    /// This sidecar's URL, for `$externalURL`.
     pub external_url: &'a str,
     /// Resolution of subqueries without a step.
     pub step: Duration,
@@ -479,8 +520,11 @@ pub struct Context<'a> {
 /// One rule's failed evaluation.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RuleFailure {
+    /// The group.
     pub group: String,
+    /// The rule.
     pub rule: String,
+    /// What failed.
     pub error: String,
 }
 
@@ -640,6 +684,7 @@ impl Rule {
         }
     }
 
+    /// Its alerts (none for a recording rule).
     pub fn alerts(&self) -> impl Iterator<Item = &Alert> {
         match &self.kind {
             RuleKind::Alert(a) => Some(a.active.values()),
@@ -649,6 +694,7 @@ impl Rule {
         .flatten()
     }
 
+    /// True for an alerting rule.
     pub fn is_alert(&self) -> bool {
         matches!(self.kind, RuleKind::Alert(_))
     }

@@ -65,9 +65,13 @@ pub struct Template {
 
 /// What a template sees: the alert's sample labels and value.
 pub struct Data<'a> {
+    /// The alert's labels (`$labels`).
     pub labels: &'a LabelSet,
+    /// The external labels (`$externalLabels`).
     pub external_labels: &'a LabelSet,
+    /// `$externalURL`.
     pub external_url: &'a str,
+    /// `$value`.
     pub value: f64,
 }
 
@@ -87,6 +91,7 @@ const FUNCS: &[&str] = &[
 ];
 
 impl Template {
+    /// Parses a template; constructs centinela cannot render are refused here.
     pub fn parse(source: &str) -> Result<Self, TemplateError> {
         let mut nodes = Vec::new();
         let mut rest = source;
@@ -131,6 +136,7 @@ impl Template {
         })
     }
 
+    /// The template as written.
     pub fn source(&self) -> &str {
         &self.source
     }

@@ -42,80 +42,111 @@ impl From<UnitTestError> for String {
     }
 }
 
+/// A promtool unit-test file.
 #[derive(Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct TestFile {
+    /// Rule files, relative to the test file.
     pub rule_files: Vec<String>,
+    /// Default evaluation interval of the tests.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub evaluation_interval: Option<String>,
+    /// The order groups are evaluated in.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub group_eval_order: Vec<String>,
+    /// The test groups.
     pub tests: Vec<TestGroup>,
 }
 
+/// One test group: input series and the expected alerts and expression values.
 #[derive(Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct TestGroup {
+    /// A name for reports.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
+    /// Scrape interval of the input series.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub interval: Option<String>,
+    /// The input series.
     #[serde(default)]
     pub input_series: Vec<InputSeries>,
+    /// Expected alerts at given times.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub alert_rule_test: Vec<AlertTest>,
+    /// Expected expression values at given times.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub promql_expr_test: Vec<ExprTest>,
+    /// External labels the rules see.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub external_labels: BTreeMap<String, String>,
+    /// `$externalURL`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub external_url: Option<String>,
 }
 
+/// One input series in promtool's expanding notation.
 #[derive(Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct InputSeries {
+    /// Its labels: `metric{label="value"}`.
     pub series: String,
+    /// Its values: `1+2x10 _ stale`.
     pub values: String,
 }
 
+/// The alerts expected of one rule at one time.
 #[derive(Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct AlertTest {
+    /// When (offset from the start).
     pub eval_time: String,
+    /// The alert rule.
     pub alertname: String,
+    /// The firing alerts expected.
     #[serde(default)]
     pub exp_alerts: Vec<ExpAlert>,
 }
 
+/// One expected alert.
 #[derive(Debug, Deserialize, Serialize, PartialEq, Eq, PartialOrd, Ord, Clone)]
 #[serde(deny_unknown_fields)]
 pub struct ExpAlert {
+    /// Its labels.
     #[serde(default)]
     pub exp_labels: BTreeMap<String, String>,
+    /// Its annotations.
     #[serde(default)]
     pub exp_annotations: BTreeMap<String, String>,
 }
 
+/// An expression's expected value at one time.
 #[derive(Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct ExprTest {
+    /// The expression.
     pub expr: String,
+    /// When.
     pub eval_time: String,
+    /// The samples expected.
     #[serde(default)]
     pub exp_samples: Vec<ExpSample>,
 }
 
+/// One expected sample.
 #[derive(Debug, Deserialize, Serialize, Clone)]
 #[serde(deny_unknown_fields)]
 pub struct ExpSample {
+    /// Its labels: `metric{label="value"}`.
     pub labels: String,
+    /// Its value.
     pub value: f64,
 }
 
 /// Expands promtool's series notation (`1+2x3 _ stale 5x2`) into optional values per step;
 /// `None` is a missing sample.
 // Expansion counts (`1+2x10`) are small; they fit an f64 exactly.
+/// Expands promtool's value notation (`1+2x3`, `_`, `stale`) into values per step.
 #[allow(clippy::cast_precision_loss)]
 pub fn expand_values(src: &str) -> Result<Vec<Option<f64>>, UnitTestError> {
     let mut out = Vec::new();
@@ -197,7 +228,9 @@ fn ms(d: Duration) -> i64 {
 /// The outcome of one test file.
 #[derive(Debug, Default)]
 pub struct Report {
+    /// What failed, each with its test and time.
     pub failures: Vec<String>,
+    /// Checks run.
     pub tests: usize,
 }
 

@@ -71,6 +71,7 @@ slow_statement_limit = 10
 /// This module's part of the configuration: `postgres`.
 pub type Section = PostgresConfig;
 
+/// `[postgres]`: the connection and both PostgreSQL collectors.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PostgresConfig {
@@ -94,14 +95,22 @@ pub struct PostgresConfig {
     pub max_connections: u32,
     /// Databases to visit; `"*"` discovers every database that allows connections.
     pub databases: Vec<String>,
+    /// Databases never visited nor reported.
     pub exclude_databases: Vec<String>,
+    /// Tables per database with series of their own; the rest are summed.
     pub max_tables_per_database: usize,
+    /// An index with fewer scans than this ...
     pub unused_index_max_scans: i64,
+    /// ... and larger than this is unused.
     pub unused_index_min_size: ByteSize,
+    /// Tables whose dead rows exceed this share of live rows ...
     pub bloat_min_dead_ratio: f64,
+    /// ... and this count always get their own series.
     pub bloat_min_dead_tuples: i64,
+    /// `pg_stat_statements`: statements slower than this on average ...
     #[serde(with = "humantime_serde")]
     pub slow_statement_threshold: Duration,
+    /// ... at most this many, slowest first.
     pub slow_statement_limit: u32,
 }
 
@@ -186,26 +195,46 @@ crate::metrics! {
 }
 
 
-/// What can go wrong talking to `PostgreSQL`. No variant carries the DSN.
+/// What can go wrong talking to PostgreSQL. No variant carries the DSN.
 #[derive(Debug, thiserror::Error)]
 pub enum PgError {
+    /// The connection failed.
     #[error("cannot connect to PostgreSQL: {0}")]
     Connect(String),
+    /// The connection did not finish in time.
     #[error("connecting to PostgreSQL timed out after {0:?}")]
     ConnectTimeout(Duration),
+    /// Connecting is paused after a failure.
     #[error("not connecting for another {wait:.1?} after the last failure ({last})")]
-    Backoff { wait: Duration, last: String },
+    Backoff {
+        /// Until the next attempt.
+        wait: Duration,
+        /// The failure that started the pause.
+        last: String,
+    },
+    /// A query failed.
     #[error("query {query} failed: {message}")]
     Query {
+        /// Which query.
         query: &'static str,
+        /// PostgreSQL's message.
         message: String,
     },
+    /// Every database visited failed.
     #[error("every database failed; last: {0}")]
     AllDatabases(String),
+    /// The DSN file cannot be read.
     #[error("cannot read postgres.dsn_file {path}: {message}")]
-    DsnFile { path: String, message: String },
+    DsnFile {
+        /// The file.
+        path: String,
+        /// Why.
+        message: String,
+    },
+    /// The connection settings do not parse.
     #[error("postgres connection settings are invalid")]
     Options,
+    /// The connection set was closed.
     #[error("connection set closed")]
     Closed,
 }
@@ -215,6 +244,7 @@ impl PgError {
         Self::Connect(e.to_string())
     }
 
+    /// A failed query, named.
     pub fn query(query: &'static str, e: &sqlx::Error) -> Self {
         Self::Query {
             query,
@@ -222,7 +252,7 @@ impl PgError {
         }
     }
 
-    /// True when `PostgreSQL` itself could not be reached (as opposed to a query failing).
+    /// True when PostgreSQL itself could not be reached (as opposed to a query failing).
     pub fn is_unreachable(&self) -> bool {
         matches!(
             self,
@@ -240,6 +270,7 @@ pub struct DatabaseFilter {
 }
 
 impl DatabaseFilter {
+    /// Which databases to visit and report, from `[postgres]`.
     pub fn new(config: &PostgresConfig) -> Self {
         Self {
             all: config.databases.iter().any(|d| d == "*"),
@@ -282,7 +313,7 @@ pub fn connect_options(
     ]))
 }
 
-/// The shared connection set for both `PostgreSQL` collectors.
+/// The shared connection set for both PostgreSQL collectors.
 pub fn connections(
     config: &PostgresConfig,
     dsn: Option<SecretString>,
@@ -304,6 +335,7 @@ pub struct PostgresCollector {
 // === impl PostgresCollector ===
 
 impl PostgresCollector {
+    /// The collector over the shared connections.
     pub fn new(pg: Arc<PgConnections>, config: &PostgresConfig) -> Self {
         Self {
             pg,
@@ -451,7 +483,7 @@ impl Collector for PostgresCollector {
         Ok(batch)
     }
 
-    /// `pg_up` stays in the output when `PostgreSQL` cannot be reached, as 0; a query that
+    /// `pg_up` stays in the output when PostgreSQL cannot be reached, as 0; a query that
     /// failed on a reachable server keeps `pg_up 1` and fails the collector.
     fn on_failure(&self, error: &CollectError) -> Batch {
         let mut b = Batch::default();

@@ -1,4 +1,4 @@
-//! The sessions centinela opens to `PostgreSQL`: never more than `max_connections`.
+//! The sessions centinela opens to PostgreSQL: never more than `max_connections`.
 //!
 //! One session to the home database (the DSN's) is kept open between runs; sessions to
 //! other databases are opened for one visit and closed. Every session carries
@@ -19,6 +19,7 @@ use super::PgError;
 /// Shortest and longest wait before connecting again after a failure.
 const BACKOFF_MIN: Duration = Duration::from_secs(1);
 
+/// At most `max_connections` sessions over every database, with one kept open.
 #[derive(Debug)]
 pub struct PgConnections {
     options: PgConnectOptions,
@@ -41,6 +42,7 @@ struct Backoff {
 /// the session (a run that timed out may have left it mid-query).
 #[derive(Debug)]
 pub struct PgSession<'a> {
+    /// The connection.
     pub conn: PgConnection,
     permit: OwnedSemaphorePermit,
     home: bool,
@@ -75,6 +77,7 @@ impl PgConnections {
         }
     }
 
+    /// The connection settings.
     pub fn options(&self) -> &PgConnectOptions {
         &self.options
     }

@@ -128,7 +128,7 @@ pub const HAS_STATEMENTS: &str =
 
 /// The slowest statements by mean time, grouped over users because only `datname` and
 /// `queryid` label them (never the text). `$1` threshold in ms, `$2` limit. `$time` is the
-/// total-time column, renamed from `total_time` to `total_exec_time` in `PostgreSQL` 13.
+/// total-time column, renamed from `total_time` to `total_exec_time` in PostgreSQL 13.
 macro_rules! statements_sql {
     ($time:literal) => {
         concat!(
@@ -150,5 +150,7 @@ ORDER BY mean DESC LIMIT $2"
     };
 }
 
+/// `pg_stat_statements` from PostgreSQL 13 on.
 pub const STATEMENTS_13: &str = statements_sql!("total_exec_time");
+/// `pg_stat_statements` before 13.
 pub const STATEMENTS_12: &str = statements_sql!("total_time");

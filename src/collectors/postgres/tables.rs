@@ -85,44 +85,77 @@ const LOCK_NOT_AVAILABLE: &str = "55P03";
 /// Thresholds that decide what gets its own series.
 #[derive(Debug, Clone)]
 pub struct Limits {
+    /// Tables per database with series of their own (`max_tables_per_database`).
     pub max_tables: usize,
+    /// An index scanned fewer times than this is unused ...
     pub unused_max_scans: f64,
+    /// ... when larger than this (bytes).
     pub unused_min_size: f64,
+    /// Tables above this dead-to-live ratio ...
     pub bloat_min_ratio: f64,
+    /// ... and with this many dead rows always get their own series.
     pub bloat_min_dead: f64,
 }
 
+/// One row of `pg_stat_user_tables` with the table's sizes.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct TableRow {
+    /// `schemaname`.
     pub schema: String,
+    /// `relname`.
     pub name: String,
+    /// `n_live_tup`.
     pub live: f64,
+    /// `n_dead_tup`.
     pub dead: f64,
+    /// `n_mod_since_analyze`.
     pub modified: f64,
+    /// `seq_scan`.
     pub seq_scan: f64,
+    /// `idx_scan`.
     pub idx_scan: f64,
+    /// `vacuum_count`.
     pub vacuum_count: f64,
+    /// `autovacuum_count`.
     pub autovacuum_count: f64,
+    /// `analyze_count`.
     pub analyze_count: f64,
+    /// `autoanalyze_count`.
     pub autoanalyze_count: f64,
+    /// `last_vacuum` (Unix seconds).
     pub last_vacuum: Option<f64>,
+    /// `last_autovacuum`.
     pub last_autovacuum: Option<f64>,
+    /// `last_analyze`.
     pub last_analyze: Option<f64>,
+    /// `last_autoanalyze`.
     pub last_autoanalyze: Option<f64>,
+    /// Heap size in bytes.
     pub table_size: f64,
+    /// Size of its indexes in bytes.
     pub index_size: f64,
+    /// Sizes estimated from `relpages` (the table was locked).
     pub estimated: bool,
 }
 
+/// One row of `pg_stat_user_indexes` with the index's size.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct IndexRow {
+    /// `schemaname`.
     pub schema: String,
+    /// The table's `relname`.
     pub table: String,
+    /// `indexrelname`.
     pub name: String,
+    /// `idx_scan`.
     pub scans: f64,
+    /// Size in bytes.
     pub size: f64,
+    /// Size estimated from `relpages` (the index was locked).
     pub estimated: bool,
+    /// A unique index.
     pub unique: bool,
+    /// A primary key.
     pub primary: bool,
 }
 
@@ -285,6 +318,7 @@ pub fn database_batch(
     b
 }
 
+/// Tables, indexes, sizes and statements of every visited database, every `slow_interval`.
 #[derive(Debug)]
 pub struct TablesCollector {
     pg: Arc<PgConnections>,
@@ -297,6 +331,7 @@ pub struct TablesCollector {
 // === impl TablesCollector ===
 
 impl TablesCollector {
+    /// The collector over the shared connections.
     #[allow(clippy::cast_precision_loss)]
     pub fn new(pg: Arc<PgConnections>, config: &PostgresConfig) -> Self {
         Self {

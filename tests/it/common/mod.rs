@@ -1,4 +1,4 @@
-//! Shared test harness: `PostgreSQL` clusters, a running centinela, exposition parsing.
+//! Shared test harness: PostgreSQL clusters, a running centinela, exposition parsing.
 
 pub mod pg;
 pub mod prom;
@@ -13,7 +13,7 @@ use centinela::app::{self, Running};
 
 pub use pg::PgCluster;
 
-/// A config with the `PostgreSQL` section of `test_config`, the other collectors off unless
+/// A config with the PostgreSQL section of `test_config`, the other collectors off unless
 /// `extra` (TOML tables) turns them on, and their intervals at 1 s.
 pub fn config_with(dsn: &str, extra: &str) -> Config {
     let toml = format!(

@@ -1,8 +1,8 @@
-//! Throw-away `PostgreSQL` clusters from the installed server binaries.
+//! Throw-away PostgreSQL clusters from the installed server binaries.
 //!
 //! `initdb` runs once per machine into a template under the test temp directory; each
 //! cluster is a copy of it on a free port, owned by the test and removed on drop. As root
-//! (CI), the server binaries run as the `postgres` user, since `PostgreSQL` refuses root.
+//! (CI), the server binaries run as the `postgres` user, since PostgreSQL refuses root.
 
 use std::os::unix::fs::MetadataExt as _;
 use std::path::{Path, PathBuf};

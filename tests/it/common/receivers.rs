@@ -1,4 +1,4 @@
-//! Local stand-ins for Slack incoming webhooks and `PagerDuty`'s Events API v2, following
+//! Local stand-ins for Slack incoming webhooks and PagerDuty's Events API v2, following
 //! their published contracts: status codes, error bodies, `Retry-After`, rate limits and
 //! payload validation. They record what they accepted so tests assert exact payloads,
 //! can be scripted to fail, and can be stopped and restarted on the same port.
@@ -421,7 +421,7 @@ pub fn pd_server_error() -> Scripted {
     }
 }
 
-/// `(event_action, dedup_key, severity)` of accepted `PagerDuty` events.
+/// `(event_action, dedup_key, severity)` of accepted PagerDuty events.
 pub fn pd_events(events: &[Value]) -> Vec<(String, String, String)> {
     events
         .iter()
@@ -443,7 +443,7 @@ pub fn slack_texts(messages: &[Value]) -> Vec<String> {
         .collect()
 }
 
-/// A `PagerDuty` emulator answering `pd_errors`' way, for unit-level checks of payloads.
+/// A PagerDuty emulator answering `pd_errors`' way, for unit-level checks of payloads.
 pub fn pagerduty_problems(v: &Value) -> Vec<String> {
     pd_errors(v)
 }
