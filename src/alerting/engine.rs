@@ -24,27 +24,9 @@ use crate::promql::{History, LabelSet};
 use crate::snapshot::Snapshot;
 use crate::time::system_time_ms;
 
-/// Saved alert state that cannot be restored.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{0}")]
-pub struct StateError(pub String);
-
-impl From<String> for StateError {
-    fn from(message: String) -> Self {
-        Self(message)
-    }
-}
-
-impl From<&str> for StateError {
-    fn from(message: &str) -> Self {
-        Self(message.to_owned())
-    }
-}
-
-impl From<StateError> for String {
-    fn from(e: StateError) -> Self {
-        e.0
-    }
+crate::message_error! {
+    /// Saved alert state that cannot be restored.
+    StateError
 }
 
 /// What the HTTP API reads, replaced after every evaluation: typed views, which `http/`

@@ -20,27 +20,9 @@ pub use plan::{load_rules, plan, AlertingPlan, DEFAULT_RULES, DEFAULT_RULES_NAME
 pub use rules::{template, unittest};
 pub use silences::{Silences, SILENCES_KEY};
 
-/// Rule files that cannot be turned into a PrometheusRule.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{0}")]
-pub struct RuleResourceError(pub String);
-
-impl From<String> for RuleResourceError {
-    fn from(message: String) -> Self {
-        Self(message)
-    }
-}
-
-impl From<&str> for RuleResourceError {
-    fn from(message: &str) -> Self {
-        Self(message.to_owned())
-    }
-}
-
-impl From<RuleResourceError> for String {
-    fn from(e: RuleResourceError) -> Self {
-        e.0
-    }
+crate::message_error! {
+    /// Rule files that cannot be turned into a PrometheusRule.
+    RuleResourceError
 }
 
 /// Rule files as one Prometheus Operator PrometheusRule (monitoring.coreos.com/v1):

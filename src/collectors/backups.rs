@@ -17,7 +17,6 @@ use crate::config::check::{glob_problem, unique_names, Problems};
 use crate::metrics::{labels, Batch};
 use crate::time::unix_seconds;
 
-
 // === configuration ===
 
 /// The documented defaults of this collector's section (part of `centinela defaults`).
@@ -191,10 +190,9 @@ impl Collector for BackupsCollector {
     fn plan(
         section: &Self::Section,
         schedule: &Schedule,
-        shared: &Shared,
+        _shared: &Shared,
         problems: &mut Problems,
     ) -> Option<(Self, Duration)> {
-        let _ = shared;
         check(section, problems);
         let interval = every::<Self>(problems, schedule);
         (!section.is_empty()).then(|| (Self::new(section), interval))

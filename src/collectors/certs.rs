@@ -26,30 +26,10 @@ use crate::config::check::{glob_problem, ConfigError, Problems};
 use crate::config::split_host_port;
 use crate::metrics::{labels, Batch};
 
-/// Why a TLS endpoint gave no certificate (a short reason, used as a label value).
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{0}")]
-pub struct ProbeError(pub String);
-
-impl From<String> for ProbeError {
-    fn from(message: String) -> Self {
-        Self(message)
-    }
+crate::message_error! {
+    /// Why a TLS endpoint gave no certificate (a short reason, used as a label value).
+    ProbeError
 }
-
-impl From<&str> for ProbeError {
-    fn from(message: &str) -> Self {
-        Self(message.to_owned())
-    }
-}
-
-impl From<ProbeError> for String {
-    fn from(e: ProbeError) -> Self {
-        e.0
-    }
-}
-
-
 
 // === configuration ===
 

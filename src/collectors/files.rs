@@ -27,7 +27,6 @@ use crate::metrics::MetricDesc;
 use crate::config::check::{glob_problem, unique_names, ConfigError, Problems};
 use crate::metrics::{labels, Batch};
 
-
 // === configuration ===
 
 /// The documented defaults of this collector's section (part of `centinela defaults`).
@@ -319,10 +318,9 @@ impl Collector for FilesCollector {
     fn plan(
         section: &Self::Section,
         schedule: &Schedule,
-        shared: &Shared,
+        _shared: &Shared,
         problems: &mut Problems,
     ) -> Option<(Self, Duration)> {
-        let _ = shared;
         check(section, problems);
         let interval = every::<Self>(problems, schedule);
         (!section.stale.is_empty() || !section.logs.is_empty())

@@ -16,7 +16,6 @@ use super::{every, CollectError, Collector, Schedule, Shared};
 use crate::config::check::Problems;
 use crate::metrics::{labels, Batch, Labels, MetricDesc};
 
-
 // === configuration ===
 
 /// The documented defaults of this collector's section (part of `centinela defaults`).
@@ -328,10 +327,9 @@ impl Collector for HostCollector {
     fn plan(
         section: &Self::Section,
         schedule: &Schedule,
-        shared: &Shared,
+        _shared: &Shared,
         problems: &mut Problems,
     ) -> Option<(Self, Duration)> {
-        let _ = shared;
         let interval = every::<Self>(problems, schedule);
         section.enabled.then(|| (Self::new(section), interval))
     }

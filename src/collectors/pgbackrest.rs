@@ -14,30 +14,10 @@ use crate::config::check::Problems;
 use crate::metrics::MetricDesc;
 use crate::metrics::{labels, Batch};
 
-/// pgBackRest's `info` output that cannot be read.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{0}")]
-pub struct PgBackRestError(pub String);
-
-impl From<String> for PgBackRestError {
-    fn from(message: String) -> Self {
-        Self(message)
-    }
+crate::message_error! {
+    /// pgBackRest's `info` output that cannot be read.
+    PgBackRestError
 }
-
-impl From<&str> for PgBackRestError {
-    fn from(message: &str) -> Self {
-        Self(message.to_owned())
-    }
-}
-
-impl From<PgBackRestError> for String {
-    fn from(e: PgBackRestError) -> Self {
-        e.0
-    }
-}
-
-
 
 // === configuration ===
 
@@ -165,10 +145,9 @@ impl Collector for PgBackRestCollector {
     fn plan(
         section: &Self::Section,
         schedule: &Schedule,
-        shared: &Shared,
+        _shared: &Shared,
         problems: &mut Problems,
     ) -> Option<(Self, Duration)> {
-        let _ = shared;
         let interval = every::<Self>(problems, schedule);
         section.enabled.then(|| (Self::new(section), interval))
     }

@@ -12,7 +12,6 @@ use crate::metrics::MetricDesc;
 use crate::config::check::{unique_names, ConfigError, Problems};
 use crate::metrics::{labels, Batch};
 
-
 // === configuration ===
 
 /// The documented defaults of this collector's section (part of `centinela defaults`).
@@ -102,10 +101,9 @@ impl Collector for ProbesCollector {
     fn plan(
         section: &Self::Section,
         schedule: &Schedule,
-        shared: &Shared,
+        _shared: &Shared,
         problems: &mut Problems,
     ) -> Option<(Self, Duration)> {
-        let _ = shared;
         check(section, problems);
         let interval = every::<Self>(problems, schedule);
         if section.is_empty() {

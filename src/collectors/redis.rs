@@ -20,7 +20,6 @@ use crate::metrics::MetricDesc;
 use crate::config::check::{secret, ConfigError, Problems};
 use crate::metrics::{labels, Batch};
 
-
 // === configuration ===
 
 /// The documented defaults of this collector's section (part of `centinela defaults`).
@@ -314,10 +313,9 @@ impl Collector for RedisCollector {
     fn plan(
         section: &Self::Section,
         schedule: &Schedule,
-        shared: &Shared,
+        _shared: &Shared,
         problems: &mut Problems,
     ) -> Option<(Self, Duration)> {
-        let _ = shared;
         let url = check(section, problems);
         let interval = every::<Self>(problems, schedule);
         url.map(|url| (Self::new(section, url), interval))

@@ -19,30 +19,10 @@ use crate::metrics::MetricDesc;
 use crate::metrics::{labels, Batch, Family, Labels, MetricKind, Sample};
 use crate::time::unix_seconds;
 
-/// A textfile line that `node_exporter`'s parser would refuse (the text names the line).
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{0}")]
-pub struct TextfileError(pub String);
-
-impl From<String> for TextfileError {
-    fn from(message: String) -> Self {
-        Self(message)
-    }
+crate::message_error! {
+    /// A textfile line that `node_exporter`'s parser would refuse (the text names the line).
+    TextfileError
 }
-
-impl From<&str> for TextfileError {
-    fn from(message: &str) -> Self {
-        Self(message.to_owned())
-    }
-}
-
-impl From<TextfileError> for String {
-    fn from(e: TextfileError) -> Self {
-        e.0
-    }
-}
-
-
 
 // === configuration ===
 
@@ -278,10 +258,9 @@ impl Collector for TextfileCollector {
     fn plan(
         section: &Self::Section,
         schedule: &Schedule,
-        shared: &Shared,
+        _shared: &Shared,
         problems: &mut Problems,
     ) -> Option<(Self, Duration)> {
-        let _ = shared;
         let interval = every::<Self>(problems, schedule);
         let dir = section.directory.as_ref()?;
         Some((Self::new(dir.clone()), interval))

@@ -6,27 +6,9 @@ use std::path::Path;
 
 use secrecy::{ExposeSecret as _, SecretString};
 
-/// Why a value is refused; never quotes a secret.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{0}")]
-pub struct Invalid(pub String);
-
-impl From<String> for Invalid {
-    fn from(message: String) -> Self {
-        Self(message)
-    }
-}
-
-impl From<&str> for Invalid {
-    fn from(message: &str) -> Self {
-        Self(message.to_owned())
-    }
-}
-
-impl From<Invalid> for String {
-    fn from(e: Invalid) -> Self {
-        e.0
-    }
+crate::message_error! {
+    /// Why a value is refused; never quotes a secret.
+    Invalid
 }
 
 /// One configuration problem, with the key path it concerns.

@@ -17,27 +17,9 @@ pub use labels::LabelSet;
 pub use storage::{History, Retention, Storage};
 pub use value::{Sample, Value};
 
-/// A PromQL expression that does not parse, or uses what the evaluator does not implement.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{0}")]
-pub struct ParseError(pub String);
-
-impl From<String> for ParseError {
-    fn from(message: String) -> Self {
-        Self(message)
-    }
-}
-
-impl From<&str> for ParseError {
-    fn from(message: &str) -> Self {
-        Self(message.to_owned())
-    }
-}
-
-impl From<ParseError> for String {
-    fn from(e: ParseError) -> Self {
-        e.0
-    }
+crate::message_error! {
+    /// A PromQL expression that does not parse, or uses what the evaluator does not implement.
+    ParseError
 }
 
 /// Parses `expr` and checks every construct in it is supported.

@@ -28,27 +28,9 @@ use crate::config::AlertingConfig;
 use crate::metrics::{catalog, labels, Batch};
 use crate::time::system_time_ms;
 
-/// The HTTP client for deliveries cannot be built.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{0}")]
-pub struct ClientError(pub String);
-
-impl From<String> for ClientError {
-    fn from(message: String) -> Self {
-        Self(message)
-    }
-}
-
-impl From<&str> for ClientError {
-    fn from(message: &str) -> Self {
-        Self(message.to_owned())
-    }
-}
-
-impl From<ClientError> for String {
-    fn from(e: ClientError) -> Self {
-        e.0
-    }
+crate::message_error! {
+    /// The HTTP client for deliveries cannot be built.
+    ClientError
 }
 
 /// Where and how a worker delivers (the secrets live here only).

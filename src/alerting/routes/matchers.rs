@@ -9,27 +9,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::promql::LabelSet;
 
-/// A matcher that does not parse (the text quotes it).
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{0}")]
-pub struct MatcherError(pub String);
-
-impl From<String> for MatcherError {
-    fn from(message: String) -> Self {
-        Self(message)
-    }
-}
-
-impl From<&str> for MatcherError {
-    fn from(message: &str) -> Self {
-        Self(message.to_owned())
-    }
-}
-
-impl From<MatcherError> for String {
-    fn from(e: MatcherError) -> Self {
-        e.0
-    }
+crate::message_error! {
+    /// A matcher that does not parse (the text quotes it).
+    MatcherError
 }
 
 /// A matcher's operator.

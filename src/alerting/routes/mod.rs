@@ -21,32 +21,14 @@ pub use mute::Muted;
 use mute::{Inhibit, MuteCheck};
 use silence::Silence;
 
-/// A route or inhibition rule that cannot be built (the text names its key).
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{0}")]
-pub struct RouteError(pub String);
-
-impl From<String> for RouteError {
-    fn from(message: String) -> Self {
-        Self(message)
-    }
-}
-
-impl From<&str> for RouteError {
-    fn from(message: &str) -> Self {
-        Self(message.to_owned())
-    }
+crate::message_error! {
+    /// A route or inhibition rule that cannot be built (the text names its key).
+    RouteError
 }
 
 impl From<MatcherError> for RouteError {
     fn from(e: MatcherError) -> Self {
         Self(e.0)
-    }
-}
-
-impl From<RouteError> for String {
-    fn from(e: RouteError) -> Self {
-        e.0
     }
 }
 

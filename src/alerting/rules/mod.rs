@@ -16,27 +16,9 @@ use crate::promql::labels::METRIC_NAME;
 use crate::promql::{History, LabelSet, Value};
 use template::{Data, Template};
 
-/// Why a rule, a duration in a rule file, or a rule's evaluation is refused.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{0}")]
-pub struct InvalidRule(pub String);
-
-impl From<String> for InvalidRule {
-    fn from(message: String) -> Self {
-        Self(message)
-    }
-}
-
-impl From<&str> for InvalidRule {
-    fn from(message: &str) -> Self {
-        Self(message.to_owned())
-    }
-}
-
-impl From<InvalidRule> for String {
-    fn from(e: InvalidRule) -> Self {
-        e.0
-    }
+crate::message_error! {
+    /// Why a rule, a duration in a rule file, or a rule's evaluation is refused.
+    InvalidRule
 }
 
 /// How long a resolved alert is kept (and re-sent), as Prometheus does.

@@ -9,27 +9,9 @@ use crate::promql::gofmt::{
 };
 use crate::promql::LabelSet;
 
-/// A template that does not parse, or fails to render (the text says where).
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{0}")]
-pub struct TemplateError(pub String);
-
-impl From<String> for TemplateError {
-    fn from(message: String) -> Self {
-        Self(message)
-    }
-}
-
-impl From<&str> for TemplateError {
-    fn from(message: &str) -> Self {
-        Self(message.to_owned())
-    }
-}
-
-impl From<TemplateError> for String {
-    fn from(e: TemplateError) -> Self {
-        e.0
-    }
+crate::message_error! {
+    /// A template that does not parse, or fails to render (the text says where).
+    TemplateError
 }
 
 #[derive(Clone, Debug, PartialEq)]

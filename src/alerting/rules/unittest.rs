@@ -13,32 +13,14 @@ use crate::promql::labels::METRIC_NAME;
 use crate::promql::storage::stale_marker;
 use crate::promql::{History, LabelSet, Value};
 
-/// A rule unit-test file that cannot be read, parsed or run (the text says which part).
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{0}")]
-pub struct UnitTestError(pub String);
-
-impl From<String> for UnitTestError {
-    fn from(message: String) -> Self {
-        Self(message)
-    }
-}
-
-impl From<&str> for UnitTestError {
-    fn from(message: &str) -> Self {
-        Self(message.to_owned())
-    }
+crate::message_error! {
+    /// A rule unit-test file that cannot be read, parsed or run (the text says which part).
+    UnitTestError
 }
 
 impl From<super::InvalidRule> for UnitTestError {
     fn from(e: super::InvalidRule) -> Self {
         Self(e.0)
-    }
-}
-
-impl From<UnitTestError> for String {
-    fn from(e: UnitTestError) -> Self {
-        e.0
     }
 }
 

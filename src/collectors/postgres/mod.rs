@@ -27,7 +27,6 @@ use crate::metrics::{labels, Batch};
 pub use pool::{PgConnections, PgSession};
 pub use tables::TablesCollector;
 
-
 // === configuration ===
 
 /// The documented defaults of this collector's section (part of `centinela defaults`).
@@ -467,11 +466,10 @@ impl Collector for PostgresCollector {
 
     fn plan(
         section: &Self::Section,
-        schedule: &Schedule,
+        _schedule: &Schedule,
         shared: &Shared,
-        problems: &mut Problems,
+        _problems: &mut Problems,
     ) -> Option<(Self, Duration)> {
-        let _ = (schedule, problems);
         let pg = shared.pg.as_ref()?;
         Some((Self::new(Arc::clone(pg), section), section.interval))
     }

@@ -452,11 +452,10 @@ impl Collector for TablesCollector {
 
     fn plan(
         section: &Self::Section,
-        schedule: &Schedule,
+        _schedule: &Schedule,
         shared: &Shared,
-        problems: &mut Problems,
+        _problems: &mut Problems,
     ) -> Option<(Self, Duration)> {
-        let _ = (schedule, problems);
         let pg = shared.pg.as_ref()?;
         Some((Self::new(Arc::clone(pg), section), section.slow_interval))
     }
