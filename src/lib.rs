@@ -41,5 +41,6 @@ pub mod metrics;
 pub mod promql;
 pub mod snapshot;
 pub mod supervisor;
+pub mod sync;
 pub mod telemetry;
 pub mod time;

@@ -4,7 +4,7 @@
 //! read. A scrape never waits for a collector: it reads the last published entry.
 
 use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex, OnceLock, PoisonError};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, SystemTime};
 
 use arc_swap::ArcSwap;
@@ -159,29 +159,21 @@ impl Snapshot {
 
     /// A supervised task exists (its restart count starts at 0).
     pub fn register_task(&self, task: &str) {
-        self.restarts
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
+        crate::sync::lock(&self.restarts)
             .entry(task.to_owned())
             .or_insert(0);
     }
 
     /// A supervised task ended or panicked and was restarted (or the process stops).
     pub fn count_restart(&self, task: &str) {
-        *self
-            .restarts
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
+        *crate::sync::lock(&self.restarts)
             .entry(task.to_owned())
             .or_insert(0) += 1;
     }
 
     /// Restarts per supervised task.
     pub fn restarts(&self) -> BTreeMap<String, u64> {
-        self.restarts
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone()
+        crate::sync::lock(&self.restarts).clone()
     }
 
     /// The alerting engine's own metrics, replacing its last ones.

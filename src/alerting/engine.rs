@@ -12,7 +12,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::model::{AlertRecord, ReceiverSpec, Severity};
 use super::notify::{self, Stats};
-use super::outbox::Store;
+use super::outbox::{Store, StoreError};
 use super::routes::{Dispatcher, Muted};
 use super::rules::template::Template;
 use super::rules::{AlertState, Context, RuleKind, RuleSet};
@@ -190,7 +190,7 @@ impl Engine {
     }
 
     /// The alert states, to persist (JSON).
-    pub fn export_state(&self) -> String {
+    pub fn export_state(&self) -> Result<String, serde_json::Error> {
         let mut saved = Vec::new();
         for g in &self.rules.groups {
             for r in &g.rules {
@@ -214,7 +214,7 @@ impl Engine {
                 }
             }
         }
-        serde_json::to_string(&saved).unwrap_or_else(|_| "[]".into())
+        serde_json::to_string(&saved)
     }
 
     /// Puts saved alert states back, so `for` is not restarted and firing alerts are not
@@ -503,14 +503,22 @@ impl Delivery {
             .flat_map(|n| notify::render(&self.specs, n, &self.external_url))
             .collect();
         if let Some(store) = &self.store {
-            let state = serde_json::to_string(&self.dispatcher.state).unwrap_or_default();
-            let saved = store
-                .commit(
-                    &[("alerts", engine.export_state()), ("dispatch", state)],
-                    &messages,
-                    now,
-                )
-                .await;
+            // Nothing is saved rather than an empty state: a failed pass is redone.
+            let saved = match (
+                engine.export_state(),
+                serde_json::to_string(&self.dispatcher.state),
+            ) {
+                (Ok(alerts), Ok(dispatch)) => {
+                    store
+                        .commit(
+                            &[("alerts", alerts), ("dispatch", dispatch)],
+                            &messages,
+                            now,
+                        )
+                        .await
+                }
+                (Err(e), _) | (_, Err(e)) => Err(StoreError::Encode(e.to_string())),
+            };
             if let Err(e) = saved {
                 tracing::error!(error = %e, "Cannot write alert state and notifications; retrying at the next evaluation.");
                 self.dispatcher.state = before;

@@ -252,12 +252,7 @@ impl CertsCollector {
             .iter()
             .filter_map(|der| cert_info(der).ok())
             .collect();
-        let failure = verifier
-            .outcome
-            .lock()
-            .ok()
-            .and_then(|o| o.clone())
-            .flatten();
+        let failure = crate::sync::lock(&verifier.outcome).clone().flatten();
         Ok(Some((chain, failure)))
     }
 }
@@ -461,9 +456,7 @@ impl ServerCertVerifier for RecordingVerifier {
                 .err()
                 .map(|e| tls_reason(&format!("{e} {e:?}"))),
         };
-        if let Ok(mut o) = self.outcome.lock() {
-            *o = Some(failure);
-        }
+        *crate::sync::lock(&self.outcome) = Some(failure);
         Ok(ServerCertVerified::assertion())
     }
 

@@ -350,9 +350,7 @@ impl Collector for FilesCollector {
                     );
                 }
             }
-            let mut logs = logs
-                .lock()
-                .map_err(|_| CollectError::Io("log state poisoned".into()))?;
+            let mut logs = crate::sync::lock(&logs);
             let today = chrono::Local::now();
             for (_, tail) in logs.iter_mut() {
                 tail.poll(today);

@@ -187,7 +187,7 @@ impl HostCollector {
     /// statvfs off the async runtime, bounded by `statvfs_timeout`.
     async fn statvfs(&self, mountpoint: String) -> Result<FsStats, &'static str> {
         {
-            let mut hung = self.hung.lock().map_err(|_| "internal")?;
+            let mut hung = crate::sync::lock(&self.hung);
             if hung.contains(&mountpoint) {
                 return Err("timeout");
             }
@@ -196,9 +196,7 @@ impl HostCollector {
         let hung = Arc::clone(&self.hung);
         let task = tokio::task::spawn_blocking(move || {
             let result = nix::sys::statvfs::statvfs(mountpoint.as_str());
-            if let Ok(mut h) = hung.lock() {
-                h.remove(&mountpoint);
-            }
+            crate::sync::lock(&hung).remove(&mountpoint);
             result
         });
         match tokio::time::timeout(self.statvfs_timeout, task).await {
@@ -235,11 +233,7 @@ impl HostCollector {
         }
         let idle = t.idle + t.iowait.unwrap_or(0);
         let busy = total - idle;
-        let previous = self
-            .previous_cpu
-            .lock()
-            .ok()
-            .and_then(|mut p| p.replace((busy, total)));
+        let previous = crate::sync::lock(&self.previous_cpu).replace((busy, total));
         if let Some(ratio) = previous.and_then(|(pb, pt)| utilization(pb, pt, busy, total)) {
             b.set(&CPU_UTIL, ratio);
         }

@@ -181,12 +181,8 @@ impl RedisCollector {
     }
 
     async fn connection(&self, db: u32) -> Result<MultiplexedConnection, RedisError> {
-        if let Some(c) = self
-            .connections
-            .lock()
-            .ok()
-            .and_then(|c| c.get(&db).cloned())
-        {
+        let known = crate::sync::lock(&self.connections).get(&db).cloned();
+        if let Some(c) = known {
             return Ok(c);
         }
         let mut url = reqwest::Url::parse(self.url.expose_secret())
@@ -198,9 +194,7 @@ impl RedisCollector {
             .await
             .map_err(|_| RedisError::Timeout(self.timeout))?
             .map_err(|e| RedisError::Connect(e.to_string()))?;
-        if let Ok(mut c) = self.connections.lock() {
-            c.insert(db, conn.clone());
-        }
+        crate::sync::lock(&self.connections).insert(db, conn.clone());
         Ok(conn)
     }
 
@@ -326,9 +320,7 @@ impl Collector for RedisCollector {
             Ok(b) => Ok(b),
             Err(e) => {
                 // A broken connection is not reused; the next run connects afresh.
-                if let Ok(mut c) = self.connections.lock() {
-                    c.clear();
-                }
+                crate::sync::lock(&self.connections).clear();
                 Err(CollectError::Redis(e))
             }
         }

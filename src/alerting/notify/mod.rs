@@ -26,6 +26,7 @@ use crate::config::check::{
 };
 use crate::config::AlertingConfig;
 use crate::metrics::{catalog, labels, Batch};
+use crate::sync::lock;
 use crate::time::system_time_ms;
 
 crate::message_error! {
@@ -465,18 +466,16 @@ impl Stats {
     }
 
     fn count(&self, ep: &Endpoint, outcome: &'static str) {
-        if let Ok(mut s) = self.inner.lock() {
-            *s.outcomes
-                .entry((ep.receiver.clone(), ep.integration.as_str(), outcome))
-                .or_default() += 1;
-        }
+        *lock(&self.inner)
+            .outcomes
+            .entry((ep.receiver.clone(), ep.integration.as_str(), outcome))
+            .or_default() += 1;
     }
 
     fn latency(&self, ep: &Endpoint, seconds: f64) {
-        if let Ok(mut s) = self.inner.lock() {
-            s.latency
-                .insert((ep.receiver.clone(), ep.integration.as_str()), seconds);
-        }
+        lock(&self.inner)
+            .latency
+            .insert((ep.receiver.clone(), ep.integration.as_str()), seconds);
     }
 
     /// The delivery metrics: outcomes, last latency, and each queue's depth and oldest
@@ -529,7 +528,7 @@ impl Stats {
 
     /// A copy of the counters.
     pub fn snapshot(&self) -> StatsInner {
-        self.inner.lock().map(|s| s.clone()).unwrap_or_default()
+        lock(&self.inner).clone()
     }
 }
 

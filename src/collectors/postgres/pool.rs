@@ -15,6 +15,7 @@ use sqlx::Connection as _;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use super::PgError;
+use crate::sync::lock;
 
 /// Shortest and longest wait before connecting again after a failure.
 const BACKOFF_MIN: Duration = Duration::from_secs(1);
@@ -54,9 +55,7 @@ impl PgSession<'_> {
     /// database is closed politely (Terminate), so the server does not log a lost client.
     pub async fn release(self) {
         if self.home {
-            if let Ok(mut slot) = self.owner.idle.lock() {
-                *slot = Some((self.conn, self.permit));
-            }
+            *lock(&self.owner.idle) = Some((self.conn, self.permit));
         } else {
             let _closed = tokio::time::timeout(Duration::from_secs(1), self.conn.close()).await;
         }
@@ -84,7 +83,7 @@ impl PgConnections {
 
     /// A session to the home database, reusing the idle one if it still answers.
     pub async fn home(&self) -> Result<PgSession<'_>, PgError> {
-        let idle = self.idle.lock().ok().and_then(|mut s| s.take());
+        let idle = lock(&self.idle).take();
         if let Some((mut conn, permit)) = idle {
             if conn.ping().await.is_ok() {
                 return Ok(PgSession {
@@ -134,7 +133,7 @@ impl PgConnections {
         if let Ok(p) = Arc::clone(&self.permits).try_acquire_owned() {
             return Ok(p);
         }
-        let idle = self.idle.lock().ok().and_then(|mut s| s.take());
+        let idle = lock(&self.idle).take();
         if let Some((conn, permit)) = idle {
             // Close politely; the outcome does not matter, the slot is reused either way.
             let _closed = tokio::time::timeout(Duration::from_secs(1), conn.close()).await;
@@ -156,7 +155,7 @@ impl PgConnections {
                 .await
                 .map_err(|_| PgError::ConnectTimeout(self.connect_timeout))
                 .and_then(|r| r.map_err(|e| PgError::connect(&e)));
-        let mut all = self.backoff.lock().map_err(|_| PgError::Closed)?;
+        let mut all = lock(&self.backoff);
         match &result {
             Ok(_) => {
                 all.remove(key);
@@ -173,7 +172,7 @@ impl PgConnections {
     }
 
     fn backoff_remaining(&self, key: &str) -> Option<(Duration, String)> {
-        let all = self.backoff.lock().ok()?;
+        let all = lock(&self.backoff);
         let b = all.get(key)?;
         let wait = b.retry_at?.checked_duration_since(Instant::now())?;
         Some((wait, b.last_error.clone().unwrap_or_default()))
