@@ -193,9 +193,15 @@ async fn firing_then_resolved_reaches_pagerduty_and_slack_with_exact_payloads() 
     );
     assert_eq!(slack[1]["attachments"][0]["color"], "#2EB67D");
 
+    // The queue depth is read at each evaluation: the one after Slack's answer can still
+    // count the message the worker is about to delete, so wait for an empty queue too.
     let m = app
-        .wait_metrics(Duration::from_secs(5), "sent counters", |m| {
+        .wait_metrics(Duration::from_secs(5), "sent counters, empty queue", |m| {
             outcomes(m, "oncall", "sent") == Some(2.0)
+                && m.get(
+                    "centinela_notification_queue_depth",
+                    &[("receiver", "chat")],
+                ) == Some(0.0)
         })
         .await;
     assert_eq!(outcomes(&m, "chat", "rejected"), Some(0.0));
