@@ -158,8 +158,25 @@ fn check_name(name: &str) -> Result<(), TextfileError> {
     }
 }
 
+/// `# HELP` text unescaped in one pass: `\\` is a backslash and `\n` a newline, so an
+/// escaped backslash followed by `n` stays a backslash and an `n`.
 fn unescape_help(s: &str) -> String {
-    s.replace("\\n", "\n").replace("\\\\", "\\")
+    let mut out = String::with_capacity(s.len());
+    let mut chars = s.chars();
+    while let Some(c) = chars.next() {
+        match (c, chars.clone().next()) {
+            ('\\', Some('n')) => {
+                out.push('\n');
+                chars.next();
+            }
+            ('\\', Some('\\')) => {
+                out.push('\\');
+                chars.next();
+            }
+            _ => out.push(c),
+        }
+    }
+    out
 }
 
 type Parsed = (String, Vec<(String, String)>, f64);
@@ -340,6 +357,14 @@ impl Collector for TextfileCollector {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn help_text_is_unescaped_in_one_pass() {
+        assert_eq!(unescape_help(r"a\nb"), "a\nb");
+        assert_eq!(unescape_help(r"C:\\new"), r"C:\new");
+        assert_eq!(unescape_help(r"x\\\n"), "x\\\n");
+        assert_eq!(unescape_help(r"trailing\"), r"trailing\");
+    }
 
     #[test]
     fn parses_typed_families_and_labels() {
