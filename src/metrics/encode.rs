@@ -188,6 +188,26 @@ mod tests {
     }
 
     #[test]
+    fn openmetrics_exact_output() {
+        // OpenMetrics 1.0: help escapes `"` too; a counter family drops `_total`, which its
+        // sample keeps; untyped is `unknown`. `# EOF` is added once, after every batch.
+        let out = encode(&batch(), Format::OpenMetrics);
+        assert_eq!(
+            out,
+            "# HELP demo_size_bytes Size with a \\\\ backslash\\nand newline.\n\
+             # TYPE demo_size_bytes gauge\n\
+             demo_size_bytes{datname=\"a\\\"b\\\\c\\nd\"} 1536\n\
+             demo_size_bytes{datname=\"plain\"} 0.25\n\
+             # HELP demo_errors Errors \\\"quoted\\\".\n\
+             # TYPE demo_errors counter\n\
+             demo_errors_total 3\n\
+             # HELP demo_locks_count Locks.\n\
+             # TYPE demo_locks_count unknown\n\
+             demo_locks_count NaN\n"
+        );
+    }
+
+    #[test]
     fn openmetrics_names_counters_without_total_and_untyped_as_unknown() {
         let out = encode(&batch(), Format::OpenMetrics);
         assert!(out.contains("# TYPE demo_errors counter\ndemo_errors_total 3\n"));

@@ -99,11 +99,14 @@ pub struct Batch {
 impl Batch {
     /// Adds a sample to the family of `desc`, creating the family on first use.
     pub fn push(&mut self, desc: &'static MetricDesc, labels: Labels, value: f64) {
-        debug_assert_eq!(
-            labels.len(),
-            desc.labels.len(),
-            "label count of {} does not match its descriptor",
-            desc.name
+        debug_assert!(
+            labels
+                .iter()
+                .map(|(k, _)| k.as_ref())
+                .eq(desc.labels.iter().copied()),
+            "labels of {} do not match its descriptor {:?}",
+            desc.name,
+            desc.labels
         );
         let sample = Sample { labels, value };
         // Collectors add families in runs, so the last family is almost always the match.
