@@ -60,6 +60,11 @@ const ONLY_WHEN: &[(&str, &str)] = &[
         "a stale-files directory that cannot be read",
     ),
     ("pg_replication_lag_seconds", "a replica"),
+    ("pg_stat_wal_receiver_streaming", "a replica"),
+    (
+        "pg_stat_wal_receiver_last_msg_receipt_time",
+        "a replica with a WAL receiver",
+    ),
     ("pg_replication_slots_active", "a replication slot"),
     ("pg_replication_slots_pg_wal_lsn_diff", "a replication slot"),
     (

@@ -491,3 +491,71 @@ fn now() -> f64 {
         .unwrap()
         .as_secs_f64()
 }
+
+/// A replica reads lag 0 only while its WAL receiver streams and has replayed what it
+/// received. With the primary stopped, "received = replayed" stays true, but the receiver
+/// is gone: the lag must grow and the receiver must read as not streaming.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replica_lag_grows_and_the_receiver_reads_down_when_the_primary_stops() {
+    let primary = PgCluster::start();
+    let replica = primary.replica().await;
+    primary
+        .exec(
+            "postgres",
+            "CREATE TABLE t (id int); INSERT INTO t VALUES (1)",
+        )
+        .await;
+    let app = App::start(&test_config(&replica.dsn("postgres"), "")).await;
+    let m = app
+        .wait_metrics(WAIT, "a streaming, caught-up replica", |m| {
+            m.get("pg_stat_wal_receiver_streaming", &[]) == Some(1.0)
+                && m.get("pg_replication_lag_seconds", &[]) == Some(0.0)
+        })
+        .await;
+    assert_eq!(m.get("pg_replication_is_replica", &[]), Some(1.0));
+    let last_msg = m
+        .get("pg_stat_wal_receiver_last_msg_receipt_time", &[])
+        .expect("time of the primary's last message");
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs_f64();
+    assert!(
+        (now - last_msg).abs() < 60.0,
+        "last message {last_msg}, now {now}"
+    );
+
+    primary.stop();
+    let stopped = Instant::now();
+    let m = app
+        .wait_metrics(
+            Duration::from_secs(10),
+            "the receiver down and a lag",
+            |m| {
+                m.get("pg_stat_wal_receiver_streaming", &[]) == Some(0.0)
+                    && m.get("pg_replication_lag_seconds", &[])
+                        .is_some_and(|l| l > 0.0)
+            },
+        )
+        .await;
+    let first = m.get("pg_replication_lag_seconds", &[]).unwrap();
+    // Intervals are 1 s in tests: the change shows within two of them.
+    assert!(
+        stopped.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        stopped.elapsed()
+    );
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let later = app
+        .metrics()
+        .await
+        .get("pg_replication_lag_seconds", &[])
+        .unwrap();
+    assert!(later >= first + 2.0, "the lag grows: {first} then {later}");
+    assert_eq!(
+        app.metrics().await.get("pg_up", &[]),
+        Some(1.0),
+        "the replica itself is up"
+    );
+    app.stop().await;
+}

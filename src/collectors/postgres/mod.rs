@@ -160,7 +160,11 @@ crate::metrics! {
     PG_IS_REPLICA: "pg_replication_is_replica", Gauge, [],
         "1 if the server is in recovery (a replica), 0 on a primary.";
     PG_REPLICATION_LAG: "pg_replication_lag_seconds", Gauge, [],
-        "On a replica: seconds since the last replayed transaction, 0 when replay has caught up with what was received. Absent on a primary.";
+        "On a replica: seconds since the last replayed transaction; 0 only while the WAL receiver streams and replay has caught up with what it received. Absent on a primary.";
+    PG_WAL_RECEIVER_STREAMING: "pg_stat_wal_receiver_streaming", Gauge, [],
+        "On a replica: 1 while its WAL receiver streams from the primary, 0 when it does not (primary stopped or unreachable). Absent on a primary.";
+    PG_WAL_RECEIVER_LAST_MSG: "pg_stat_wal_receiver_last_msg_receipt_time", Gauge, [],
+        "On a replica: when the last message from the primary arrived (Unix seconds). Absent without a WAL receiver.";
     PG_MAX_CONNECTIONS: "pg_settings_max_connections", Gauge, [],
         "The server's max_connections setting.";
     PG_SUPERUSER_RESERVED: "pg_settings_superuser_reserved_connections", Gauge, [],
@@ -344,8 +348,8 @@ impl PostgresCollector {
 
     async fn read(&self, conn: &mut PgConnection) -> Result<Batch, PgError> {
         let mut b = Batch::default();
-        type Identity = (i32, String, f64, bool, f64, f64, f64, Option<f64>);
-        let (_num, version, start, replica, max_conn, reserved, freeze, lag): Identity =
+        type Identity = (i32, String, f64, bool, f64, f64, f64);
+        let (_num, version, start, replica, max_conn, reserved, freeze): Identity =
             sqlx::query_as(queries::IDENTITY)
                 .fetch_one(&mut *conn)
                 .await
@@ -359,7 +363,16 @@ impl PostgresCollector {
         );
         b.set(&PG_START_TIME, start);
         b.set(&PG_IS_REPLICA, if replica { 1.0 } else { 0.0 });
-        if let Some(lag) = lag {
+        if replica {
+            let (streaming, last_msg, lag): (bool, Option<f64>, f64) =
+                sqlx::query_as(queries::WAL_RECEIVER)
+                    .fetch_one(&mut *conn)
+                    .await
+                    .map_err(|e| PgError::query("wal_receiver", &e))?;
+            b.set(&PG_WAL_RECEIVER_STREAMING, if streaming { 1.0 } else { 0.0 });
+            if let Some(t) = last_msg {
+                b.set(&PG_WAL_RECEIVER_LAST_MSG, t);
+            }
             b.set(&PG_REPLICATION_LAG, lag);
         }
         b.set(&PG_MAX_CONNECTIONS, max_conn);

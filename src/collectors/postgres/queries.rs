@@ -12,12 +12,23 @@ SELECT current_setting('server_version_num')::int4,
        pg_is_in_recovery(),
        current_setting('max_connections')::float8,
        current_setting('superuser_reserved_connections')::float8,
-       current_setting('autovacuum_freeze_max_age')::float8,
-       CASE WHEN pg_is_in_recovery() THEN
-         CASE WHEN pg_last_wal_receive_lsn() = pg_last_wal_replay_lsn() THEN 0::float8
-              ELSE greatest(0, extract(epoch FROM now() - pg_last_xact_replay_timestamp()))::float8
-         END
-       END";
+       current_setting('autovacuum_freeze_max_age')::float8";
+
+/// On a replica: whether the WAL receiver streams, when the primary last spoke, and the
+/// lag. The lag is 0 only while the receiver streams and replay has caught up with what it
+/// received: with the receiver gone (primary stopped or unreachable), "received =
+/// replayed" is always true and would read as no lag, so the lag is then the time since
+/// the last replayed transaction (or since the server started, if none was replayed).
+pub const WAL_RECEIVER: &str = "
+SELECT coalesce(r.status = 'streaming', false),
+       extract(epoch FROM r.last_msg_receipt_time)::float8,
+       CASE WHEN coalesce(r.status = 'streaming', false)
+                 AND pg_last_wal_receive_lsn() = pg_last_wal_replay_lsn() THEN 0::float8
+            ELSE greatest(0, extract(epoch FROM now() - coalesce(pg_last_xact_replay_timestamp(),
+                                                                 pg_postmaster_start_time())))::float8
+       END
+FROM (SELECT 1) AS one
+LEFT JOIN pg_stat_wal_receiver r ON true";
 
 /// Backends per database and state, zeros included (as `postgres_exporter` does, so a state
 /// that empties shows 0 rather than disappearing).

@@ -264,6 +264,63 @@ impl PgCluster {
         self.start_server();
     }
 
+    /// A streaming replica of this cluster, on its own port, through a physical slot. Without
+    /// `pg_basebackup` (not every server build has it) the replica is a copy of this
+    /// cluster's cleanly stopped data directory with `standby.signal` and the primary's
+    /// address; this cluster is restarted.
+    pub async fn replica(&self) -> PgCluster {
+        self.exec(
+            "postgres",
+            "SELECT pg_create_physical_replication_slot('centinela_test')",
+        )
+        .await;
+        self.stop();
+        let inst = installation();
+        let dir = tempfile::Builder::new()
+            .prefix("centinela-pg-replica")
+            .tempdir()
+            .unwrap();
+        inst.own(dir.path());
+        let data = dir.path().join("data");
+        let out = Command::new("cp")
+            .arg("-a")
+            .arg(self.data())
+            .arg(&data)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "copying the primary failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        for stale in ["postmaster.pid", "postmaster.opts"] {
+            let _ = std::fs::remove_file(data.join(stale));
+        }
+        let signal = data.join("standby.signal");
+        std::fs::write(&signal, "").unwrap();
+        inst.own(&signal);
+        let mut auto = std::fs::OpenOptions::new()
+            .append(true)
+            .open(data.join("postgresql.auto.conf"))
+            .unwrap();
+        use std::io::Write as _;
+        writeln!(
+            auto,
+            "primary_conninfo = 'host={} port={} user=postgres application_name=replica'\n\
+             primary_slot_name = 'centinela_test'",
+            self.dir.path().display(),
+            self.port
+        )
+        .unwrap();
+        self.start_server();
+        let replica = PgCluster {
+            dir,
+            port: free_port(),
+        };
+        replica.start_server();
+        replica
+    }
+
     pub fn data_dir(&self) -> PathBuf {
         self.data()
     }
