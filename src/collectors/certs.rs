@@ -99,7 +99,7 @@ pub enum StartTls {
 
 crate::metrics! {
     CERT_NOT_AFTER: "centinela_cert_not_after_timestamp_seconds", Gauge, ["source", "subject_cn", "issuer_cn", "serial"],
-        "When the certificate expires (unix seconds). Source is a file path or an endpoint (host:port; postgres for the server's own).";
+        "When the certificate expires (unix seconds). Source is a file path or an endpoint's host:port (PostgreSQL's own server included).";
     CERT_NOT_BEFORE: "centinela_cert_not_before_timestamp_seconds", Gauge, ["source", "subject_cn", "issuer_cn", "serial"],
         "When the certificate became valid (unix seconds).";
     CERT_VERIFY_OK: "centinela_cert_verify_ok", Gauge, ["source", "reason"],
@@ -413,7 +413,12 @@ fn tls_reason(message: &str) -> String {
         "expired"
     } else if m.contains("not valid yet") || m.contains("notvalidyet") {
         "not_yet_valid"
-    } else if m.contains("unknownissuer") || m.contains("unknown issuer") {
+    } else if m.contains("unknownissuer")
+        || m.contains("unknown issuer")
+        // openssl's default self-signed certificate is a CA certificate, which webpki
+        // refuses as "a CA used as end entity" before it looks for an issuer.
+        || m.contains("causedasendentity")
+    {
         "unknown_issuer"
     } else if m.contains("notvalidforname") || m.contains("not valid for name") {
         "wrong_name"
@@ -521,6 +526,32 @@ pub fn check(config: &CertsConfig, errors: &mut Problems) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn tls_reasons_name_self_signed_certificates_unknown_issuer() {
+        let reason = |e: rustls::Error| tls_reason(&format!("{e} {e:?}"));
+        assert_eq!(
+            reason(rustls::Error::InvalidCertificate(
+                rustls::CertificateError::UnknownIssuer
+            )),
+            "unknown_issuer"
+        );
+        assert_eq!(
+            reason(rustls::Error::InvalidCertificate(rustls::CertificateError::Expired)),
+            "expired"
+        );
+        // What webpki says of openssl's self-signed (CA) certificate.
+        assert_eq!(
+            tls_reason("invalid peer certificate: Other(OtherError(CaUsedAsEndEntity))"),
+            "unknown_issuer"
+        );
+        assert_eq!(
+            reason(rustls::Error::InvalidCertificate(
+                rustls::CertificateError::BadEncoding
+            )),
+            "invalid_certificate"
+        );
+    }
 
     fn cert(cn: &str, days: i64) -> (rcgen::Certificate, rcgen::KeyPair) {
         let mut params = rcgen::CertificateParams::new(vec![cn.to_owned()]).unwrap();

@@ -34,7 +34,9 @@ LEFT JOIN pg_stat_wal_receiver r ON true";
 /// that empties shows 0 rather than disappearing).
 pub const ACTIVITY: &str = "
 SELECT d.datname::text, s.state, count(a.pid)::float8,
-       coalesce(max(extract(epoch FROM now() - a.xact_start)), 0)::float8
+       -- now() is this statement's transaction start, so a transaction that began after
+       -- it would read as negative.
+       greatest(0, coalesce(max(extract(epoch FROM now() - a.xact_start)), 0))::float8
 FROM pg_database d
 CROSS JOIN (VALUES ('active'), ('idle'), ('idle in transaction'),
                    ('idle in transaction (aborted)'), ('fastpath function call'),
