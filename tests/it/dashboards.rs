@@ -80,6 +80,22 @@ const ONLY_WHEN: &[(&str, &str)] = &[
         "a failed archive attempt",
     ),
     (
+        "pg_stat_database_stats_reset",
+        "a database whose statistics were reset",
+    ),
+    (
+        "pg_stat_database_checksum_failures",
+        "data checksums on (initdb --data-checksums)",
+    ),
+    (
+        "pg_stat_database_parallel_workers_to_launch_total",
+        "PostgreSQL 18 or later",
+    ),
+    (
+        "pg_stat_database_parallel_workers_launched_total",
+        "PostgreSQL 18 or later",
+    ),
+    (
         "pg_stat_user_tables_last_autoanalyze",
         "autovacuum having analyzed a table",
     ),

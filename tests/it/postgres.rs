@@ -559,3 +559,88 @@ async fn replica_lag_grows_and_the_receiver_reads_down_when_the_primary_stops() 
     );
     app.stop().await;
 }
+
+/// `pg_stat_database` under `postgres_exporter`'s names: transactions, cache hits and a real
+/// deadlock, per database, with the columns this server's version has.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stat_database_counts_transactions_cache_hits_and_deadlocks() {
+    let pg = PgCluster::start();
+    pg.exec("postgres", "CREATE DATABASE shop").await;
+    pg.exec(
+        "shop",
+        "CREATE TABLE t (id int PRIMARY KEY, v int); INSERT INTO t VALUES (1, 0), (2, 0)",
+    )
+    .await;
+    // A deadlock: each session locks one row, then wants the other's.
+    let mut a = pg.connect("shop").await;
+    let mut b = pg.connect("shop").await;
+    sqlx::raw_sql("BEGIN; UPDATE t SET v = 1 WHERE id = 1")
+        .execute(&mut a)
+        .await
+        .unwrap();
+    sqlx::raw_sql("BEGIN; UPDATE t SET v = 1 WHERE id = 2")
+        .execute(&mut b)
+        .await
+        .unwrap();
+    let first = tokio::spawn(async move {
+        let r = sqlx::query("UPDATE t SET v = 2 WHERE id = 2")
+            .execute(&mut a)
+            .await;
+        let _ = sqlx::query("ROLLBACK").execute(&mut a).await;
+        (r.is_ok(), a)
+    });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let second = sqlx::raw_sql("UPDATE t SET v = 2 WHERE id = 1")
+        .execute(&mut b)
+        .await
+        .is_ok();
+    let _ = sqlx::raw_sql("ROLLBACK").execute(&mut b).await;
+    let (first, a) = first.await.unwrap();
+    assert!(
+        first != second,
+        "exactly one side of the deadlock is cancelled"
+    );
+    drop((a, b));
+
+    let app = App::start(&test_config(&pg.dsn("postgres"), "")).await;
+    let shop = [("datname", "shop")];
+    let m = app
+        .wait_metrics(WAIT, "a deadlock and rollbacks in shop", |m| {
+            m.get("pg_stat_database_deadlocks", &shop) == Some(1.0)
+                && m.get("pg_stat_database_xact_rollback", &shop)
+                    .is_some_and(|v| v >= 2.0)
+        })
+        .await;
+    assert!(m.get("pg_stat_database_xact_commit", &shop).unwrap() >= 2.0);
+    assert!(m.get("pg_stat_database_blks_hit", &shop).unwrap() > 0.0);
+    assert!(m.get("pg_stat_database_tup_inserted", &shop).unwrap() >= 2.0);
+    // centinela's own session to postgres counts as a backend there.
+    assert!(
+        m.get("pg_stat_database_numbackends", &[("datname", "postgres")])
+            .unwrap()
+            >= 1.0
+    );
+    let datid = m
+        .samples
+        .iter()
+        .find(|(n, l, _)| {
+            n == "pg_stat_database_deadlocks"
+                && l.get("datname").map(String::as_str) == Some("shop")
+        })
+        .and_then(|(_, l, _)| l.get("datid").cloned())
+        .expect("a datid label");
+    assert!(datid.parse::<u32>().is_ok(), "datid {datid}");
+    // The server's version (15 here) decides the columns: session statistics from 14 on,
+    // parallel workers from 18 on.
+    assert!(m
+        .get("pg_stat_database_sessions_total", &shop)
+        .is_some_and(|v| v >= 3.0));
+    assert!(m
+        .get("pg_stat_database_parallel_workers_launched_total", &shop)
+        .is_none());
+    // The template databases are excluded as everywhere else.
+    assert!(m
+        .get("pg_stat_database_xact_commit", &[("datname", "template0")])
+        .is_none());
+    app.stop().await;
+}

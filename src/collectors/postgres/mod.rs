@@ -195,6 +195,122 @@ crate::metrics! {
         "1 if the replication slot is in use by a consumer.";
     PG_SLOT_RETAINED: "pg_replication_slots_pg_wal_lsn_diff", Gauge, ["slot_name", "slot_type", "database"],
         "Bytes of WAL the replication slot keeps on disk (current LSN minus the slot's restart LSN).";
+    DB_NUMBACKENDS: "pg_stat_database_numbackends", Gauge, ["datid", "datname"],
+        "Backends connected to the database now.";
+    DB_XACT_COMMIT: "pg_stat_database_xact_commit", Untyped, ["datid", "datname"],
+        "Transactions committed in the database (a counter).";
+    DB_XACT_ROLLBACK: "pg_stat_database_xact_rollback", Untyped, ["datid", "datname"],
+        "Transactions rolled back in the database (a counter).";
+    DB_BLKS_READ: "pg_stat_database_blks_read", Untyped, ["datid", "datname"],
+        "Disk blocks read in the database (a counter).";
+    DB_BLKS_HIT: "pg_stat_database_blks_hit", Untyped, ["datid", "datname"],
+        "Blocks found in PostgreSQL's buffer cache, so no read was needed (a counter).";
+    DB_TUP_RETURNED: "pg_stat_database_tup_returned", Untyped, ["datid", "datname"],
+        "Rows returned by queries in the database (a counter).";
+    DB_TUP_FETCHED: "pg_stat_database_tup_fetched", Untyped, ["datid", "datname"],
+        "Rows fetched by queries in the database (a counter).";
+    DB_TUP_INSERTED: "pg_stat_database_tup_inserted", Untyped, ["datid", "datname"],
+        "Rows inserted in the database (a counter).";
+    DB_TUP_UPDATED: "pg_stat_database_tup_updated", Untyped, ["datid", "datname"],
+        "Rows updated in the database (a counter).";
+    DB_TUP_DELETED: "pg_stat_database_tup_deleted", Untyped, ["datid", "datname"],
+        "Rows deleted in the database (a counter).";
+    DB_CONFLICTS: "pg_stat_database_conflicts", Untyped, ["datid", "datname"],
+        "Queries canceled by conflicts with recovery, on a replica (a counter).";
+    DB_TEMP_FILES: "pg_stat_database_temp_files", Untyped, ["datid", "datname"],
+        "Temporary files created by queries in the database (a counter).";
+    DB_TEMP_BYTES: "pg_stat_database_temp_bytes", Untyped, ["datid", "datname"],
+        "Bytes written to temporary files by queries in the database (a counter).";
+    DB_DEADLOCKS: "pg_stat_database_deadlocks", Untyped, ["datid", "datname"],
+        "Deadlocks detected in the database (a counter).";
+    DB_BLK_READ_TIME: "pg_stat_database_blk_read_time", Untyped, ["datid", "datname"],
+        "Milliseconds spent reading data file blocks (a counter; 0 unless track_io_timing is on).";
+    DB_BLK_WRITE_TIME: "pg_stat_database_blk_write_time", Untyped, ["datid", "datname"],
+        "Milliseconds spent writing data file blocks (a counter; 0 unless track_io_timing is on).";
+    DB_STATS_RESET: "pg_stat_database_stats_reset", Gauge, ["datid", "datname"],
+        "When the database's statistics were last reset (unix seconds); absent if never.";
+    DB_CHECKSUM_FAILURES: "pg_stat_database_checksum_failures", Untyped, ["datid", "datname"],
+        "Data page checksum failures (a counter; absent when data checksums are off). PostgreSQL 12 and later.";
+    DB_ACTIVE_TIME: "pg_stat_database_active_time_seconds_total", Counter, ["datid", "datname"],
+        "Seconds spent executing statements in the database. PostgreSQL 14 and later.";
+    DB_IDLE_IN_XACT_TIME: "pg_stat_database_idle_in_transaction_time_seconds_total", Counter, ["datid", "datname"],
+        "Seconds sessions spent idle in a transaction in the database. PostgreSQL 14 and later.";
+    DB_SESSION_TIME: "pg_stat_database_session_time_seconds_total", Counter, ["datid", "datname"],
+        "Seconds sessions spent connected to the database. PostgreSQL 14 and later.";
+    DB_SESSIONS: "pg_stat_database_sessions_total", Counter, ["datid", "datname"],
+        "Sessions established to the database. PostgreSQL 14 and later.";
+    DB_SESSIONS_ABANDONED: "pg_stat_database_sessions_abandoned_total", Counter, ["datid", "datname"],
+        "Sessions ended because the client went away. PostgreSQL 14 and later.";
+    DB_SESSIONS_FATAL: "pg_stat_database_sessions_fatal_total", Counter, ["datid", "datname"],
+        "Sessions ended by fatal errors. PostgreSQL 14 and later.";
+    DB_SESSIONS_KILLED: "pg_stat_database_sessions_killed_total", Counter, ["datid", "datname"],
+        "Sessions ended by operator intervention. PostgreSQL 14 and later.";
+    DB_PARALLEL_TO_LAUNCH: "pg_stat_database_parallel_workers_to_launch_total", Counter, ["datid", "datname"],
+        "Parallel workers planned to be launched by queries. PostgreSQL 18 and later.";
+    DB_PARALLEL_LAUNCHED: "pg_stat_database_parallel_workers_launched_total", Counter, ["datid", "datname"],
+        "Parallel workers launched by queries. PostgreSQL 18 and later.";
+}
+
+/// One `pg_stat_database` column: its expression, the metric it becomes, and the first
+/// server version (`server_version_num`) that has it. The query is built from the columns
+/// the connected server has, so an older server is never asked for a newer column.
+struct DatabaseColumn {
+    expr: &'static str,
+    desc: &'static MetricDesc,
+    since: i32,
+}
+
+const fn col(expr: &'static str, desc: &'static MetricDesc, since: i32) -> DatabaseColumn {
+    DatabaseColumn { expr, desc, since }
+}
+
+/// Every `pg_stat_database` column centinela reads, oldest first. Names and labels are
+/// `postgres_exporter`'s where it has them; time columns are converted to seconds.
+static DATABASE_COLUMNS: &[DatabaseColumn] = &[
+    col("numbackends", &DB_NUMBACKENDS, 0),
+    col("xact_commit", &DB_XACT_COMMIT, 0),
+    col("xact_rollback", &DB_XACT_ROLLBACK, 0),
+    col("blks_read", &DB_BLKS_READ, 0),
+    col("blks_hit", &DB_BLKS_HIT, 0),
+    col("tup_returned", &DB_TUP_RETURNED, 0),
+    col("tup_fetched", &DB_TUP_FETCHED, 0),
+    col("tup_inserted", &DB_TUP_INSERTED, 0),
+    col("tup_updated", &DB_TUP_UPDATED, 0),
+    col("tup_deleted", &DB_TUP_DELETED, 0),
+    col("conflicts", &DB_CONFLICTS, 0),
+    col("temp_files", &DB_TEMP_FILES, 0),
+    col("temp_bytes", &DB_TEMP_BYTES, 0),
+    col("deadlocks", &DB_DEADLOCKS, 0),
+    col("blk_read_time", &DB_BLK_READ_TIME, 0),
+    col("blk_write_time", &DB_BLK_WRITE_TIME, 0),
+    col("extract(epoch FROM stats_reset)", &DB_STATS_RESET, 0),
+    col("checksum_failures", &DB_CHECKSUM_FAILURES, 120_000),
+    col("active_time / 1000", &DB_ACTIVE_TIME, 140_000),
+    col("idle_in_transaction_time / 1000", &DB_IDLE_IN_XACT_TIME, 140_000),
+    col("session_time / 1000", &DB_SESSION_TIME, 140_000),
+    col("sessions", &DB_SESSIONS, 140_000),
+    col("sessions_abandoned", &DB_SESSIONS_ABANDONED, 140_000),
+    col("sessions_fatal", &DB_SESSIONS_FATAL, 140_000),
+    col("sessions_killed", &DB_SESSIONS_KILLED, 140_000),
+    col("parallel_workers_to_launch", &DB_PARALLEL_TO_LAUNCH, 180_000),
+    col("parallel_workers_launched", &DB_PARALLEL_LAUNCHED, 180_000),
+];
+
+/// The columns a server of `version` (`server_version_num`) has.
+fn database_columns(version: i32) -> impl Iterator<Item = &'static DatabaseColumn> {
+    DATABASE_COLUMNS.iter().filter(move |c| version >= c.since)
+}
+
+/// `pg_stat_database` for a server of `version`: the databases' id and name, then one
+/// float per column it has (NULL where the server has no value).
+fn database_query(version: i32) -> String {
+    let columns: Vec<String> = database_columns(version)
+        .map(|c| format!("({})::float8", c.expr))
+        .collect();
+    format!(
+        "SELECT datid::text, datname::text, {} FROM pg_stat_database WHERE datname IS NOT NULL ORDER BY datname",
+        columns.join(", ")
+    )
 }
 
 
@@ -349,7 +465,7 @@ impl PostgresCollector {
     async fn read(&self, conn: &mut PgConnection) -> Result<Batch, PgError> {
         let mut b = Batch::default();
         type Identity = (i32, String, f64, bool, f64, f64, f64);
-        let (_num, version, start, replica, max_conn, reserved, freeze): Identity =
+        let (version_num, version, start, replica, max_conn, reserved, freeze): Identity =
             sqlx::query_as(queries::IDENTITY)
                 .fetch_one(&mut *conn)
                 .await
@@ -375,6 +491,7 @@ impl PostgresCollector {
             }
             b.set(&PG_REPLICATION_LAG, lag);
         }
+        self.read_databases(conn, version_num, &mut b).await?;
         b.set(&PG_MAX_CONNECTIONS, max_conn);
         b.set(&PG_SUPERUSER_RESERVED, reserved);
         b.set(&PG_FREEZE_MAX_AGE, freeze);
@@ -468,6 +585,38 @@ impl PostgresCollector {
             b.push(&PG_SLOT_RETAINED, l, *retained);
         }
         Ok(b)
+    }
+
+    /// `pg_stat_database`, with the columns the server's version has.
+    async fn read_databases(
+        &self,
+        conn: &mut PgConnection,
+        version: i32,
+        b: &mut Batch,
+    ) -> Result<(), PgError> {
+        use sqlx::Row as _;
+        let rows = sqlx::query(&database_query(version))
+            .fetch_all(&mut *conn)
+            .await
+            .map_err(|e| PgError::query("stat_database", &e))?;
+        let columns: Vec<&DatabaseColumn> = database_columns(version).collect();
+        for row in &rows {
+            let datid: String = row.try_get(0).map_err(|e| PgError::query("stat_database", &e))?;
+            let datname: String = row.try_get(1).map_err(|e| PgError::query("stat_database", &e))?;
+            if !self.filter.reports(&datname) {
+                continue;
+            }
+            let l = labels([("datid", &datid), ("datname", &datname)]);
+            for (i, column) in columns.iter().enumerate() {
+                let value: Option<f64> = row
+                    .try_get(i + 2)
+                    .map_err(|e| PgError::query("stat_database", &e))?;
+                if let Some(v) = value {
+                    b.push(column.desc, Arc::clone(&l), v);
+                }
+            }
+        }
+        Ok(())
     }
 }
 
@@ -608,4 +757,27 @@ fn check_dsn(dsn: &str) -> Result<(), Invalid> {
     dsn.parse::<PgConnectOptions>()
         .map(|_| ())
         .map_err(|_| EXPECTED.into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stat_database_asks_each_version_only_for_its_columns() {
+        let q13 = database_query(130_000);
+        assert!(q13.contains("(checksum_failures)::float8"), "{q13}");
+        assert!(!q13.contains("active_time"), "{q13}");
+        let q14 = database_query(140_005);
+        assert!(q14.contains("(active_time / 1000)::float8"), "{q14}");
+        assert!(!q14.contains("parallel_workers"), "{q14}");
+        let q18 = database_query(180_001);
+        assert!(q18.contains("(parallel_workers_launched)::float8"), "{q18}");
+        assert_eq!(database_columns(110_000).count(), 17);
+        assert_eq!(database_columns(180_000).count(), DATABASE_COLUMNS.len());
+        // Every column's metric is this collector's.
+        for c in DATABASE_COLUMNS {
+            assert!(METRICS.iter().any(|m| std::ptr::eq(*m, c.desc)), "{}", c.desc.name);
+        }
+    }
 }
