@@ -644,3 +644,30 @@ async fn stat_database_counts_transactions_cache_hits_and_deadlocks() {
         .is_none());
     app.stop().await;
 }
+
+/// Checkpoints under `postgres_exporter`'s `pg_stat_bgwriter` names (from
+/// `pg_stat_checkpointer` on 17 and later): a requested checkpoint is counted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_requested_checkpoint_is_counted() {
+    let pg = PgCluster::start();
+    let app = App::start(&test_config(&pg.dsn("postgres"), "")).await;
+    let before = app
+        .wait_metrics(WAIT, "checkpoint counters", |m| {
+            m.get("pg_stat_bgwriter_checkpoints_req_total", &[])
+                .is_some()
+        })
+        .await
+        .get("pg_stat_bgwriter_checkpoints_req_total", &[])
+        .unwrap();
+    pg.exec("postgres", "CHECKPOINT").await;
+    let m = app
+        .wait_metrics(WAIT, "one more requested checkpoint", |m| {
+            m.get("pg_stat_bgwriter_checkpoints_req_total", &[]) >= Some(before + 1.0)
+        })
+        .await;
+    assert!(m.get("pg_stat_bgwriter_buffers_alloc_total", &[]).unwrap() > 0.0);
+    assert!(m
+        .get("pg_stat_bgwriter_checkpoints_timed_total", &[])
+        .is_some());
+    app.stop().await;
+}

@@ -249,6 +249,78 @@ crate::metrics! {
         "Parallel workers planned to be launched by queries. PostgreSQL 18 and later.";
     DB_PARALLEL_LAUNCHED: "pg_stat_database_parallel_workers_launched_total", Counter, ["datid", "datname"],
         "Parallel workers launched by queries. PostgreSQL 18 and later.";
+    BGW_CHECKPOINTS_TIMED: "pg_stat_bgwriter_checkpoints_timed_total", Counter, [],
+        "Scheduled checkpoints performed (from pg_stat_checkpointer on PostgreSQL 17 and later).";
+    BGW_CHECKPOINTS_REQ: "pg_stat_bgwriter_checkpoints_req_total", Counter, [],
+        "Requested checkpoints performed (from pg_stat_checkpointer on PostgreSQL 17 and later).";
+    BGW_CHECKPOINT_WRITE_TIME: "pg_stat_bgwriter_checkpoint_write_time_total", Counter, [],
+        "Milliseconds checkpoints spent writing files (from pg_stat_checkpointer on 17 and later).";
+    BGW_CHECKPOINT_SYNC_TIME: "pg_stat_bgwriter_checkpoint_sync_time_total", Counter, [],
+        "Milliseconds checkpoints spent syncing files (from pg_stat_checkpointer on 17 and later).";
+    BGW_BUFFERS_CHECKPOINT: "pg_stat_bgwriter_buffers_checkpoint_total", Counter, [],
+        "Buffers written by checkpoints (pg_stat_checkpointer's buffers_written on 17 and later).";
+    BGW_BUFFERS_CLEAN: "pg_stat_bgwriter_buffers_clean_total", Counter, [],
+        "Buffers written by the background writer.";
+    BGW_MAXWRITTEN_CLEAN: "pg_stat_bgwriter_maxwritten_clean_total", Counter, [],
+        "Times the background writer stopped a cleaning scan for having written too many buffers.";
+    BGW_BUFFERS_BACKEND: "pg_stat_bgwriter_buffers_backend_total", Counter, [],
+        "Buffers written directly by backends. Before PostgreSQL 17 (then in pg_stat_io).";
+    BGW_BUFFERS_BACKEND_FSYNC: "pg_stat_bgwriter_buffers_backend_fsync_total", Counter, [],
+        "Times a backend had to fsync on its own. Before PostgreSQL 17 (then in pg_stat_io).";
+    BGW_BUFFERS_ALLOC: "pg_stat_bgwriter_buffers_alloc_total", Counter, [],
+        "Buffers allocated.";
+    BGW_STATS_RESET: "pg_stat_bgwriter_stats_reset_total", Counter, [],
+        "When the background writer's statistics were last reset (unix seconds; postgres_exporter's name).";
+}
+
+/// A figure read from a view whose columns moved between versions: for each version range
+/// (from its first `server_version_num`), the expression, or `None` where the server no
+/// longer has it.
+struct Versioned {
+    desc: &'static MetricDesc,
+    forms: &'static [(i32, Option<&'static str>)],
+}
+
+impl Versioned {
+    /// The expression for a server of `version`.
+    fn expr(&self, version: i32) -> Option<&'static str> {
+        self.forms
+            .iter()
+            .rev()
+            .find(|(since, _)| version >= *since)
+            .and_then(|(_, e)| *e)
+    }
+}
+
+/// Checkpoints and the background writer. PostgreSQL 17 moved the checkpoint figures to
+/// `pg_stat_checkpointer` (`cp`) and the backend writes to `pg_stat_io`; the old names keep
+/// being served from the new view, so dashboards made before 17 keep drawing.
+static BGWRITER: &[Versioned] = &[
+    Versioned { desc: &BGW_CHECKPOINTS_TIMED, forms: &[(0, Some("b.checkpoints_timed")), (170_000, Some("cp.num_timed"))] },
+    Versioned { desc: &BGW_CHECKPOINTS_REQ, forms: &[(0, Some("b.checkpoints_req")), (170_000, Some("cp.num_requested"))] },
+    Versioned { desc: &BGW_CHECKPOINT_WRITE_TIME, forms: &[(0, Some("b.checkpoint_write_time")), (170_000, Some("cp.write_time"))] },
+    Versioned { desc: &BGW_CHECKPOINT_SYNC_TIME, forms: &[(0, Some("b.checkpoint_sync_time")), (170_000, Some("cp.sync_time"))] },
+    Versioned { desc: &BGW_BUFFERS_CHECKPOINT, forms: &[(0, Some("b.buffers_checkpoint")), (170_000, Some("cp.buffers_written"))] },
+    Versioned { desc: &BGW_BUFFERS_CLEAN, forms: &[(0, Some("b.buffers_clean"))] },
+    Versioned { desc: &BGW_MAXWRITTEN_CLEAN, forms: &[(0, Some("b.maxwritten_clean"))] },
+    Versioned { desc: &BGW_BUFFERS_BACKEND, forms: &[(0, Some("b.buffers_backend")), (170_000, None)] },
+    Versioned { desc: &BGW_BUFFERS_BACKEND_FSYNC, forms: &[(0, Some("b.buffers_backend_fsync")), (170_000, None)] },
+    Versioned { desc: &BGW_BUFFERS_ALLOC, forms: &[(0, Some("b.buffers_alloc"))] },
+    Versioned { desc: &BGW_STATS_RESET, forms: &[(0, Some("extract(epoch FROM b.stats_reset)"))] },
+];
+
+/// The figures of [`BGWRITER`] a server of `version` has, with the query that reads them.
+fn bgwriter_query(version: i32) -> (Vec<&'static MetricDesc>, String) {
+    let (descs, exprs): (Vec<_>, Vec<_>) = BGWRITER
+        .iter()
+        .filter_map(|v| v.expr(version).map(|e| (v.desc, format!("({e})::float8"))))
+        .unzip();
+    let from = if version >= 170_000 {
+        "pg_stat_bgwriter b CROSS JOIN pg_stat_checkpointer cp"
+    } else {
+        "pg_stat_bgwriter b"
+    };
+    (descs, format!("SELECT {} FROM {from}", exprs.join(", ")))
 }
 
 /// One `pg_stat_database` column: its expression, the metric it becomes, and the first
@@ -492,6 +564,7 @@ impl PostgresCollector {
             b.set(&PG_REPLICATION_LAG, lag);
         }
         self.read_databases(conn, version_num, &mut b).await?;
+        read_bgwriter(conn, version_num, &mut b).await?;
         b.set(&PG_MAX_CONNECTIONS, max_conn);
         b.set(&PG_SUPERUSER_RESERVED, reserved);
         b.set(&PG_FREEZE_MAX_AGE, freeze);
@@ -618,6 +691,25 @@ impl PostgresCollector {
         }
         Ok(())
     }
+}
+
+/// Checkpoints and the background writer, from the views the server's version has.
+async fn read_bgwriter(conn: &mut PgConnection, version: i32, b: &mut Batch) -> Result<(), PgError> {
+    use sqlx::Row as _;
+    let (descs, sql) = bgwriter_query(version);
+    let row = sqlx::query(&sql)
+        .fetch_one(&mut *conn)
+        .await
+        .map_err(|e| PgError::query("stat_bgwriter", &e))?;
+    for (i, desc) in descs.into_iter().enumerate() {
+        let value: Option<f64> = row
+            .try_get(i)
+            .map_err(|e| PgError::query("stat_bgwriter", &e))?;
+        if let Some(v) = value {
+            b.set(desc, v);
+        }
+    }
+    Ok(())
 }
 
 impl Collector for PostgresCollector {
@@ -764,7 +856,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn stat_database_asks_each_version_only_for_its_columns() {
+    fn views_are_asked_for_the_columns_each_version_has() {
         let q13 = database_query(130_000);
         assert!(q13.contains("(checksum_failures)::float8"), "{q13}");
         assert!(!q13.contains("active_time"), "{q13}");
@@ -775,6 +867,15 @@ mod tests {
         assert!(q18.contains("(parallel_workers_launched)::float8"), "{q18}");
         assert_eq!(database_columns(110_000).count(), 17);
         assert_eq!(database_columns(180_000).count(), DATABASE_COLUMNS.len());
+        let (d15, q15) = bgwriter_query(150_000);
+        assert!(q15.contains("(b.checkpoints_timed)::float8"), "{q15}");
+        assert!(q15.contains("(b.buffers_backend)::float8") && !q15.contains("pg_stat_checkpointer"), "{q15}");
+        assert_eq!(d15.len(), BGWRITER.len());
+        let (d17, q17) = bgwriter_query(170_002);
+        assert!(q17.contains("(cp.num_timed)::float8") && q17.contains("CROSS JOIN pg_stat_checkpointer cp"), "{q17}");
+        assert!(!q17.contains("buffers_backend"), "{q17}");
+        assert_eq!(d17.len(), BGWRITER.len() - 2);
+        assert_eq!(d17[0].name, "pg_stat_bgwriter_checkpoints_timed_total", "the old name, served from the new view");
         // Every column's metric is this collector's.
         for c in DATABASE_COLUMNS {
             assert!(METRICS.iter().any(|m| std::ptr::eq(*m, c.desc)), "{}", c.desc.name);
