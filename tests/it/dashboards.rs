@@ -60,6 +60,34 @@ const ONLY_WHEN: &[(&str, &str)] = &[
         "a stale-files directory that cannot be read",
     ),
     ("pg_replication_lag_seconds", "a replica"),
+    (
+        "pg_stat_replication_pg_wal_lsn_diff",
+        "a primary with a standby",
+    ),
+    (
+        "pg_stat_replication_sent_behind_bytes",
+        "a primary with a standby",
+    ),
+    (
+        "pg_stat_replication_write_behind_bytes",
+        "a primary with a standby",
+    ),
+    (
+        "pg_stat_replication_flush_behind_bytes",
+        "a primary with a standby",
+    ),
+    (
+        "pg_stat_replication_write_lag_seconds",
+        "a primary with a standby",
+    ),
+    (
+        "pg_stat_replication_flush_lag_seconds",
+        "a primary with a standby",
+    ),
+    (
+        "pg_stat_replication_replay_lag_seconds",
+        "a primary with a standby",
+    ),
     ("pg_stat_wal_receiver_streaming", "a replica"),
     (
         "pg_stat_wal_receiver_last_msg_receipt_time",

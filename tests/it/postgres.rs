@@ -671,3 +671,51 @@ async fn a_requested_checkpoint_is_counted() {
         .is_some());
     app.stop().await;
 }
+
+/// On a primary, each connected standby is reported by name and state, with how far
+/// behind it is; it catches up, and leaves when it stops.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_primary_reports_its_standby_and_how_far_behind_it_is() {
+    let primary = PgCluster::start();
+    let replica = primary.replica().await;
+    primary
+        .exec(
+            "postgres",
+            "CREATE TABLE t (id int); INSERT INTO t SELECT generate_series(1, 1000)",
+        )
+        .await;
+    let app = App::start(&test_config(&primary.dsn("postgres"), "")).await;
+    let standby = [
+        ("application_name", "replica"),
+        ("state", "streaming"),
+        ("sync_state", "async"),
+    ];
+    let m = app
+        .wait_metrics(WAIT, "the standby, caught up", |m| {
+            m.get("pg_stat_replication_pg_wal_lsn_diff", &standby) == Some(0.0)
+        })
+        .await;
+    for name in [
+        "pg_stat_replication_sent_behind_bytes",
+        "pg_stat_replication_write_behind_bytes",
+        "pg_stat_replication_flush_behind_bytes",
+    ] {
+        assert_eq!(m.get(name, &standby), Some(0.0), "{name}");
+    }
+    assert!(m
+        .get("pg_stat_replication_replay_lag_seconds", &standby)
+        .is_some_and(|s| (0.0..60.0).contains(&s)));
+    assert_eq!(m.get("pg_replication_is_replica", &[]), Some(0.0));
+    assert!(
+        m.get("pg_replication_lag_seconds", &[]).is_none(),
+        "no lag on a primary"
+    );
+
+    replica.stop();
+    app.wait_metrics(WAIT, "the standby gone", |m| {
+        m.values("pg_stat_replication_pg_wal_lsn_diff", &[])
+            .is_empty()
+    })
+    .await;
+    app.stop().await;
+}

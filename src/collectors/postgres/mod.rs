@@ -195,6 +195,20 @@ crate::metrics! {
         "1 if the replication slot is in use by a consumer.";
     PG_SLOT_RETAINED: "pg_replication_slots_pg_wal_lsn_diff", Gauge, ["slot_name", "slot_type", "database"],
         "Bytes of WAL the replication slot keeps on disk (current LSN minus the slot's restart LSN).";
+    STANDBY_REPLAY_BEHIND: "pg_stat_replication_pg_wal_lsn_diff", Gauge, ["application_name", "client_addr", "state", "sync_state"],
+        "On a primary, per standby: bytes of WAL the standby has not replayed yet (current position minus its replay position).";
+    STANDBY_SENT_BEHIND: "pg_stat_replication_sent_behind_bytes", Gauge, ["application_name", "client_addr", "state", "sync_state"],
+        "On a primary, per standby: bytes of WAL not sent to it yet.";
+    STANDBY_WRITE_BEHIND: "pg_stat_replication_write_behind_bytes", Gauge, ["application_name", "client_addr", "state", "sync_state"],
+        "On a primary, per standby: bytes of WAL it has not written yet.";
+    STANDBY_FLUSH_BEHIND: "pg_stat_replication_flush_behind_bytes", Gauge, ["application_name", "client_addr", "state", "sync_state"],
+        "On a primary, per standby: bytes of WAL it has not flushed yet.";
+    STANDBY_WRITE_LAG: "pg_stat_replication_write_lag_seconds", Gauge, ["application_name", "client_addr", "state", "sync_state"],
+        "On a primary, per standby: the write lag it last measured; 0 once the standby caught up with idle WAL.";
+    STANDBY_FLUSH_LAG: "pg_stat_replication_flush_lag_seconds", Gauge, ["application_name", "client_addr", "state", "sync_state"],
+        "On a primary, per standby: the flush lag it last measured; 0 once the standby caught up with idle WAL.";
+    STANDBY_REPLAY_LAG: "pg_stat_replication_replay_lag_seconds", Gauge, ["application_name", "client_addr", "state", "sync_state"],
+        "On a primary, per standby: the replay lag it last measured; 0 once the standby caught up with idle WAL.";
     DB_NUMBACKENDS: "pg_stat_database_numbackends", Gauge, ["datid", "datname"],
         "Backends connected to the database now.";
     DB_XACT_COMMIT: "pg_stat_database_xact_commit", Untyped, ["datid", "datname"],
@@ -637,6 +651,10 @@ impl PostgresCollector {
             b.set(&PG_LAST_FAILED_TIME, t);
         }
 
+        if !replica {
+            read_standbys(conn, &mut b).await?;
+        }
+
         let slots: Vec<(String, String, String, bool, f64)> = sqlx::query_as(queries::SLOTS)
             .fetch_all(&mut *conn)
             .await
@@ -691,6 +709,35 @@ impl PostgresCollector {
         }
         Ok(())
     }
+}
+
+/// On a primary: every standby connected, with how far behind it is.
+async fn read_standbys(conn: &mut PgConnection, b: &mut Batch) -> Result<(), PgError> {
+    type Standby = (String, String, String, String, f64, f64, f64, f64, f64, f64, f64);
+    let rows: Vec<Standby> = sqlx::query_as(queries::STANDBYS)
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(|e| PgError::query("stat_replication", &e))?;
+    for (app, addr, state, sync, sent, write, flush, replay, write_lag, flush_lag, replay_lag) in &rows {
+        let l = labels([
+            ("application_name", app),
+            ("client_addr", addr),
+            ("state", state),
+            ("sync_state", sync),
+        ]);
+        for (desc, v) in [
+            (&STANDBY_REPLAY_BEHIND, replay),
+            (&STANDBY_SENT_BEHIND, sent),
+            (&STANDBY_WRITE_BEHIND, write),
+            (&STANDBY_FLUSH_BEHIND, flush),
+            (&STANDBY_WRITE_LAG, write_lag),
+            (&STANDBY_FLUSH_LAG, flush_lag),
+            (&STANDBY_REPLAY_LAG, replay_lag),
+        ] {
+            b.push(desc, Arc::clone(&l), *v);
+        }
+    }
+    Ok(())
 }
 
 /// Checkpoints and the background writer, from the views the server's version has.

@@ -167,3 +167,19 @@ ORDER BY mean DESC LIMIT $2"
 pub const STATEMENTS_13: &str = statements_sql!("total_exec_time");
 /// `pg_stat_statements` before 13.
 pub const STATEMENTS_12: &str = statements_sql!("total_time");
+
+/// On a primary, per standby: how far behind each position is, in bytes, and the lag times
+/// the primary measured. A NULL lag means the standby has caught up and WAL is idle: 0.
+pub const STANDBYS: &str = "
+SELECT coalesce(application_name, ''), coalesce(host(client_addr), ''), coalesce(state, ''),
+       coalesce(sync_state, ''),
+       coalesce(pg_wal_lsn_diff(pg_current_wal_lsn(), sent_lsn), 0)::float8,
+       coalesce(pg_wal_lsn_diff(pg_current_wal_lsn(), write_lsn), 0)::float8,
+       coalesce(pg_wal_lsn_diff(pg_current_wal_lsn(), flush_lsn), 0)::float8,
+       coalesce(pg_wal_lsn_diff(pg_current_wal_lsn(), replay_lsn), 0)::float8,
+       coalesce(extract(epoch FROM write_lag), 0)::float8,
+       coalesce(extract(epoch FROM flush_lag), 0)::float8,
+       coalesce(extract(epoch FROM replay_lag), 0)::float8
+FROM pg_stat_replication
+ORDER BY application_name, client_addr";
+
