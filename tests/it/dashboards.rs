@@ -61,6 +61,10 @@ const ONLY_WHEN: &[(&str, &str)] = &[
     ),
     ("pg_replication_lag_seconds", "a replica"),
     (
+        "centinela_pg_statements_unavailable",
+        "pg_stat_statements installed but not preloaded",
+    ),
+    (
         "pg_stat_replication_pg_wal_lsn_diff",
         "a primary with a standby",
     ),

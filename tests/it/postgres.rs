@@ -719,3 +719,37 @@ async fn the_primary_reports_its_standby_and_how_far_behind_it_is() {
     .await;
     app.stop().await;
 }
+
+/// A replica whose catalogue has `pg_stat_statements` (replicated from the primary) but
+/// whose server was started without the library: its view is never read, so the server
+/// logs nothing, and a series says why the statements are missing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn statements_without_the_preloaded_library_are_skipped_quietly() {
+    let primary = PgCluster::start();
+    primary
+        .exec("postgres", "CREATE EXTENSION pg_stat_statements")
+        .await;
+    let replica = primary.replica_with("shared_preload_libraries = ''").await;
+    let app = App::start(&test_config(&replica.dsn("postgres"), "")).await;
+    let m = app
+        .wait_metrics(WAIT, "statements marked unavailable", |m| {
+            m.get("centinela_pg_statements_unavailable", &[]) == Some(1.0)
+        })
+        .await;
+    assert!(m.values("pg_stat_statements_mean_seconds", &[]).is_empty());
+    // Several slow runs (1 s apart in tests), not one ERROR among them.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let log = replica.server_log();
+    assert!(
+        !log.contains("pg_stat_statements must be loaded"),
+        "the server logged the unreadable view:\n{log}"
+    );
+    assert_eq!(
+        app.metrics().await.get(
+            "centinela_collector_up",
+            &[("collector", "postgres_tables")]
+        ),
+        Some(1.0)
+    );
+    app.stop().await;
+}

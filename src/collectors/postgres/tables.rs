@@ -65,6 +65,8 @@ crate::metrics! {
         "Executions of each statement reported in pg_stat_statements_mean_seconds.";
     ST_SECONDS: "pg_stat_statements_seconds_total", Counter, ["datname", "queryid"],
         "Total execution time of each statement reported in pg_stat_statements_mean_seconds.";
+    ST_UNAVAILABLE: "centinela_pg_statements_unavailable", Gauge, [],
+        "1 when the pg_stat_statements extension is installed but the server was started without it in shared_preload_libraries (a replica, say): its view is not read, so nothing lands in the server log.";
     DB_COLLECTED: "centinela_pg_database_collect_success", Gauge, ["datname"],
         "1 if the database's tables and indexes were read in the last run, 0 if that database failed (the others are still reported).";
     DB_TABLES: "centinela_pg_tables", Gauge, ["datname"],
@@ -318,6 +320,14 @@ pub fn database_batch(
     b
 }
 
+/// Whether `shared_preload_libraries` (as `SHOW` gives it) loads `pg_stat_statements`.
+fn preloaded(libraries: &str) -> bool {
+    libraries.split(',').any(|lib| {
+        let lib = lib.trim().trim_matches('"');
+        lib == "pg_stat_statements" || lib.ends_with("/pg_stat_statements")
+    })
+}
+
 /// Tables, indexes, sizes and statements of every visited database, every `slow_interval`.
 #[derive(Debug)]
 pub struct TablesCollector {
@@ -326,6 +336,8 @@ pub struct TablesCollector {
     limits: Limits,
     slow_statement_ms: f64,
     slow_statement_limit: i64,
+    /// The server start (Unix seconds) for which the missing preload was already logged.
+    unavailable_logged: std::sync::Mutex<Option<f64>>,
 }
 
 // === impl TablesCollector ===
@@ -346,6 +358,7 @@ impl TablesCollector {
             },
             slow_statement_ms: config.slow_statement_threshold.as_secs_f64() * 1000.0,
             slow_statement_limit: i64::from(config.slow_statement_limit),
+            unavailable_logged: std::sync::Mutex::new(None),
         }
     }
 
@@ -392,15 +405,29 @@ impl TablesCollector {
         conn: &mut PgConnection,
         datname: &str,
     ) -> Result<Option<Batch>, PgError> {
-        let (installed, version): (bool, i32) = sqlx::query_as(
+        let (installed, version, preload, started): (bool, i32, String, f64) = sqlx::query_as(
             "SELECT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'pg_stat_statements'), \
-             current_setting('server_version_num')::int4",
+             current_setting('server_version_num')::int4, \
+             current_setting('shared_preload_libraries'), \
+             extract(epoch FROM pg_postmaster_start_time())::float8",
         )
         .fetch_one(&mut *conn)
         .await
         .map_err(|e| PgError::query("pg_extension", &e))?;
         if !installed {
             return Ok(None);
+        }
+        if !preloaded(&preload) {
+            // Reading the view would put an ERROR in the server log on every run: say so
+            // once per server start, and export why the statements are missing.
+            let mut logged = crate::sync::lock(&self.unavailable_logged);
+            if *logged != Some(started) {
+                tracing::warn!(datname, "pg_stat_statements is installed but not in shared_preload_libraries; slow statements are not read until the server restarts with it.");
+                *logged = Some(started);
+            }
+            let mut b = Batch::default();
+            b.set(&ST_UNAVAILABLE, 1.0);
+            return Ok(Some(b));
         }
         let sql = if version >= 130_000 {
             queries::STATEMENTS_13
@@ -581,6 +608,16 @@ fn index_row(r: &PgRow) -> Result<IndexRow, sqlx::Error> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn preload_list_is_read_as_postgres_writes_it() {
+        assert!(preloaded("pg_stat_statements"));
+        assert!(preloaded("auto_explain, pg_stat_statements"));
+        assert!(preloaded("\"$libdir/pg_stat_statements\""));
+        assert!(!preloaded(""));
+        assert!(!preloaded("auto_explain"));
+        assert!(!preloaded("pg_stat_statements_extra"));
+    }
 
     fn limits(max_tables: usize) -> Limits {
         Limits {

@@ -269,6 +269,11 @@ impl PgCluster {
     /// cluster's cleanly stopped data directory with `standby.signal` and the primary's
     /// address; this cluster is restarted.
     pub async fn replica(&self) -> PgCluster {
+        self.replica_with("").await
+    }
+
+    /// [`PgCluster::replica`] with extra settings for the replica's own configuration.
+    pub async fn replica_with(&self, settings: &str) -> PgCluster {
         self.exec(
             "postgres",
             "SELECT pg_create_physical_replication_slot('centinela_test')",
@@ -307,7 +312,7 @@ impl PgCluster {
         writeln!(
             auto,
             "primary_conninfo = 'host={} port={} user=postgres application_name=replica'\n\
-             primary_slot_name = 'centinela_test'",
+             primary_slot_name = 'centinela_test'\n{settings}",
             self.dir.path().display(),
             self.port
         )
@@ -323,6 +328,11 @@ impl PgCluster {
 
     pub fn data_dir(&self) -> PathBuf {
         self.data()
+    }
+
+    /// What the server has logged so far.
+    pub fn server_log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("server.log")).unwrap_or_default()
     }
 
     /// The cluster's private directory (its Unix socket lives here).
