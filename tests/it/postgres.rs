@@ -539,9 +539,10 @@ async fn replica_lag_grows_and_the_receiver_reads_down_when_the_primary_stops() 
         )
         .await;
     let first = m.get("pg_replication_lag_seconds", &[]).unwrap();
-    // Intervals are 1 s in tests: the change shows within two of them.
+    // Intervals are 1 s in tests: the change shows within two of them, plus the slack a
+    // loaded CI machine needs to stop a server and scrape.
     assert!(
-        stopped.elapsed() < Duration::from_secs(5),
+        stopped.elapsed() < Duration::from_secs(8),
         "{:?}",
         stopped.elapsed()
     );
@@ -551,7 +552,8 @@ async fn replica_lag_grows_and_the_receiver_reads_down_when_the_primary_stops() 
         .await
         .get("pg_replication_lag_seconds", &[])
         .unwrap();
-    assert!(later >= first + 2.0, "the lag grows: {first} then {later}");
+    // 3 s later, at least two 1 s collections have run since `first` was read.
+    assert!(later >= first + 1.5, "the lag grows: {first} then {later}");
     assert_eq!(
         app.metrics().await.get("pg_up", &[]),
         Some(1.0),
