@@ -61,6 +61,10 @@ const ONLY_WHEN: &[(&str, &str)] = &[
     ),
     ("pg_replication_lag_seconds", "a replica"),
     (
+        "pg_invalid_index_size_bytes",
+        "an invalid index (a failed CREATE INDEX CONCURRENTLY)",
+    ),
+    (
         "centinela_pg_statements_unavailable",
         "pg_stat_statements installed but not preloaded",
     ),

@@ -755,3 +755,41 @@ async fn statements_without_the_preloaded_library_are_skipped_quietly() {
     );
     app.stop().await;
 }
+
+/// A failed `CREATE UNIQUE INDEX CONCURRENTLY` leaves an invalid index behind: it is
+/// reported until it is dropped.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_invalid_index_is_reported_until_dropped() {
+    let pg = PgCluster::start();
+    pg.exec(
+        "postgres",
+        "CREATE TABLE dup (v int); INSERT INTO dup SELECT 1 FROM generate_series(1, 100)",
+    )
+    .await;
+    let mut c = pg.connect("postgres").await;
+    let failed = sqlx::raw_sql("CREATE UNIQUE INDEX CONCURRENTLY dup_v ON dup (v)")
+        .execute(&mut c)
+        .await;
+    assert!(failed.is_err(), "duplicates make the unique build fail");
+    drop(c);
+    let app = App::start(&test_config(&pg.dsn("postgres"), "")).await;
+    let index = [
+        ("datname", "postgres"),
+        ("schemaname", "public"),
+        ("relname", "dup"),
+        ("indexrelname", "dup_v"),
+    ];
+    app.wait_metrics(WAIT, "the invalid index", |m| {
+        m.get("pg_invalid_index_size_bytes", &index)
+            .is_some_and(|b| b >= 0.0)
+    })
+    .await;
+    pg.exec("postgres", "DROP INDEX dup_v").await;
+    let m = app
+        .wait_metrics(WAIT, "the invalid index gone", |m| {
+            m.get("pg_invalid_index_size_bytes", &index).is_none()
+        })
+        .await;
+    assert!(m.values("pg_invalid_index_size_bytes", &[]).is_empty());
+    app.stop().await;
+}

@@ -183,3 +183,16 @@ SELECT coalesce(application_name, ''), coalesce(host(client_addr), ''), coalesce
 FROM pg_stat_replication
 ORDER BY application_name, client_addr";
 
+/// Invalid indexes (a failed `CREATE INDEX CONCURRENTLY` or `REINDEX CONCURRENTLY` leaves
+/// one), with their size from `relpages`: `pg_relation_size` would take a lock, and an
+/// index being dropped holds an exclusive one.
+pub const INVALID_INDEXES: &str = "
+SELECT n.nspname::text, t.relname::text, i.relname::text,
+       (i.relpages::float8 * current_setting('block_size')::float8)
+FROM pg_index x
+JOIN pg_class i ON i.oid = x.indexrelid
+JOIN pg_class t ON t.oid = x.indrelid
+JOIN pg_namespace n ON n.oid = t.relnamespace
+WHERE NOT x.indisvalid
+ORDER BY 1, 2, 3";
+

@@ -55,6 +55,8 @@ crate::metrics! {
         "Scans started on the index (a counter; untyped, name kept from postgres_exporter).";
     I_SIZE: "pg_stat_user_indexes_size_bytes", Gauge, ["datname", "schemaname", "relname", "indexrelname"],
         "Size of the index (pg_relation_size), or the catalog estimate while it is locked.";
+    I_INVALID: "pg_invalid_index_size_bytes", Gauge, ["datname", "schemaname", "relname", "indexrelname"],
+        "An invalid index (indisvalid = false, left by a failed CREATE INDEX CONCURRENTLY or REINDEX): it is maintained on every write but never used. Its size from relpages, read without a lock.";
     I_UNUSED: "pg_unused_index_size_bytes", Gauge, ["datname", "schemaname", "relname", "indexrelname"],
         "Size of each non-unique, non-primary index with fewer than unused_index_max_scans scans and larger than unused_index_min_size. Never cut by the table cap.";
     DB_SIZE: "pg_database_size_bytes", Gauge, ["datname"],
@@ -387,8 +389,25 @@ impl TablesCollector {
             .await
             .map_err(|e| PgError::query("database_size", &e))?;
 
+        let invalid: Vec<(String, String, String, f64)> = sqlx::query_as(queries::INVALID_INDEXES)
+            .fetch_all(&mut *conn)
+            .await
+            .map_err(|e| PgError::query("invalid_indexes", &e))?;
+
         let mut b = database_batch(datname, tables, &indexes, &self.limits);
         b.push(&DB_SIZE, labels([("datname", datname)]), size);
+        for (schema, table, index, bytes) in &invalid {
+            b.push(
+                &I_INVALID,
+                labels([
+                    ("datname", datname),
+                    ("schemaname", schema),
+                    ("relname", table),
+                    ("indexrelname", index),
+                ]),
+                *bytes,
+            );
+        }
         if !*statements_done {
             if let Some(statements) = self.statements(conn, datname).await? {
                 b.append(statements);
