@@ -323,80 +323,90 @@ static BGWRITER: &[Versioned] = &[
     Versioned { desc: &BGW_STATS_RESET, forms: &[(0, Some("extract(epoch FROM b.stats_reset)"))] },
 ];
 
-/// The figures of [`BGWRITER`] a server of `version` has, with the query that reads them.
-fn bgwriter_query(version: i32) -> (Vec<&'static MetricDesc>, String) {
-    let (descs, exprs): (Vec<_>, Vec<_>) = BGWRITER
+/// The figures of `spec` a server of `version` has, and their `SELECT` list (each as
+/// float8, in the same order).
+fn select_list(spec: &[Versioned], version: i32) -> (Vec<&'static MetricDesc>, String) {
+    let (descs, exprs): (Vec<_>, Vec<_>) = spec
         .iter()
         .filter_map(|v| v.expr(version).map(|e| (v.desc, format!("({e})::float8"))))
         .unzip();
+    (descs, exprs.join(", "))
+}
+
+/// Pushes the floats of `row` from column `first` on, one per `descs`, under `l`; a NULL
+/// (no value on this server) gives no sample.
+fn push_floats(
+    row: &sqlx::postgres::PgRow,
+    first: usize,
+    descs: &[&'static MetricDesc],
+    l: &crate::metrics::Labels,
+    query: &'static str,
+    b: &mut Batch,
+) -> Result<(), PgError> {
+    use sqlx::Row as _;
+    for (i, desc) in descs.iter().enumerate() {
+        let value: Option<f64> = row
+            .try_get(first + i)
+            .map_err(|e| PgError::query(query, &e))?;
+        if let Some(v) = value {
+            b.push(desc, Arc::clone(l), v);
+        }
+    }
+    Ok(())
+}
+
+/// The figures of [`BGWRITER`] a server of `version` has, with the query that reads them.
+fn bgwriter_query(version: i32) -> (Vec<&'static MetricDesc>, String) {
+    let (descs, columns) = select_list(BGWRITER, version);
     let from = if version >= 170_000 {
         "pg_stat_bgwriter b CROSS JOIN pg_stat_checkpointer cp"
     } else {
         "pg_stat_bgwriter b"
     };
-    (descs, format!("SELECT {} FROM {from}", exprs.join(", ")))
+    (descs, format!("SELECT {columns} FROM {from}"))
 }
 
-/// One `pg_stat_database` column: its expression, the metric it becomes, and the first
-/// server version (`server_version_num`) that has it. The query is built from the columns
-/// the connected server has, so an older server is never asked for a newer column.
-struct DatabaseColumn {
-    expr: &'static str,
-    desc: &'static MetricDesc,
-    since: i32,
-}
-
-const fn col(expr: &'static str, desc: &'static MetricDesc, since: i32) -> DatabaseColumn {
-    DatabaseColumn { expr, desc, since }
-}
-
-/// Every `pg_stat_database` column centinela reads, oldest first. Names and labels are
-/// `postgres_exporter`'s where it has them; time columns are converted to seconds.
-static DATABASE_COLUMNS: &[DatabaseColumn] = &[
-    col("numbackends", &DB_NUMBACKENDS, 0),
-    col("xact_commit", &DB_XACT_COMMIT, 0),
-    col("xact_rollback", &DB_XACT_ROLLBACK, 0),
-    col("blks_read", &DB_BLKS_READ, 0),
-    col("blks_hit", &DB_BLKS_HIT, 0),
-    col("tup_returned", &DB_TUP_RETURNED, 0),
-    col("tup_fetched", &DB_TUP_FETCHED, 0),
-    col("tup_inserted", &DB_TUP_INSERTED, 0),
-    col("tup_updated", &DB_TUP_UPDATED, 0),
-    col("tup_deleted", &DB_TUP_DELETED, 0),
-    col("conflicts", &DB_CONFLICTS, 0),
-    col("temp_files", &DB_TEMP_FILES, 0),
-    col("temp_bytes", &DB_TEMP_BYTES, 0),
-    col("deadlocks", &DB_DEADLOCKS, 0),
-    col("blk_read_time", &DB_BLK_READ_TIME, 0),
-    col("blk_write_time", &DB_BLK_WRITE_TIME, 0),
-    col("extract(epoch FROM stats_reset)", &DB_STATS_RESET, 0),
-    col("checksum_failures", &DB_CHECKSUM_FAILURES, 120_000),
-    col("active_time / 1000", &DB_ACTIVE_TIME, 140_000),
-    col("idle_in_transaction_time / 1000", &DB_IDLE_IN_XACT_TIME, 140_000),
-    col("session_time / 1000", &DB_SESSION_TIME, 140_000),
-    col("sessions", &DB_SESSIONS, 140_000),
-    col("sessions_abandoned", &DB_SESSIONS_ABANDONED, 140_000),
-    col("sessions_fatal", &DB_SESSIONS_FATAL, 140_000),
-    col("sessions_killed", &DB_SESSIONS_KILLED, 140_000),
-    col("parallel_workers_to_launch", &DB_PARALLEL_TO_LAUNCH, 180_000),
-    col("parallel_workers_launched", &DB_PARALLEL_LAUNCHED, 180_000),
+/// Every `pg_stat_database` column centinela reads, oldest first, as [`Versioned`] figures
+/// (the same spec as the background writer's). Names and labels are `postgres_exporter`'s
+/// where it has them; time columns are converted to seconds.
+static DATABASE_COLUMNS: &[Versioned] = &[
+    Versioned { desc: &DB_NUMBACKENDS, forms: &[(0, Some("numbackends"))] },
+    Versioned { desc: &DB_XACT_COMMIT, forms: &[(0, Some("xact_commit"))] },
+    Versioned { desc: &DB_XACT_ROLLBACK, forms: &[(0, Some("xact_rollback"))] },
+    Versioned { desc: &DB_BLKS_READ, forms: &[(0, Some("blks_read"))] },
+    Versioned { desc: &DB_BLKS_HIT, forms: &[(0, Some("blks_hit"))] },
+    Versioned { desc: &DB_TUP_RETURNED, forms: &[(0, Some("tup_returned"))] },
+    Versioned { desc: &DB_TUP_FETCHED, forms: &[(0, Some("tup_fetched"))] },
+    Versioned { desc: &DB_TUP_INSERTED, forms: &[(0, Some("tup_inserted"))] },
+    Versioned { desc: &DB_TUP_UPDATED, forms: &[(0, Some("tup_updated"))] },
+    Versioned { desc: &DB_TUP_DELETED, forms: &[(0, Some("tup_deleted"))] },
+    Versioned { desc: &DB_CONFLICTS, forms: &[(0, Some("conflicts"))] },
+    Versioned { desc: &DB_TEMP_FILES, forms: &[(0, Some("temp_files"))] },
+    Versioned { desc: &DB_TEMP_BYTES, forms: &[(0, Some("temp_bytes"))] },
+    Versioned { desc: &DB_DEADLOCKS, forms: &[(0, Some("deadlocks"))] },
+    Versioned { desc: &DB_BLK_READ_TIME, forms: &[(0, Some("blk_read_time"))] },
+    Versioned { desc: &DB_BLK_WRITE_TIME, forms: &[(0, Some("blk_write_time"))] },
+    Versioned { desc: &DB_STATS_RESET, forms: &[(0, Some("extract(epoch FROM stats_reset)"))] },
+    Versioned { desc: &DB_CHECKSUM_FAILURES, forms: &[(0, None), (120_000, Some("checksum_failures"))] },
+    Versioned { desc: &DB_ACTIVE_TIME, forms: &[(0, None), (140_000, Some("active_time / 1000"))] },
+    Versioned { desc: &DB_IDLE_IN_XACT_TIME, forms: &[(0, None), (140_000, Some("idle_in_transaction_time / 1000"))] },
+    Versioned { desc: &DB_SESSION_TIME, forms: &[(0, None), (140_000, Some("session_time / 1000"))] },
+    Versioned { desc: &DB_SESSIONS, forms: &[(0, None), (140_000, Some("sessions"))] },
+    Versioned { desc: &DB_SESSIONS_ABANDONED, forms: &[(0, None), (140_000, Some("sessions_abandoned"))] },
+    Versioned { desc: &DB_SESSIONS_FATAL, forms: &[(0, None), (140_000, Some("sessions_fatal"))] },
+    Versioned { desc: &DB_SESSIONS_KILLED, forms: &[(0, None), (140_000, Some("sessions_killed"))] },
+    Versioned { desc: &DB_PARALLEL_TO_LAUNCH, forms: &[(0, None), (180_000, Some("parallel_workers_to_launch"))] },
+    Versioned { desc: &DB_PARALLEL_LAUNCHED, forms: &[(0, None), (180_000, Some("parallel_workers_launched"))] },
 ];
 
-/// The columns a server of `version` (`server_version_num`) has.
-fn database_columns(version: i32) -> impl Iterator<Item = &'static DatabaseColumn> {
-    DATABASE_COLUMNS.iter().filter(move |c| version >= c.since)
-}
-
 /// `pg_stat_database` for a server of `version`: the databases' id and name, then one
-/// float per column it has (NULL where the server has no value).
-fn database_query(version: i32) -> String {
-    let columns: Vec<String> = database_columns(version)
-        .map(|c| format!("({})::float8", c.expr))
-        .collect();
-    format!(
-        "SELECT datid::text, datname::text, {} FROM pg_stat_database WHERE datname IS NOT NULL ORDER BY datname",
-        columns.join(", ")
-    )
+/// float per figure it has (NULL where the server has no value), and those figures.
+fn database_query(version: i32) -> (Vec<&'static MetricDesc>, String) {
+    let (descs, columns) = select_list(DATABASE_COLUMNS, version);
+    let sql = format!(
+        "SELECT datid::text, datname::text, {columns} FROM pg_stat_database WHERE datname IS NOT NULL ORDER BY datname"
+    );
+    (descs, sql)
 }
 
 
@@ -686,25 +696,17 @@ impl PostgresCollector {
         b: &mut Batch,
     ) -> Result<(), PgError> {
         use sqlx::Row as _;
-        let rows = sqlx::query(&database_query(version))
+        let (descs, sql) = database_query(version);
+        let rows = sqlx::query(&sql)
             .fetch_all(&mut *conn)
             .await
             .map_err(|e| PgError::query("stat_database", &e))?;
-        let columns: Vec<&DatabaseColumn> = database_columns(version).collect();
         for row in &rows {
             let datid: String = row.try_get(0).map_err(|e| PgError::query("stat_database", &e))?;
             let datname: String = row.try_get(1).map_err(|e| PgError::query("stat_database", &e))?;
-            if !self.filter.reports(&datname) {
-                continue;
-            }
-            let l = labels([("datid", &datid), ("datname", &datname)]);
-            for (i, column) in columns.iter().enumerate() {
-                let value: Option<f64> = row
-                    .try_get(i + 2)
-                    .map_err(|e| PgError::query("stat_database", &e))?;
-                if let Some(v) = value {
-                    b.push(column.desc, Arc::clone(&l), v);
-                }
+            if self.filter.reports(&datname) {
+                let l = labels([("datid", &datid), ("datname", &datname)]);
+                push_floats(row, 2, &descs, &l, "stat_database", b)?;
             }
         }
         Ok(())
@@ -742,21 +744,12 @@ async fn read_standbys(conn: &mut PgConnection, b: &mut Batch) -> Result<(), PgE
 
 /// Checkpoints and the background writer, from the views the server's version has.
 async fn read_bgwriter(conn: &mut PgConnection, version: i32, b: &mut Batch) -> Result<(), PgError> {
-    use sqlx::Row as _;
     let (descs, sql) = bgwriter_query(version);
     let row = sqlx::query(&sql)
         .fetch_one(&mut *conn)
         .await
         .map_err(|e| PgError::query("stat_bgwriter", &e))?;
-    for (i, desc) in descs.into_iter().enumerate() {
-        let value: Option<f64> = row
-            .try_get(i)
-            .map_err(|e| PgError::query("stat_bgwriter", &e))?;
-        if let Some(v) = value {
-            b.set(desc, v);
-        }
-    }
-    Ok(())
+    push_floats(&row, 0, &descs, &labels([]), "stat_bgwriter", b)
 }
 
 impl Collector for PostgresCollector {
@@ -904,16 +897,16 @@ mod tests {
 
     #[test]
     fn views_are_asked_for_the_columns_each_version_has() {
-        let q13 = database_query(130_000);
+        let (_, q13) = database_query(130_000);
         assert!(q13.contains("(checksum_failures)::float8"), "{q13}");
         assert!(!q13.contains("active_time"), "{q13}");
-        let q14 = database_query(140_005);
+        let (_, q14) = database_query(140_005);
         assert!(q14.contains("(active_time / 1000)::float8"), "{q14}");
         assert!(!q14.contains("parallel_workers"), "{q14}");
-        let q18 = database_query(180_001);
+        let (_, q18) = database_query(180_001);
         assert!(q18.contains("(parallel_workers_launched)::float8"), "{q18}");
-        assert_eq!(database_columns(110_000).count(), 17);
-        assert_eq!(database_columns(180_000).count(), DATABASE_COLUMNS.len());
+        assert_eq!(database_query(110_000).0.len(), 17);
+        assert_eq!(database_query(180_000).0.len(), DATABASE_COLUMNS.len());
         let (d15, q15) = bgwriter_query(150_000);
         assert!(q15.contains("(b.checkpoints_timed)::float8"), "{q15}");
         assert!(q15.contains("(b.buffers_backend)::float8") && !q15.contains("pg_stat_checkpointer"), "{q15}");
