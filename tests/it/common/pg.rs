@@ -179,27 +179,30 @@ pub fn free_port() -> u16 {
         .port()
 }
 
+/// A fresh directory owned by the server's user, holding a copy of the data directory
+/// `from` as `data`.
+fn copy_of(from: &Path, prefix: &str) -> tempfile::TempDir {
+    let dir = tempfile::Builder::new().prefix(prefix).tempdir().unwrap();
+    installation().own(dir.path());
+    let out = Command::new("cp")
+        .arg("-a")
+        .arg(from)
+        .arg(dir.path().join("data"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "copying {} failed: {}",
+        from.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    dir
+}
+
 impl PgCluster {
     /// A new running cluster with the superuser `postgres`.
     pub fn start() -> Self {
-        let inst = installation();
-        let dir = tempfile::Builder::new()
-            .prefix("centinela-pg")
-            .tempdir()
-            .unwrap();
-        inst.own(dir.path());
-        let data = dir.path().join("data");
-        let out = Command::new("cp")
-            .arg("-a")
-            .arg(&inst.template)
-            .arg(&data)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "copying the template failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        let dir = copy_of(&installation().template, "centinela-pg");
         let cluster = Self {
             dir,
             port: free_port(),
@@ -281,23 +284,8 @@ impl PgCluster {
         .await;
         self.stop();
         let inst = installation();
-        let dir = tempfile::Builder::new()
-            .prefix("centinela-pg-replica")
-            .tempdir()
-            .unwrap();
-        inst.own(dir.path());
+        let dir = copy_of(&self.data(), "centinela-pg-replica");
         let data = dir.path().join("data");
-        let out = Command::new("cp")
-            .arg("-a")
-            .arg(self.data())
-            .arg(&data)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "copying the primary failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
         for stale in ["postmaster.pid", "postmaster.opts"] {
             let _ = std::fs::remove_file(data.join(stale));
         }
