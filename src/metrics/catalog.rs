@@ -202,14 +202,6 @@ pub static ALERTING: &[&MetricDesc] = &[
 /// metrics.
 pub type Group = (&'static str, &'static [&'static MetricDesc]);
 
-/// Looks a metric up by name in `catalog`.
-pub fn find(catalog: &[Group], name: &str) -> Option<(&'static str, &'static MetricDesc)> {
-    catalog
-        .iter()
-        .flat_map(|(c, descs)| descs.iter().map(move |d| (*c, *d)))
-        .find(|(_, d)| d.name == name)
-}
-
 /// The catalogue as plain text: one block per metric.
 pub fn render_text(catalog: &[Group]) -> String {
     let mut out = String::new();
