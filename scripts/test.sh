@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# Installs what the tests need (from Debian's packages) and runs every test: formatting,
-# lints, unit tests, integration tests against real PostgreSQL, Redis, pgBackRest,
-# Prometheus and Alertmanager, the release build (the Dockerfile's build command), the
-# deployment artifacts (scripts/check-deploy.sh) and a smoke run of scripts/demo.sh.
+# Installs what the tests need (Debian's packages; the PostgreSQL server builds of the
+# version matrix from the npm registry, scripts/pg-builds.sh) and runs every test:
+# formatting, lints, unit tests, integration tests against real PostgreSQL 14-18, Redis,
+# pgBackRest, Prometheus and Alertmanager, the release build (the Dockerfile's build
+# command), the deployment artifacts (scripts/check-deploy.sh) and a smoke run of
+# scripts/demo.sh.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/lib/common.sh
@@ -19,7 +21,10 @@ ensure_packages \
   openssl:openssl \
   curl:curl \
   runuser:util-linux \
-  python3:python3
+  python3:python3 \
+  npm:npm
+log "PostgreSQL servers of the version matrix (scripts/pg-versions.txt)"
+scripts/pg-builds.sh
 
 log "cargo fmt --check"
 cargo fmt --all -- --check

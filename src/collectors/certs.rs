@@ -240,7 +240,7 @@ impl CertsCollector {
             .with_no_client_auth();
         let name = ServerName::try_from(e.server_name.clone())
             .map_err(|_| ProbeError::from("bad_server_name"))?;
-        let stream = tokio_rustls::TlsConnector::from(Arc::new(tls))
+        let mut stream = tokio_rustls::TlsConnector::from(Arc::new(tls))
             .connect(name, tcp)
             .await
             .map_err(|err| ProbeError::from(format!("handshake: {}", tls_reason(&err.to_string()))))?;
@@ -253,6 +253,16 @@ impl CertsCollector {
             .filter_map(|der| cert_info(der).ok())
             .collect();
         let failure = crate::sync::lock(&verifier.outcome).clone().flatten();
+        // Leave politely: close_notify, then read until the server closes, so unread data
+        // (TLS 1.3 session tickets) does not turn the close into a reset the server logs
+        // ("could not receive data from client").
+        let _goodbye = tokio::time::timeout(Duration::from_secs(1), async {
+            stream.shutdown().await?;
+            let mut sink = [0u8; 4096];
+            while stream.read(&mut sink).await? > 0 {}
+            Ok::<_, std::io::Error>(())
+        })
+        .await;
         Ok(Some((chain, failure)))
     }
 }
@@ -434,6 +444,12 @@ fn tls_reason(message: &str) -> String {
     reason.to_owned()
 }
 
+/// Whether the certificate names itself as its issuer.
+fn self_signed(der: &CertificateDer<'_>) -> bool {
+    x509_parser::parse_x509_certificate(der)
+        .is_ok_and(|(_, cert)| cert.issuer().as_raw() == cert.subject().as_raw())
+}
+
 /// Verifies like a normal client but never fails the handshake: the outcome is recorded,
 /// so a certificate that is expired, self-signed or for another name is still read.
 #[derive(Debug)]
@@ -459,7 +475,19 @@ impl ServerCertVerifier for RecordingVerifier {
             Some(v) => v
                 .verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now)
                 .err()
-                .map(|e| tls_reason(&format!("{e} {e:?}"))),
+                .map(|e| {
+                    let reason = tls_reason(&format!("{e} {e:?}"));
+                    // A self-signed certificate has no issuer to find: whatever webpki met
+                    // on the way (a root of another key type, say), that is the reason.
+                    if intermediates.is_empty()
+                        && matches!(reason.as_str(), "invalid_certificate" | "tls_error")
+                        && self_signed(end_entity)
+                    {
+                        "unknown_issuer".to_owned()
+                    } else {
+                        reason
+                    }
+                })
         };
         *crate::sync::lock(&self.outcome) = Some(failure);
         Ok(ServerCertVerified::assertion())

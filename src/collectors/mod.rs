@@ -42,6 +42,10 @@ pub trait Collector: Send + Sync + Sized {
     fn on_failure(&self, _error: &CollectError) -> Batch {
         Batch::default()
     }
+    /// Releases what it holds open between runs (at shutdown); by default nothing.
+    fn close(&self) -> impl Future<Output = ()> + Send {
+        async {}
+    }
 }
 
 /// The `[schedule]` table: collector name → interval.
@@ -168,6 +172,11 @@ macro_rules! collectors {
             pub fn on_failure(&self, error: &CollectError) -> Batch {
                 match self { $($(Self::$variant(c) => c.on_failure(error)),+),* }
             }
+
+            /// Releases what it holds open (at shutdown).
+            pub async fn close(&self) {
+                match self { $($(Self::$variant(c) => c.close().await),+),* }
+            }
         }
 
         /// Every collector's metrics, in registration order.
@@ -226,7 +235,8 @@ pub fn catalog() -> Vec<Group> {
     all
 }
 
-/// Looks a metric up by name in the whole catalogue.
+/// Looks a metric up by name in the whole catalogue (a template matches its instances:
+/// `pg_settings_max_connections` is `pg_settings_<setting>`).
 #[must_use]
 pub fn find_metric(name: &str) -> Option<(&'static str, &'static MetricDesc)> {
     // The textfile collector asks once per family it reads: no catalogue is built for it.
@@ -234,7 +244,7 @@ pub fn find_metric(name: &str) -> Option<(&'static str, &'static MetricDesc)> {
         .iter()
         .chain(COLLECTOR_METRICS)
         .flat_map(|(c, descs)| descs.iter().map(move |d| (*c, *d)))
-        .find(|(_, d)| d.name == name)
+        .find(|(_, d)| d.matches(name))
 }
 
 /// A collector with its schedule.
@@ -324,9 +334,10 @@ mod tests {
             for d in descs {
                 assert!(seen.insert(d.name), "{} listed twice", d.name);
                 assert!(
-                    d.name
-                        .bytes()
-                        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_'),
+                    d.name.bytes().all(|b| b.is_ascii_lowercase()
+                        || b.is_ascii_digit()
+                        || b == b'_'
+                        || (d.is_template() && (b == b'<' || b == b'>'))),
                     "{}",
                     d.name
                 );
@@ -337,6 +348,13 @@ mod tests {
                     }
                     _ => assert!(!d.name.ends_with("_total"), "{}", d.name),
                 }
+            }
+        }
+        // No fixed name falls under another metric's template.
+        let all: Vec<_> = catalog().into_iter().flat_map(|(_, d)| d.iter()).collect();
+        for t in all.iter().filter(|d| d.is_template()) {
+            for d in all.iter().filter(|d| !d.is_template()) {
+                assert!(!t.matches(d.name), "{} falls under {}", d.name, t.name);
             }
         }
     }

@@ -30,6 +30,7 @@ pub async fn run(scheduled: Arc<Scheduled>, snapshot: Arc<Snapshot>, shutdown: C
         }
         snapshot.note_run();
     }
+    scheduled.collector.close().await;
     tracing::debug!(collector = name, "Collector stopped.");
 }
 

@@ -7,9 +7,25 @@ use super::sample::{MetricDesc, MetricKind::Counter, MetricKind::Gauge};
 
 /// Defines a module's metric descriptors and `METRICS`, the list of all of them, in one
 /// place, so a descriptor cannot miss the catalogue:
-/// `ID: "name", Gauge, ["label"], "help";` per metric.
+/// `ID: "name", Gauge, ["label"], "help";` per metric. `list NAME;` first names the list
+/// otherwise (for a module that assembles `METRICS` from several lists).
 #[macro_export]
 macro_rules! metrics {
+    (list $list:ident; $($id:ident: $name:literal, $kind:ident, [$($label:literal),*], $help:literal;)*) => {
+        $(
+            // The doc is the metric's HELP text, which is plain prose, not Markdown.
+            #[doc = $help]
+            #[allow(clippy::doc_markdown)]
+            pub static $id: $crate::metrics::MetricDesc = $crate::metrics::MetricDesc {
+                name: $name,
+                kind: $crate::metrics::MetricKind::$kind,
+                labels: &[$($label),*],
+                help: $help,
+            };
+        )*
+        /// This module's own metrics, in catalogue order.
+        pub static $list: &[&$crate::metrics::MetricDesc] = &[$(&$id),*];
+    };
     ($($id:ident: $name:literal, $kind:ident, [$($label:literal),*], $help:literal;)*) => {
         $(
             // The doc is the metric's HELP text, which is plain prose, not Markdown.
@@ -197,6 +213,38 @@ pub static ALERTING: &[&MetricDesc] = &[
     &NOTIFICATION_QUEUE_AGE,
     &ALERTS_HELD_BACK,
 ];
+
+/// How many descriptors `parts` hold together (the length for [`concat`]).
+pub const fn total(parts: &[&[&'static MetricDesc]]) -> usize {
+    let (mut i, mut n) = (0, 0);
+    while i < parts.len() {
+        n += parts[i].len();
+        i += 1;
+    }
+    n
+}
+
+/// The descriptor lists `parts` as one array, in order, at compile time: a collector made of
+/// several files lists each file's `METRICS` once.
+///
+/// # Panics
+///
+/// At compile time, when `N` is not [`total`] of `parts`.
+pub const fn concat<const N: usize>(parts: &[&[&'static MetricDesc]]) -> [&'static MetricDesc; N] {
+    let mut out: [&'static MetricDesc; N] = [&BUILD_INFO; N];
+    let (mut i, mut k) = (0, 0);
+    while i < parts.len() {
+        let mut j = 0;
+        while j < parts[i].len() {
+            out[k] = parts[i][j];
+            k += 1;
+            j += 1;
+        }
+        i += 1;
+    }
+    assert!(k == N, "concat: N is not the total length");
+    out
+}
 
 /// A part of the catalogue: who exports them (a collector, `self`, `alerting`) and the
 /// metrics.

@@ -17,6 +17,21 @@ pub enum MetricKind {
 }
 
 impl MetricKind {
+    /// The type a family of this kind named `name` is written with. A gauge whose name
+    /// ends in a suffix Prometheus reserves for other types (`_count`, `_sum`, `_bucket`,
+    /// `_total`), as a `pg_settings_<setting>` instance can, is written untyped: the name
+    /// stays as postgres_exporter has it and `promtool check metrics` accepts it.
+    #[must_use]
+    pub fn for_name(self, name: &str) -> Self {
+        let reserved = ["_count", "_sum", "_bucket", "_total"]
+            .iter()
+            .any(|s| name.ends_with(s));
+        match self {
+            Self::Gauge if reserved => Self::Untyped,
+            kind => kind,
+        }
+    }
+
     /// The `# TYPE` word.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -28,7 +43,8 @@ impl MetricKind {
 }
 
 /// A metric centinela can export: the single source for `/metrics`, `centinela metrics`
-/// and the README's metric reference.
+/// and the README's metric reference. A name with a `<placeholder>` is a template: one
+/// family per value, named at run time (`pg_settings_<setting>`).
 #[derive(Debug)]
 pub struct MetricDesc {
     /// The metric name.
@@ -39,6 +55,27 @@ pub struct MetricDesc {
     pub labels: &'static [&'static str],
     /// Its `# HELP` text.
     pub help: &'static str,
+}
+
+impl MetricDesc {
+    /// Whether the name is a template (`pg_settings_<setting>`).
+    pub fn is_template(&self) -> bool {
+        self.name.contains('<')
+    }
+
+    /// Whether a family named `name` is this metric: the same name, or for a template a
+    /// name with its prefix and suffix around a non-empty middle.
+    pub fn matches(&self, name: &str) -> bool {
+        match self.name.split_once('<') {
+            None => self.name == name,
+            Some((prefix, rest)) => {
+                let suffix = rest.split_once('>').map_or("", |(_, s)| s);
+                name.len() > prefix.len() + suffix.len()
+                    && name.starts_with(prefix)
+                    && name.ends_with(suffix)
+            }
+        }
+    }
 }
 
 /// One label pair. Names are mostly static; values are shared between the families of one
@@ -123,6 +160,34 @@ impl Batch {
         let mut family = Family::new(desc);
         family.samples.push(sample);
         self.families.push(family);
+    }
+
+    /// Adds a sample to the family `name`, an instance of the template `desc`, whose help
+    /// text is `help`; the family is created on first use.
+    pub fn push_named(
+        &mut self,
+        desc: &'static MetricDesc,
+        name: &str,
+        help: impl FnOnce() -> String,
+        labels: Labels,
+        value: f64,
+    ) {
+        debug_assert!(
+            desc.matches(name),
+            "{name} is not an instance of {}",
+            desc.name
+        );
+        let sample = Sample { labels, value };
+        if let Some(f) = self.families.iter_mut().rev().find(|f| f.name == name) {
+            f.samples.push(sample);
+            return;
+        }
+        self.families.push(Family {
+            name: Cow::Owned(name.to_owned()),
+            help: Cow::Owned(help()),
+            kind: desc.kind.for_name(name),
+            samples: vec![sample],
+        });
     }
 
     /// Adds a sample without labels.

@@ -9,6 +9,7 @@ use std::time::{Duration, SystemTime};
 
 use centinela::collectors::files::set_mtime;
 
+use crate::common::families::{self, Scene};
 use crate::common::prom::Prometheus;
 use crate::common::redis::RedisServer;
 use crate::common::{App, PgCluster};
@@ -28,118 +29,6 @@ fn dashboards_are_generated_from_their_source() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
-
-/// Families the collectors define that this scene does not produce, and what they need.
-const ONLY_WHEN: &[(&str, &str)] = &[
-    (
-        "centinela_backup_errors",
-        "a backup directory that cannot be read",
-    ),
-    (
-        "centinela_cert_source_errors",
-        "a certificate source that cannot be read",
-    ),
-    (
-        "centinela_cgroup_memory_current_bytes",
-        "a cgroup v2 memory limit (a container)",
-    ),
-    (
-        "centinela_cgroup_memory_max_bytes",
-        "a cgroup v2 memory limit (a container)",
-    ),
-    (
-        "centinela_cpu_utilization_ratio",
-        "a second host run: the first has no earlier reading",
-    ),
-    (
-        "centinela_filesystem_device_error",
-        "a filesystem whose statvfs fails or hangs",
-    ),
-    (
-        "centinela_stale_files_errors",
-        "a stale-files directory that cannot be read",
-    ),
-    ("pg_replication_lag_seconds", "a replica"),
-    (
-        "pg_invalid_index_size_bytes",
-        "an invalid index (a failed CREATE INDEX CONCURRENTLY)",
-    ),
-    (
-        "centinela_pg_statements_unavailable",
-        "pg_stat_statements installed but not preloaded",
-    ),
-    (
-        "pg_stat_replication_pg_wal_lsn_diff",
-        "a primary with a standby",
-    ),
-    (
-        "pg_stat_replication_sent_behind_bytes",
-        "a primary with a standby",
-    ),
-    (
-        "pg_stat_replication_write_behind_bytes",
-        "a primary with a standby",
-    ),
-    (
-        "pg_stat_replication_flush_behind_bytes",
-        "a primary with a standby",
-    ),
-    (
-        "pg_stat_replication_write_lag_seconds",
-        "a primary with a standby",
-    ),
-    (
-        "pg_stat_replication_flush_lag_seconds",
-        "a primary with a standby",
-    ),
-    (
-        "pg_stat_replication_replay_lag_seconds",
-        "a primary with a standby",
-    ),
-    ("pg_stat_wal_receiver_streaming", "a replica"),
-    (
-        "pg_stat_wal_receiver_last_msg_receipt_time",
-        "a replica with a WAL receiver",
-    ),
-    ("pg_replication_slots_active", "a replication slot"),
-    ("pg_replication_slots_pg_wal_lsn_diff", "a replication slot"),
-    (
-        "pg_stat_archiver_last_archive_age",
-        "archive_mode on and a segment archived",
-    ),
-    (
-        "pg_stat_archiver_last_archived_timestamp_seconds",
-        "archive_mode on and a segment archived",
-    ),
-    (
-        "pg_stat_archiver_last_failed_timestamp_seconds",
-        "a failed archive attempt",
-    ),
-    (
-        "pg_stat_database_stats_reset",
-        "a database whose statistics were reset",
-    ),
-    (
-        "pg_stat_database_checksum_failures",
-        "data checksums on (initdb --data-checksums)",
-    ),
-    (
-        "pg_stat_database_parallel_workers_to_launch_total",
-        "PostgreSQL 18 or later",
-    ),
-    (
-        "pg_stat_database_parallel_workers_launched_total",
-        "PostgreSQL 18 or later",
-    ),
-    (
-        "pg_stat_user_tables_last_autoanalyze",
-        "autovacuum having analyzed a table",
-    ),
-    (
-        "pg_stat_user_tables_last_autovacuum",
-        "autovacuum having vacuumed a table",
-    ),
-];
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_panel_query_returns_data_from_prometheus() {
@@ -314,7 +203,7 @@ async fn every_panel_query_returns_data_from_prometheus() {
             .find(|(name, _)| *name == slot.name)
             .map_or_else(
                 || panic!("collector {} is not registered", slot.name),
-                |(_, m)| m.iter().map(|d| d.name).collect::<Vec<_>>(),
+                |(_, m)| *m,
             );
         let entry = slot.load();
         for family in &entry.batch.families {
@@ -325,7 +214,7 @@ async fn every_panel_query_returns_data_from_prometheus() {
                 continue;
             }
             assert!(
-                defined.contains(&family.name.as_ref()),
+                defined.iter().any(|d| d.matches(&family.name)),
                 "collector {} exports {}, which it does not define",
                 slot.name,
                 family.name
@@ -334,14 +223,27 @@ async fn every_panel_query_returns_data_from_prometheus() {
         unexported.extend(
             defined
                 .iter()
-                .filter(|d| !entry.batch.families.iter().any(|f| f.name == **d))
-                .map(|d| (*d).to_owned()),
+                .filter(|d| !entry.batch.families.iter().any(|f| d.matches(&f.name)))
+                .map(|d| d.name.to_owned()),
         );
     }
-    unexported.retain(|m| !ONLY_WHEN.iter().any(|(name, _)| name == m));
+    // A primary without standby on Debian's server.
+    let scene = Scene {
+        version: pg.installation().version_num(),
+        replica: false,
+        standby: false,
+        provides: vec![
+            families::MANUAL_VACUUM,
+            families::MANUAL_ANALYZE,
+            families::UNUSED_INDEX,
+            families::SLOW_STATEMENT,
+        ],
+    };
+    families::assert_conditions_are_defined();
+    unexported.retain(|m| scene.expects(m));
     assert!(
         unexported.is_empty(),
-        "defined but never exported here (list each in ONLY_WHEN with the condition it needs): {unexported:?}"
+        "defined but never exported here (list each in tests/it/common/families.rs with what it needs): {unexported:?}"
     );
     let rules_file = std::path::Path::new(concat!(
         env!("CARGO_MANIFEST_DIR"),

@@ -58,7 +58,7 @@ async fn exposition_passes_promtool_and_matches_the_catalogue() {
             .unwrap_or_else(|| panic!("{name} is exported but not in the catalogue"));
         assert_eq!(
             m.types.get(name).map(String::as_str),
-            Some(desc.kind.as_str()),
+            Some(desc.kind.for_name(name).as_str()),
             "{name}"
         );
     }

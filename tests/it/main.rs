@@ -18,6 +18,7 @@ mod common;
 mod dashboards;
 mod deploy;
 mod http;
+mod matrix;
 mod notify;
 mod postgres;
 mod prometheus;

@@ -1,7 +1,10 @@
 //! The sessions centinela opens to PostgreSQL: never more than `max_connections`.
 //!
-//! One session to the home database (the DSN's) is kept open between runs; sessions to
-//! other databases are opened for one visit and closed. Every session carries
+//! Sessions to the home database (the DSN's) are kept open between runs and reused; when
+//! both collectors ran at once, both stay open (within the cap). Sessions to other
+//! databases are opened for one visit. Every session is closed politely (Terminate), so
+//! the server logs no lost client; only one whose connection broke is dropped. Every
+//! session carries
 //! `application_name`, `statement_timeout` and `lock_timeout` in its startup packet, so they
 //! are in force before the first query runs. sqlx's pool is per database, so it cannot
 //! enforce one cap across databases; this small set can.
@@ -25,7 +28,8 @@ const BACKOFF_MIN: Duration = Duration::from_secs(1);
 pub struct PgConnections {
     options: PgConnectOptions,
     permits: Arc<Semaphore>,
-    idle: Mutex<Option<(PgConnection, OwnedSemaphorePermit)>>,
+    /// Healthy home sessions not in use, newest last.
+    idle: Mutex<Vec<(PgConnection, OwnedSemaphorePermit)>>,
     /// Per database, so one database refusing connections does not hold back the others.
     backoff: Mutex<HashMap<String, Backoff>>,
     backoff_max: Duration,
@@ -51,13 +55,14 @@ pub struct PgSession<'a> {
 }
 
 impl PgSession<'_> {
-    /// After a clean run: the home session is kept for the next run; a session to another
-    /// database is closed politely (Terminate), so the server does not log a lost client.
+    /// After a run whose session is healthy: a home session is kept for the next run; a
+    /// session to another database is closed politely (Terminate), so the server does not
+    /// log a lost client.
     pub async fn release(self) {
         if self.home {
-            *lock(&self.owner.idle) = Some((self.conn, self.permit));
+            lock(&self.owner.idle).push((self.conn, self.permit));
         } else {
-            let _closed = tokio::time::timeout(Duration::from_secs(1), self.conn.close()).await;
+            close(self.conn).await;
         }
     }
 }
@@ -69,7 +74,7 @@ impl PgConnections {
         Self {
             options,
             permits: Arc::new(Semaphore::new(max_connections as usize)),
-            idle: Mutex::new(None),
+            idle: Mutex::new(Vec::new()),
             backoff: Mutex::new(HashMap::new()),
             backoff_max: backoff_max.max(BACKOFF_MIN),
             connect_timeout: Duration::from_secs(10),
@@ -81,9 +86,9 @@ impl PgConnections {
         &self.options
     }
 
-    /// A session to the home database, reusing the idle one if it still answers.
+    /// A session to the home database, reusing an idle one if it still answers.
     pub async fn home(&self) -> Result<PgSession<'_>, PgError> {
-        let idle = lock(&self.idle).take();
+        let idle = lock(&self.idle).pop();
         if let Some((mut conn, permit)) = idle {
             if conn.ping().await.is_ok() {
                 return Ok(PgSession {
@@ -127,16 +132,18 @@ impl PgConnections {
         })
     }
 
-    /// Waits for a free slot. If all are taken and the idle home session holds one, that
-    /// session is closed so the slot can be used (with `max_connections` = 1 the runs share it).
+    /// Waits for a free slot. If all are taken and an idle home session holds one, the
+    /// oldest is closed so the slot can be used (with `max_connections` = 1 the runs share it).
     async fn permit(&self) -> Result<OwnedSemaphorePermit, PgError> {
         if let Ok(p) = Arc::clone(&self.permits).try_acquire_owned() {
             return Ok(p);
         }
-        let idle = lock(&self.idle).take();
+        let idle = {
+            let mut idle = lock(&self.idle);
+            (!idle.is_empty()).then(|| idle.remove(0))
+        };
         if let Some((conn, permit)) = idle {
-            // Close politely; the outcome does not matter, the slot is reused either way.
-            let _closed = tokio::time::timeout(Duration::from_secs(1), conn.close()).await;
+            close(conn).await;
             return Ok(permit);
         }
         Arc::clone(&self.permits)
@@ -171,10 +178,23 @@ impl PgConnections {
         result
     }
 
+    /// Closes the idle sessions politely (at shutdown).
+    pub async fn close_idle(&self) {
+        let idle = std::mem::take(&mut *lock(&self.idle));
+        for (conn, _permit) in idle {
+            close(conn).await;
+        }
+    }
+
     fn backoff_remaining(&self, key: &str) -> Option<(Duration, String)> {
         let all = lock(&self.backoff);
         let b = all.get(key)?;
         let wait = b.retry_at?.checked_duration_since(Instant::now())?;
         Some((wait, b.last_error.clone().unwrap_or_default()))
     }
+}
+
+/// Ends a session with Terminate; the outcome does not matter, the slot is free either way.
+async fn close(conn: PgConnection) {
+    let _closed = tokio::time::timeout(Duration::from_secs(1), conn.close()).await;
 }

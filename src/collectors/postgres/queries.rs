@@ -1,85 +1,7 @@
-//! The SQL centinela runs, one constant per view, each with why it is written that way.
+//! The SQL of the `postgres_tables` collector, one constant per query, each with why it is
+//! written that way (the `postgres` collector's SQL lives in each view's file).
 //!
 //! Every value is cast to `float8` or `text` in SQL so rows decode into plain tuples.
-
-/// Server identity and settings in one round trip. Replication lag only on a replica:
-/// 0 when replay has caught up with what was received (an idle primary sends nothing, and
-/// "time since last replayed transaction" would grow without any lag).
-pub const IDENTITY: &str = "
-SELECT current_setting('server_version_num')::int4,
-       current_setting('server_version'),
-       extract(epoch FROM pg_postmaster_start_time())::float8,
-       pg_is_in_recovery(),
-       current_setting('max_connections')::float8,
-       current_setting('superuser_reserved_connections')::float8,
-       current_setting('autovacuum_freeze_max_age')::float8";
-
-/// On a replica: whether the WAL receiver streams, when the primary last spoke, and the
-/// lag. The lag is 0 only while the receiver streams and replay has caught up with what it
-/// received: with the receiver gone (primary stopped or unreachable), "received =
-/// replayed" is always true and would read as no lag, so the lag is then the time since
-/// the last replayed transaction (or since the server started, if none was replayed).
-pub const WAL_RECEIVER: &str = "
-SELECT coalesce(r.status = 'streaming', false),
-       extract(epoch FROM r.last_msg_receipt_time)::float8,
-       CASE WHEN coalesce(r.status = 'streaming', false)
-                 AND pg_last_wal_receive_lsn() = pg_last_wal_replay_lsn() THEN 0::float8
-            ELSE greatest(0, extract(epoch FROM now() - coalesce(pg_last_xact_replay_timestamp(),
-                                                                 pg_postmaster_start_time())))::float8
-       END
-FROM (SELECT 1) AS one
-LEFT JOIN pg_stat_wal_receiver r ON true";
-
-/// Backends per database and state, zeros included (as `postgres_exporter` does, so a state
-/// that empties shows 0 rather than disappearing).
-pub const ACTIVITY: &str = "
-SELECT d.datname::text, s.state, count(a.pid)::float8,
-       -- now() is this statement's transaction start, so a transaction that began after
-       -- it would read as negative.
-       greatest(0, coalesce(max(extract(epoch FROM now() - a.xact_start)), 0))::float8
-FROM pg_database d
-CROSS JOIN (VALUES ('active'), ('idle'), ('idle in transaction'),
-                   ('idle in transaction (aborted)'), ('fastpath function call'),
-                   ('disabled')) AS s(state)
-LEFT JOIN pg_stat_activity a ON a.datid = d.oid AND a.state = s.state
-GROUP BY d.datname, s.state
-ORDER BY d.datname, s.state";
-
-/// Locks per database and mode, zeros included, mode lower-cased like `postgres_exporter`.
-pub const LOCKS: &str = "
-SELECT d.datname::text, m.mode, count(l.mode)::float8
-FROM pg_database d
-CROSS JOIN (VALUES ('accesssharelock'), ('rowsharelock'), ('rowexclusivelock'),
-                   ('shareupdateexclusivelock'), ('sharelock'), ('sharerowexclusivelock'),
-                   ('exclusivelock'), ('accessexclusivelock'), ('sireadlock')) AS m(mode)
-LEFT JOIN pg_locks l ON l.database = d.oid AND lower(l.mode) = m.mode
-GROUP BY d.datname, m.mode
-ORDER BY d.datname, m.mode";
-
-/// Per database: transaction-ID age (wraparound) and sessions waiting for a lock.
-pub const DATABASES: &str = "
-SELECT d.datname::text, age(d.datfrozenxid)::float8,
-       (SELECT count(*) FROM pg_stat_activity a
-         WHERE a.datid = d.oid AND a.wait_event_type = 'Lock')::float8
-FROM pg_database d
-ORDER BY d.datname";
-
-/// WAL archiving. Timestamps are NULL when nothing was ever archived or failed.
-pub const ARCHIVER: &str = "
-SELECT archived_count::float8, failed_count::float8,
-       extract(epoch FROM last_archived_time)::float8,
-       extract(epoch FROM last_failed_time)::float8,
-       extract(epoch FROM now() - last_archived_time)::float8
-FROM pg_stat_archiver";
-
-/// Replication slots and the WAL each keeps on disk.
-pub const SLOTS: &str = "
-SELECT slot_name::text, slot_type::text, coalesce(database::text, ''), active,
-       coalesce(pg_wal_lsn_diff(
-         CASE WHEN pg_is_in_recovery() THEN pg_last_wal_receive_lsn() ELSE pg_current_wal_lsn() END,
-         restart_lsn), 0)::float8
-FROM pg_replication_slots
-ORDER BY slot_name";
 
 /// The databases to visit, and which one this session is connected to.
 pub const DISCOVER: &str = "
@@ -90,6 +12,8 @@ FROM pg_database WHERE datallowconn ORDER BY datname";
 /// an ACCESS EXCLUSIVE lock held *or awaited* by another session (ALTER TABLE, LOCK,
 /// VACUUM FULL). Relations with such a lock get the catalog estimate (relpages) instead, so
 /// the collection never waits; `lock_timeout` covers the race of a lock taken mid-query.
+/// The freeze ages are the older of the table's and its TOAST table's; a partitioned
+/// table holds no rows, so it has none.
 pub const TABLES: &str = "
 WITH locked AS (
   SELECT DISTINCT relation FROM pg_locks
@@ -109,9 +33,17 @@ SELECT s.schemaname::text, s.relname::text,
             ELSE (SELECT coalesce(sum(ic.relpages), 0)::int8 FROM pg_index i
                   JOIN pg_class ic ON ic.oid = i.indexrelid WHERE i.indrelid = s.relid)
                  * current_setting('block_size')::int8 END::float8,
-       l.relation IS NOT NULL
+       l.relation IS NOT NULL,
+       coalesce(io.heap_blks_read, 0)::float8, coalesce(io.heap_blks_hit, 0)::float8,
+       coalesce(io.idx_blks_read, 0)::float8, coalesce(io.idx_blks_hit, 0)::float8,
+       CASE WHEN c.relkind IN ('r', 'm', 't')
+            THEN greatest(age(c.relfrozenxid), age(t.relfrozenxid)) END::float8,
+       CASE WHEN c.relkind IN ('r', 'm', 't')
+            THEN greatest(mxid_age(c.relminmxid), mxid_age(t.relminmxid)) END::float8
 FROM pg_stat_user_tables s
 JOIN pg_class c ON c.oid = s.relid
+LEFT JOIN pg_class t ON t.oid = c.reltoastrelid
+LEFT JOIN pg_statio_user_tables io ON io.relid = s.relid
 LEFT JOIN locked l ON l.relation = s.relid";
 
 /// Per index, with what the unused-index check needs. An index is sized on its own lock,
@@ -167,21 +99,6 @@ ORDER BY mean DESC LIMIT $2"
 pub const STATEMENTS_13: &str = statements_sql!("total_exec_time");
 /// `pg_stat_statements` before 13.
 pub const STATEMENTS_12: &str = statements_sql!("total_time");
-
-/// On a primary, per standby: how far behind each position is, in bytes, and the lag times
-/// the primary measured. A NULL lag means the standby has caught up and WAL is idle: 0.
-pub const STANDBYS: &str = "
-SELECT coalesce(application_name, ''), coalesce(host(client_addr), ''), coalesce(state, ''),
-       coalesce(sync_state, ''),
-       coalesce(pg_wal_lsn_diff(pg_current_wal_lsn(), sent_lsn), 0)::float8,
-       coalesce(pg_wal_lsn_diff(pg_current_wal_lsn(), write_lsn), 0)::float8,
-       coalesce(pg_wal_lsn_diff(pg_current_wal_lsn(), flush_lsn), 0)::float8,
-       coalesce(pg_wal_lsn_diff(pg_current_wal_lsn(), replay_lsn), 0)::float8,
-       coalesce(extract(epoch FROM write_lag), 0)::float8,
-       coalesce(extract(epoch FROM flush_lag), 0)::float8,
-       coalesce(extract(epoch FROM replay_lag), 0)::float8
-FROM pg_stat_replication
-ORDER BY application_name, client_addr";
 
 /// Invalid indexes (a failed `CREATE INDEX CONCURRENTLY` or `REINDEX CONCURRENTLY` leaves
 /// one), with their size from `relpages`: `pg_relation_size` would take a lock, and an

@@ -1,8 +1,9 @@
 //! `postgres_tables` collector: tables, indexes, database sizes and slow statements in every
 //! discovered database, every `slow_interval`.
 //!
-//! Exports `pg_stat_user_tables_*`, `pg_stat_user_indexes_*`, `pg_unused_index_size_bytes`,
-//! `pg_database_size_bytes`, `pg_stat_statements_*` and `centinela_pg_*` bookkeeping.
+//! Exports `pg_stat_user_tables_*`, `pg_statio_user_tables_*`, `pg_stat_user_indexes_*`,
+//! `pg_unused_index_size_bytes`, `pg_database_size_bytes`, `pg_stat_statements_*`, and
+//! from their own files [`sequences`] and [`roles`], with `centinela_pg_*` bookkeeping.
 //! Databases are visited one at a time; a database that fails is reported with
 //! `centinela_pg_database_collect_success 0` and the others are still exported.
 
@@ -12,15 +13,22 @@ use std::sync::Arc;
 use sqlx::postgres::{PgConnection, PgRow};
 use sqlx::Row as _;
 
-use super::{queries, DatabaseFilter, PgConnections, PgError, PostgresConfig};
+use super::{queries, roles, sequences, DatabaseFilter, PgConnections, PgError, PostgresConfig};
 use crate::collectors::{CollectError, Collector, Schedule, Shared};
 use crate::config::check::Problems;
-use std::time::Duration;
+use crate::metrics::catalog::{concat, total};
 use crate::metrics::{labels, Batch, Labels, MetricDesc};
+use std::time::Duration;
 
 // === metrics ===
 
+const PARTS: &[&[&MetricDesc]] = &[OWN, sequences::METRICS, roles::METRICS];
+
+/// Every metric the `postgres_tables` collector can export, in catalogue order.
+pub static METRICS: &[&MetricDesc] = &concat::<{ total(PARTS) }>(PARTS);
+
 crate::metrics! {
+    list OWN;
     T_LIVE: "pg_stat_user_tables_n_live_tup", Gauge, ["datname", "schemaname", "relname"],
         "Estimated live rows.";
     T_DEAD: "pg_stat_user_tables_n_dead_tup", Gauge, ["datname", "schemaname", "relname"],
@@ -51,6 +59,18 @@ crate::metrics! {
         "Size of the table with its TOAST, free-space and visibility maps (pg_table_size), or the catalog estimate while the table is locked.";
     T_INDEX_SIZE: "pg_stat_user_tables_index_size_bytes", Gauge, ["datname", "schemaname", "relname"],
         "Size of all the table's indexes (pg_indexes_size), or the catalog estimate while the table is locked.";
+    T_XID_AGE: "pg_stat_user_tables_xid_age", Gauge, ["datname", "schemaname", "relname"],
+        "Age in transactions of the table's relfrozenxid (the older of the table's and its TOAST table's): autovacuum forces a freeze at autovacuum_freeze_max_age. The largest over the tables summed into __other__.";
+    T_MXID_AGE: "pg_stat_user_tables_mxid_age", Gauge, ["datname", "schemaname", "relname"],
+        "Age in multixacts of the table's relminmxid (the older of the table's and its TOAST table's). The largest over the tables summed into __other__.";
+    T_HEAP_READ: "pg_statio_user_tables_heap_blocks_read", Untyped, ["datname", "schemaname", "relname"],
+        "Disk blocks read from the table (a counter; untyped, name kept from postgres_exporter).";
+    T_HEAP_HIT: "pg_statio_user_tables_heap_blocks_hit", Untyped, ["datname", "schemaname", "relname"],
+        "Buffer hits in the table (a counter; untyped, name kept from postgres_exporter).";
+    T_IDX_READ: "pg_statio_user_tables_idx_blocks_read", Untyped, ["datname", "schemaname", "relname"],
+        "Disk blocks read from all the table's indexes (a counter; untyped, name kept from postgres_exporter).";
+    T_IDX_HIT: "pg_statio_user_tables_idx_blocks_hit", Untyped, ["datname", "schemaname", "relname"],
+        "Buffer hits in all the table's indexes (a counter; untyped, name kept from postgres_exporter).";
     I_SCAN: "pg_stat_user_indexes_idx_scan", Untyped, ["datname", "schemaname", "relname", "indexrelname"],
         "Scans started on the index (a counter; untyped, name kept from postgres_exporter).";
     I_SIZE: "pg_stat_user_indexes_size_bytes", Gauge, ["datname", "schemaname", "relname", "indexrelname"],
@@ -140,6 +160,18 @@ pub struct TableRow {
     pub index_size: f64,
     /// Sizes estimated from `relpages` (the table was locked).
     pub estimated: bool,
+    /// `pg_statio_user_tables.heap_blks_read`.
+    pub heap_read: f64,
+    /// `heap_blks_hit`.
+    pub heap_hit: f64,
+    /// `idx_blks_read`.
+    pub idx_read: f64,
+    /// `idx_blks_hit`.
+    pub idx_hit: f64,
+    /// Age of `relfrozenxid` (none for a partitioned table).
+    pub xid_age: Option<f64>,
+    /// Age of `relminmxid`.
+    pub mxid_age: Option<f64>,
 }
 
 /// One row of `pg_stat_user_indexes` with the index's size.
@@ -182,6 +214,12 @@ const TABLE_FAMILIES: &[(&MetricDesc, TableField)] = &[
     (&T_LAST_AUTOANALYZE, |r| r.last_autoanalyze),
     (&T_TABLE_SIZE, |r| Some(r.table_size)),
     (&T_INDEX_SIZE, |r| Some(r.index_size)),
+    (&T_XID_AGE, |r| r.xid_age),
+    (&T_MXID_AGE, |r| r.mxid_age),
+    (&T_HEAP_READ, |r| Some(r.heap_read)),
+    (&T_HEAP_HIT, |r| Some(r.heap_hit)),
+    (&T_IDX_READ, |r| Some(r.idx_read)),
+    (&T_IDX_HIT, |r| Some(r.idx_hit)),
 ];
 
 impl TableRow {
@@ -201,6 +239,20 @@ impl TableRow {
         self.autoanalyze_count += other.autoanalyze_count;
         self.table_size += other.table_size;
         self.index_size += other.index_size;
+        self.heap_read += other.heap_read;
+        self.heap_hit += other.heap_hit;
+        self.idx_read += other.idx_read;
+        self.idx_hit += other.idx_hit;
+        // Ages are not summed: the oldest table is what a freeze has to reach.
+        self.xid_age = max_of(self.xid_age, other.xid_age);
+        self.mxid_age = max_of(self.mxid_age, other.mxid_age);
+    }
+}
+
+fn max_of(a: Option<f64>, b: Option<f64>) -> Option<f64> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.max(b)),
+        (a, b) => a.or(b),
     }
 }
 
@@ -338,6 +390,7 @@ pub struct TablesCollector {
     limits: Limits,
     slow_statement_ms: f64,
     slow_statement_limit: i64,
+    sequence_min_ratio: f64,
     /// The server start (Unix seconds) for which the missing preload was already logged.
     unavailable_logged: std::sync::Mutex<Option<f64>>,
 }
@@ -360,6 +413,7 @@ impl TablesCollector {
             },
             slow_statement_ms: config.slow_statement_threshold.as_secs_f64() * 1000.0,
             slow_statement_limit: i64::from(config.slow_statement_limit),
+            sequence_min_ratio: config.sequence_min_used_ratio,
             unavailable_logged: std::sync::Mutex::new(None),
         }
     }
@@ -408,6 +462,7 @@ impl TablesCollector {
                 *bytes,
             );
         }
+        b.append(sequences::read(conn, datname, self.sequence_min_ratio).await?);
         if !*statements_done {
             if let Some(statements) = self.statements(conn, datname).await? {
                 b.append(statements);
@@ -506,12 +561,17 @@ impl Collector for TablesCollector {
         Some((Self::new(Arc::clone(pg), section), section.slow_interval))
     }
 
+    async fn close(&self) {
+        self.pg.close_idle().await;
+    }
+
     async fn collect(&self) -> Result<Batch, CollectError> {
         let mut home = self.pg.home().await?;
         let found: Vec<(String, String)> = sqlx::query_as(queries::DISCOVER)
             .fetch_all(&mut home.conn)
             .await
             .map_err(|e| PgError::query("discover", &e))?;
+        let roles = roles::read(&mut home.conn).await;
         home.release().await;
         let home_db = found
             .first()
@@ -523,7 +583,7 @@ impl Collector for TablesCollector {
             .filter(|d| self.filter.visits(d))
             .collect();
 
-        let mut batch = Batch::default();
+        let mut batch = roles?;
         let mut statements_done = false;
         let mut failed = 0;
         let mut last_failure = String::new();
@@ -538,7 +598,8 @@ impl Collector for TablesCollector {
                     let r = self
                         .visit(&mut session.conn, datname, &mut statements_done)
                         .await;
-                    if r.is_ok() {
+                    // A failed query leaves a healthy session: close it politely too.
+                    if !r.as_ref().is_err_and(PgError::is_unreachable) {
                         session.release().await;
                     }
                     r
@@ -608,6 +669,12 @@ fn table_row(r: &PgRow) -> Result<TableRow, sqlx::Error> {
         table_size: r.try_get(15)?,
         index_size: r.try_get(16)?,
         estimated: r.try_get(17)?,
+        heap_read: r.try_get(18)?,
+        heap_hit: r.try_get(19)?,
+        idx_read: r.try_get(20)?,
+        idx_hit: r.try_get(21)?,
+        xid_age: r.try_get(22)?,
+        mxid_age: r.try_get(23)?,
     })
 }
 

@@ -1,5 +1,6 @@
 //! Shared test harness: PostgreSQL clusters, a running centinela, exposition parsing.
 
+pub mod families;
 pub mod pg;
 pub mod prom;
 pub mod receivers;

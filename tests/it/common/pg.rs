@@ -1,13 +1,16 @@
 //! Throw-away PostgreSQL clusters from the installed server binaries.
 //!
-//! `initdb` runs once per machine into a template under the test temp directory; each
-//! cluster is a copy of it on a free port, owned by the test and removed on drop. As root
-//! (CI), the server binaries run as the `postgres` user, since PostgreSQL refuses root.
+//! `initdb` runs once per machine and server build into a template under the test temp
+//! directory; each cluster is a copy of it on a free port, owned by the test and removed on
+//! drop. As root (CI), the server binaries run as the `postgres` user, since PostgreSQL
+//! refuses root. [`PgCluster::start`] uses the newest Debian server; [`PgCluster::start_major`]
+//! a build of the version matrix (`scripts/pg-versions.txt`).
 
+use std::collections::HashMap;
 use std::os::unix::fs::MetadataExt as _;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
-use std::sync::OnceLock;
+use std::sync::{Mutex, OnceLock};
 
 use sqlx::Connection as _;
 
@@ -18,24 +21,70 @@ pub const SUPERUSER_PASSWORD: &str = "s3cret-Pw-4-tests";
 pub struct PgCluster {
     dir: tempfile::TempDir,
     pub port: u16,
+    inst: &'static Installation,
 }
 
-struct Installation {
+pub struct Installation {
     bin: PathBuf,
     /// `Some(user)` when running as root.
     run_as: Option<(String, u32, u32)>,
     template: PathBuf,
+    version: String,
 }
 
+/// The newest Debian server (or the one on PATH).
 fn installation() -> &'static Installation {
-    static INSTALL: OnceLock<Installation> = OnceLock::new();
-    INSTALL.get_or_init(|| {
+    static DEFAULT: OnceLock<&'static Installation> = OnceLock::new();
+    DEFAULT.get_or_init(|| {
         let bin = find_bin_dir().unwrap_or_else(|| {
             panic!(
                 "PostgreSQL server binaries (initdb, pg_ctl, postgres) not found in \
                  /usr/lib/postgresql/*/bin or PATH: run scripts/test.sh, which installs them"
             )
         });
+        installation_at(&bin)
+    })
+}
+
+/// The server build of major version `major` from `scripts/pg-versions.txt`, installed by
+/// `scripts/pg-builds.sh` (which this runs: it returns at once when the build is there).
+pub fn installation_of(major: u32) -> &'static Installation {
+    let target = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+        .parent()
+        .expect("target directory")
+        .to_path_buf();
+    let out = Command::new(concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/pg-builds.sh"))
+        .arg(major.to_string())
+        .env("CARGO_TARGET_DIR", &target)
+        .output()
+        .expect("run scripts/pg-builds.sh");
+    assert!(
+        out.status.success(),
+        "scripts/pg-builds.sh {major} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let bin = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix(&format!("{major} ")))
+        .unwrap_or_else(|| panic!("PostgreSQL {major} is not in scripts/pg-versions.txt"));
+    installation_at(Path::new(bin))
+}
+
+/// The installation in `bin`, its template made once per process and version.
+fn installation_at(bin: &Path) -> &'static Installation {
+    static ALL: OnceLock<Mutex<HashMap<PathBuf, &'static Installation>>> = OnceLock::new();
+    let mut all = ALL.get_or_init(Default::default).lock().unwrap();
+    if let Some(inst) = all.get(bin) {
+        return inst;
+    }
+    let inst: &'static Installation = Box::leak(Box::new(Installation::new(bin.to_path_buf())));
+    all.insert(bin.to_path_buf(), inst);
+    inst
+}
+
+impl Installation {
+    fn new(bin: PathBuf) -> Self {
         let run_as = if std::fs::metadata("/proc/self").map_or(1, |m| m.uid()) == 0 {
             let out = Command::new("id")
                 .args(["-u", "postgres"])
@@ -56,6 +105,7 @@ fn installation() -> &'static Installation {
         } else {
             None
         };
+        // "postgres (PostgreSQL) 15.20 (Debian 15.20-0+deb12u1)": the word after the name.
         let version = String::from_utf8_lossy(
             &Command::new(bin.join("postgres"))
                 .arg("--version")
@@ -64,7 +114,8 @@ fn installation() -> &'static Installation {
                 .stdout,
         )
         .split_whitespace()
-        .last()
+        .skip_while(|w| *w != "(PostgreSQL)")
+        .nth(1)
         .unwrap_or("unknown")
         .to_owned();
         let base = PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
@@ -73,9 +124,14 @@ fn installation() -> &'static Installation {
             bin,
             run_as,
             template: template.clone(),
+            version,
         };
         if !template.join("PG_VERSION").exists() {
-            let staging = base.join(format!("pg-template-{version}.{}", std::process::id()));
+            let staging = base.join(format!(
+                "pg-template-{}.{}",
+                inst.version,
+                std::process::id()
+            ));
             let _ = std::fs::remove_dir_all(&staging);
             std::fs::create_dir_all(&staging).unwrap();
             inst.own(&staging);
@@ -122,7 +178,22 @@ fn installation() -> &'static Installation {
             let _ = std::fs::remove_dir_all(&staging);
         }
         inst
-    })
+    }
+
+    /// The server's version, as `postgres --version` prints it (`17.10`).
+    pub fn version(&self) -> &str {
+        &self.version
+    }
+
+    /// The server's version as `server_version_num` gives it (`170010`).
+    pub fn version_num(&self) -> i32 {
+        let mut parts = self
+            .version
+            .split(['.', 'b', 'r'])
+            .map(|p| p.parse::<i32>().unwrap_or(0));
+        let major = parts.next().unwrap_or(0);
+        major * 10_000 + parts.next().unwrap_or(0)
+    }
 }
 
 fn find_bin_dir() -> Option<PathBuf> {
@@ -181,9 +252,9 @@ pub fn free_port() -> u16 {
 
 /// A fresh directory owned by the server's user, holding a copy of the data directory
 /// `from` as `data`.
-fn copy_of(from: &Path, prefix: &str) -> tempfile::TempDir {
+fn copy_of(inst: &Installation, from: &Path, prefix: &str) -> tempfile::TempDir {
     let dir = tempfile::Builder::new().prefix(prefix).tempdir().unwrap();
-    installation().own(dir.path());
+    inst.own(dir.path());
     let out = Command::new("cp")
         .arg("-a")
         .arg(from)
@@ -200,15 +271,39 @@ fn copy_of(from: &Path, prefix: &str) -> tempfile::TempDir {
 }
 
 impl PgCluster {
-    /// A new running cluster with the superuser `postgres`.
+    /// A new running cluster of the newest Debian server, with the superuser `postgres`.
     pub fn start() -> Self {
-        let dir = copy_of(&installation().template, "centinela-pg");
+        Self::start_with(installation(), "")
+    }
+
+    /// A new running cluster of the matrix's `major` build, with `settings` added to its
+    /// configuration.
+    pub fn start_major(major: u32, settings: &str) -> Self {
+        Self::start_with(installation_of(major), settings)
+    }
+
+    fn start_with(inst: &'static Installation, settings: &str) -> Self {
+        let dir = copy_of(inst, &inst.template, "centinela-pg");
         let cluster = Self {
             dir,
             port: free_port(),
+            inst,
         };
+        if !settings.is_empty() {
+            use std::io::Write as _;
+            let mut conf = std::fs::OpenOptions::new()
+                .append(true)
+                .open(cluster.data().join("postgresql.conf"))
+                .unwrap();
+            writeln!(conf, "{settings}").unwrap();
+        }
         cluster.start_server();
         cluster
+    }
+
+    /// The server build this cluster runs.
+    pub fn installation(&self) -> &'static Installation {
+        self.inst
     }
 
     fn data(&self) -> PathBuf {
@@ -216,7 +311,7 @@ impl PgCluster {
     }
 
     fn start_server(&self) {
-        let inst = installation();
+        let inst = self.inst;
         let opts = format!("-p {} -k {}", self.port, self.dir.path().display());
         let log = self.dir.path().join("server.log");
         let out = inst.run(
@@ -244,7 +339,7 @@ impl PgCluster {
 
     /// Stops the server (fast shutdown: sessions are disconnected).
     pub fn stop(&self) {
-        let out = installation().run(
+        let out = self.inst.run(
             "pg_ctl",
             &[
                 "-D",
@@ -283,8 +378,8 @@ impl PgCluster {
         )
         .await;
         self.stop();
-        let inst = installation();
-        let dir = copy_of(&self.data(), "centinela-pg-replica");
+        let inst = self.inst;
+        let dir = copy_of(inst, &self.data(), "centinela-pg-replica");
         let data = dir.path().join("data");
         for stale in ["postmaster.pid", "postmaster.opts"] {
             let _ = std::fs::remove_file(data.join(stale));
@@ -309,6 +404,7 @@ impl PgCluster {
         let replica = PgCluster {
             dir,
             port: free_port(),
+            inst,
         };
         replica.start_server();
         replica
@@ -330,7 +426,7 @@ impl PgCluster {
 
     /// Runs a program as the cluster's owner (the `postgres` user when the tests run as root).
     pub fn run_as_owner(&self, program: &str, args: &[&str]) -> Output {
-        let mut cmd = match &installation().run_as {
+        let mut cmd = match &self.inst.run_as {
             Some((user, _, _)) => {
                 let mut c = Command::new("runuser");
                 c.args(["-u", user, "--", program]);
@@ -345,7 +441,7 @@ impl PgCluster {
 
     /// Makes `path` belong to the cluster's owner.
     pub fn give(&self, path: &Path) {
-        installation().own(path);
+        self.inst.own(path);
     }
 
     /// Turns TLS on with the given certificate and key (PEM), as server.crt / server.key.
@@ -355,7 +451,7 @@ impl PgCluster {
             let path = self.data().join(name);
             std::fs::write(&path, data).unwrap();
             std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
-            installation().own(&path);
+            self.inst.own(&path);
         }
         self.exec(
             "postgres",
@@ -402,7 +498,7 @@ impl PgCluster {
 
 impl Drop for PgCluster {
     fn drop(&mut self) {
-        let _ = installation().run(
+        let _ = self.inst.run(
             "pg_ctl",
             &[
                 "-D",

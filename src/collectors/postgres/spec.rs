@@ -1,0 +1,190 @@
+//! What every view of the `postgres` collector reads with: the server's facts, the session,
+//! and the version spec that picks each figure's column by `server_version_num`.
+
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
+
+use sqlx::postgres::{PgConnection, PgRow};
+use sqlx::Row as _;
+
+use super::{DatabaseFilter, PgError};
+use crate::metrics::{Batch, Labels, MetricDesc};
+use crate::sync::lock;
+
+/// What the identity query found, once per run, before any view is read.
+#[derive(Debug, Clone)]
+pub struct Server {
+    /// `server_version_num`, e.g. `170_002`.
+    pub version: i32,
+    /// In recovery (a replica).
+    pub replica: bool,
+    /// When the server started (Unix seconds): a restart resets "logged once" notes.
+    pub started: f64,
+    /// The session may list the archive status directory (`pg_ls_archive_statusdir()` on
+    /// 15+, `pg_ls_dir` before): `pg_monitor` or a superuser.
+    pub reads_archive_status: bool,
+}
+
+/// One run's session, server facts and filters, handed to each view in turn.
+pub struct Ctx<'a> {
+    /// The home session.
+    pub conn: &'a mut PgConnection,
+    /// The server's version and role.
+    pub server: &'a Server,
+    /// Which databases per-database series cover.
+    pub filter: &'a DatabaseFilter,
+    notes: &'a Notes,
+}
+
+impl<'a> Ctx<'a> {
+    /// A context for one run.
+    pub fn new(
+        conn: &'a mut PgConnection,
+        server: &'a Server,
+        filter: &'a DatabaseFilter,
+        notes: &'a Notes,
+    ) -> Self {
+        Self {
+            conn,
+            server,
+            filter,
+            notes,
+        }
+    }
+
+    /// Every row of `sql`; `what` names the query in errors.
+    pub async fn rows(&mut self, what: &'static str, sql: &str) -> Result<Vec<PgRow>, PgError> {
+        sqlx::query(sql)
+            .fetch_all(&mut *self.conn)
+            .await
+            .map_err(|e| PgError::query(what, &e))
+    }
+
+    /// Every row of `sql` as tuples (every column cast in SQL to `float8`, `text` or `bool`).
+    pub async fn rows_as<T>(&mut self, what: &'static str, sql: &str) -> Result<Vec<T>, PgError>
+    where
+        T: for<'r> sqlx::FromRow<'r, PgRow> + Send + Unpin,
+    {
+        sqlx::query_as(sql)
+            .fetch_all(&mut *self.conn)
+            .await
+            .map_err(|e| PgError::query(what, &e))
+    }
+
+    /// Logs `message` once per server start under `key` (a fact about the server, such as
+    /// a missing privilege, that would otherwise repeat every interval).
+    pub fn note_once(&self, key: &'static str, message: &str) {
+        if self.notes.first(key, self.server.started) {
+            tracing::warn!(collector = "postgres", "{message}");
+        }
+    }
+}
+
+/// Keys already logged, for the server start they were logged under.
+#[derive(Debug, Default)]
+pub struct Notes(Mutex<(f64, HashSet<&'static str>)>);
+
+impl Notes {
+    fn first(&self, key: &'static str, started: f64) -> bool {
+        let mut notes = lock(&self.0);
+        if notes.0 != started {
+            *notes = (started, HashSet::new());
+        }
+        notes.1.insert(key)
+    }
+}
+
+/// A figure read from a view whose columns moved between versions: for each version range
+/// (from its first `server_version_num`), the expression, or `None` where the server does
+/// not have it.
+pub struct Versioned {
+    /// The metric the figure is exported as.
+    pub desc: &'static MetricDesc,
+    /// `(since, expression)`, oldest first.
+    pub forms: &'static [(i32, Option<&'static str>)],
+}
+
+impl Versioned {
+    /// The expression for a server of `version`.
+    pub fn expr(&self, version: i32) -> Option<&'static str> {
+        self.forms
+            .iter()
+            .rev()
+            .find(|(since, _)| version >= *since)
+            .and_then(|(_, e)| *e)
+    }
+}
+
+/// The figures of `spec` a server of `version` has, and their `SELECT` list (each as
+/// float8, in the same order).
+pub fn select_list(spec: &[Versioned], version: i32) -> (Vec<&'static MetricDesc>, String) {
+    let (descs, exprs): (Vec<_>, Vec<_>) = spec
+        .iter()
+        .filter_map(|v| v.expr(version).map(|e| (v.desc, format!("({e})::float8"))))
+        .unzip();
+    (descs, exprs.join(", "))
+}
+
+/// The floats of `row` from column `first` on, one per `descs`; `None` where the server
+/// gave NULL (no value on this server).
+pub fn floats(
+    row: &PgRow,
+    first: usize,
+    count: usize,
+    what: &'static str,
+) -> Result<Vec<Option<f64>>, PgError> {
+    (first..first + count)
+        .map(|i| row.try_get(i).map_err(|e| PgError::query(what, &e)))
+        .collect()
+}
+
+/// Pushes the floats of `row` from column `first` on, one per `descs`, under `l`; a NULL
+/// gives no sample.
+pub fn push_floats(
+    row: &PgRow,
+    first: usize,
+    descs: &[&'static MetricDesc],
+    l: &Labels,
+    what: &'static str,
+    b: &mut Batch,
+) -> Result<(), PgError> {
+    for (desc, value) in descs.iter().zip(floats(row, first, descs.len(), what)?) {
+        if let Some(v) = value {
+            b.push(desc, Arc::clone(l), v);
+        }
+    }
+    Ok(())
+}
+
+/// A text column of `row`.
+pub fn text(row: &PgRow, i: usize, what: &'static str) -> Result<String, PgError> {
+    row.try_get(i).map_err(|e| PgError::query(what, &e))
+}
+
+/// A number (a boolean as 0 or 1) of a row read through `to_jsonb(row)::text`, as the
+/// PostgreSQL 19 views are (written from the release notes): a column missing or renamed
+/// gives no sample instead of an error.
+pub fn json_number(row: &serde_json::Value, key: &str) -> Option<f64> {
+    match &row[key] {
+        serde_json::Value::Number(n) => n.as_f64(),
+        serde_json::Value::Bool(b) => Some(if *b { 1.0 } else { 0.0 }),
+        _ => None,
+    }
+}
+
+/// Rows of `sql`, one `to_jsonb(..)::text` column each, parsed.
+pub async fn json_rows(
+    cx: &mut Ctx<'_>,
+    what: &'static str,
+    sql: &str,
+) -> Result<Vec<serde_json::Value>, PgError> {
+    let rows: Vec<(String,)> = cx.rows_as(what, sql).await?;
+    rows.into_iter()
+        .map(|(text,)| {
+            serde_json::from_str(&text).map_err(|e| PgError::Query {
+                query: what,
+                message: format!("not JSON: {e}"),
+            })
+        })
+        .collect()
+}
