@@ -33,7 +33,9 @@ fn dashboards_are_generated_from_their_source() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_panel_query_returns_data_from_prometheus() {
     // PostgreSQL: dead rows, an unused index (> 10 MiB), a vacuumed table, a slow statement.
-    let pg = PgCluster::start();
+    // The newest server, so the panels of views added in recent versions (pg_stat_io,
+    // pg_stat_checkpointer) are checked too.
+    let pg = PgCluster::start_newest();
     pg.exec(
         "postgres",
         "CREATE EXTENSION pg_stat_statements;
@@ -227,7 +229,7 @@ async fn every_panel_query_returns_data_from_prometheus() {
                 .map(|d| d.name.to_owned()),
         );
     }
-    // A primary without standby on Debian's server.
+    // A primary without standby.
     let scene = Scene {
         version: pg.installation().version_num(),
         replica: false,

@@ -547,3 +547,35 @@ fn shipped_prometheus_rule_is_generated_from_the_pack_and_passes_promtool() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("bad.yaml") && err.contains('X'), "{err}");
 }
+
+/// Every `runbook_url` of the pack points at a section of docs/runbooks.md, and every alert
+/// has one.
+#[test]
+fn every_rule_links_to_a_runbook_section() {
+    let pack = std::fs::read_to_string(repo().join("alert-rules/centinela.rules.yaml")).unwrap();
+    let runbooks = std::fs::read_to_string(repo().join("docs/runbooks.md")).unwrap();
+    // GitHub's anchor for a heading: lower case, punctuation dropped, spaces to dashes.
+    let anchors: Vec<String> = runbooks
+        .lines()
+        .filter_map(|l| l.strip_prefix("## "))
+        .map(|h| {
+            h.to_lowercase()
+                .chars()
+                .filter(|c| c.is_alphanumeric() || *c == ' ' || *c == '-')
+                .map(|c| if c == ' ' { '-' } else { c })
+                .collect()
+        })
+        .collect();
+    let alerts = pack.matches("- alert:").count();
+    let links: Vec<&str> = pack
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("runbook_url: docs/runbooks.md#"))
+        .collect();
+    assert_eq!(links.len(), alerts, "every alert has a runbook_url");
+    for link in links {
+        assert!(
+            anchors.iter().any(|a| a == link),
+            "runbook_url #{link} has no section in docs/runbooks.md"
+        );
+    }
+}

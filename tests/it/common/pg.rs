@@ -276,6 +276,21 @@ impl PgCluster {
         Self::start_with(installation(), "")
     }
 
+    /// A new running cluster of the newest major of the version matrix.
+    pub fn start_newest() -> Self {
+        let newest = std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/scripts/pg-versions.txt"
+        ))
+        .unwrap()
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .filter_map(|l| l.split_whitespace().next()?.parse::<u32>().ok())
+        .max()
+        .expect("scripts/pg-versions.txt lists a version");
+        Self::start_major(newest, "")
+    }
+
     /// A new running cluster of the matrix's `major` build, with `settings` added to its
     /// configuration.
     pub fn start_major(major: u32, settings: &str) -> Self {
