@@ -214,7 +214,7 @@ pub static ALERTING: &[&MetricDesc] = &[
     &ALERTS_HELD_BACK,
 ];
 
-/// How many descriptors `parts` hold together (the length for [`concat`]).
+/// How many descriptors `parts` hold together (the length for [`concat()`]).
 pub const fn total(parts: &[&[&'static MetricDesc]]) -> usize {
     let (mut i, mut n) = (0, 0);
     while i < parts.len() {

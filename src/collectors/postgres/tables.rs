@@ -3,7 +3,7 @@
 //!
 //! Exports `pg_stat_user_tables_*`, `pg_statio_user_tables_*`, `pg_stat_user_indexes_*`,
 //! `pg_unused_index_size_bytes`, `pg_database_size_bytes`, `pg_stat_statements_*`, and
-//! from their own files [`sequences`] and [`roles`], with `centinela_pg_*` bookkeeping.
+//! from their own files `sequences.rs` and `roles.rs`, with `centinela_pg_*` bookkeeping.
 //! Databases are visited one at a time; a database that fails is reported with
 //! `centinela_pg_database_collect_success 0` and the others are still exported.
 
