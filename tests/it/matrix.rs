@@ -234,6 +234,47 @@ fn centinela_trouble(log: &str) -> Vec<&str> {
         .collect()
 }
 
+/// Waits until `replica` has replayed everything `primary` wrote so far and shows the
+/// ACCESS EXCLUSIVE lock on `table` that a session of the primary holds.
+async fn replayed_lock(primary: &PgCluster, replica: &PgCluster, table: &str) {
+    // A commit with synchronous_commit on flushes the WAL before it, the lock record included.
+    primary
+        .exec(
+            "postgres",
+            "SET synchronous_commit = on; CREATE TABLE lock_flushed (); DROP TABLE lock_flushed",
+        )
+        .await;
+    let mut p = primary.connect("postgres").await;
+    let lsn: String = sqlx::query_scalar("SELECT pg_current_wal_flush_lsn()::text")
+        .fetch_one(&mut p)
+        .await
+        .unwrap();
+    p.close().await.unwrap();
+    let mut r = replica.connect("postgres").await;
+    let start = Instant::now();
+    loop {
+        let (replayed, locked): (bool, bool) = sqlx::query_as(
+            "SELECT pg_last_wal_replay_lsn() >= $1::pg_lsn,
+                    EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'relation'
+                            AND mode = 'AccessExclusiveLock' AND relation = $2::regclass)",
+        )
+        .bind(&lsn)
+        .bind(table)
+        .fetch_one(&mut r)
+        .await
+        .unwrap();
+        if replayed && locked {
+            break;
+        }
+        assert!(
+            start.elapsed() < WAIT,
+            "the replica did not replay the lock on {table} (replayed to {lsn}: {replayed})"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    r.close().await.unwrap();
+}
+
 fn last_success(m: &Exposition) -> Option<f64> {
     m.get(
         "centinela_collector_last_success_timestamp_seconds",
@@ -285,6 +326,10 @@ async fn matrix(major: u32) {
         "SET vacuum_cost_delay = 100; SET vacuum_cost_limit = 1; VACUUM big",
     )
     .await;
+    // The replica replays the lock too (its startup process holds it). Its record is flushed
+    // and replayed before centinela starts, so no collection can read `dup` unlocked in
+    // pg_locks and then queue behind the replayed lock (a lock timeout in the replica's log).
+    replayed_lock(&primary, &replica, "dup").await;
 
     let tls = |pg: &PgCluster| {
         pg.dsn("postgres")
