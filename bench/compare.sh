@@ -11,6 +11,11 @@
 #   centinela-default  centinela on its built-in defaults, no --config (15 s / 5 min
 #                   intervals, 1,000-table cap, host metrics on)
 # Columns: see bench/scrape-bench.sh. BENCH_K sets the sequential scrapes (default 20).
+# BENCH_BASELINE=PATH also runs both centinela cases with the binary at PATH (an earlier
+# build), labelled "-baseline", so a change is measured beside what it replaces.
+# After the cases, on the largest fixture: the SQL statements and database time centinela
+# spends per fast and per slow interval (bench/interval-cost.sh). BENCH_MANY_DATABASES=0
+# skips the last part: 500 databases of 20 tables each (bench/many-databases.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/lib/common.sh
@@ -71,7 +76,7 @@ go_case() {
 }
 
 centinela_case() {
-  local label=$1 config=$2
+  local label=$1 config=$2 bin=${3:-target/release/centinela}
   local cport; cport=$(free_port)
   local before; before=$(calls bench_centinela)
   local t0; t0=$(date +%s.%N)
@@ -79,7 +84,7 @@ centinela_case() {
   [ -n "$config" ] && args=(--config "$config")
   CENTINELA__POSTGRES__DSN="postgres://bench_centinela@127.0.0.1:$port/bench?sslmode=disable" \
   CENTINELA__SERVER__LISTEN="127.0.0.1:$cport" RUST_LOG=warn \
-    target/release/centinela "${args[@]}" >"$work/$label.log" 2>&1 &
+    "$bin" "${args[@]}" >"$work/$label.log" 2>&1 &
   local pid=$!; pids+=("$pid")
   local url="http://127.0.0.1:$cport"
   for _ in $(seq 1 1200); do curl -sf -o /dev/null "$url/ready" && break; sleep 0.1; done
@@ -111,7 +116,20 @@ for n in "${sizes[@]}"; do
   log "N=$n: go-queries";       go_case "go-queries-$n" --extend.query-path=bench/queries-tables.yaml
   log "N=$n: centinela-all";    centinela_case "centinela-all-$n" "$work/all.toml"
   log "N=$n: centinela-default"; centinela_case "centinela-default-$n" ""
+  if [ -n "${BENCH_BASELINE:-}" ]; then
+    log "N=$n: centinela-all (baseline)"
+    centinela_case "centinela-all-$n-baseline" "$work/all.toml" "$BENCH_BASELINE"
+    log "N=$n: centinela-default (baseline)"
+    centinela_case "centinela-default-$n-baseline" "" "$BENCH_BASELINE"
+  fi
 done
+
+log "database cost per interval, ${sizes[-1]} tables"
+bench/interval-cost.sh target/release/centinela "$port" bench_centinela >"$work/cost.md"
+if [ "${BENCH_MANY_DATABASES:-1}" != 0 ]; then
+  log "500 databases of 20 tables"
+  bench/many-databases.sh target/release/centinela 500 20 >"$work/many.md"
+fi
 
 echo
 echo "machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo); $(psql_ -At -d postgres -c 'SHOW server_version'); $(prometheus-postgres-exporter --version 2>&1 | head -1); $(target/release/centinela --version)"
@@ -126,3 +144,7 @@ for r in rows[1:]:
 PY
 echo
 cat "$notes"
+echo
+cat "$work/cost.md"
+[ -f "$work/many.md" ] && { echo; cat "$work/many.md"; }
+true

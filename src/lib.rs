@@ -37,6 +37,7 @@ pub mod cli;
 pub mod collectors;
 pub mod config;
 pub mod http;
+pub mod memory;
 pub mod metrics;
 pub mod promql;
 pub mod snapshot;

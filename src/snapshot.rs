@@ -52,7 +52,11 @@ impl RunStatus {
 
 impl Entry {
     /// An entry for `batch`, encoded as text now.
-    pub fn new(batch: Batch, status: RunStatus) -> Self {
+    pub fn new(mut batch: Batch, status: RunStatus) -> Self {
+        // Kept until the next run: give back what the families over-reserved while growing.
+        for family in &mut batch.families {
+            family.samples.shrink_to_fit();
+        }
         let text = Bytes::from(encode::encode(&batch, Format::Text));
         Self {
             batch: Arc::new(batch),

@@ -10,6 +10,7 @@ use arc_swap::ArcSwap;
 use serde::{Deserialize, Serialize};
 use tokio_util::sync::CancellationToken;
 
+use super::latest::Latest;
 use super::model::{AlertRecord, ReceiverSpec, Severity};
 use super::notify::{self, Stats};
 use super::outbox::{Store, StoreError};
@@ -19,7 +20,6 @@ use super::rules::{AlertState, Context, RuleKind, RuleSet};
 use super::silences::Silences;
 use crate::config::AlertingConfig;
 use crate::metrics::{catalog, labels, Batch};
-use crate::promql::labels::METRIC_NAME;
 use crate::promql::{History, LabelSet};
 use crate::snapshot::Snapshot;
 use crate::time::system_time_ms;
@@ -257,41 +257,11 @@ impl Engine {
         Ok(n)
     }
 
-    /// The snapshot's samples (self-metrics included) that some rule reads.
-    fn samples(&self, snapshot: &Snapshot) -> Vec<(LabelSet, f64)> {
-        let mut out = Vec::new();
-        let self_metrics = snapshot.self_metrics();
-        let entries: Vec<_> = snapshot
-            .slots()
-            .iter()
-            .map(crate::snapshot::Slot::load)
-            .collect();
-        let batches = std::iter::once(&self_metrics).chain(entries.iter().map(|e| &*e.batch));
-        for batch in batches {
-            for family in &batch.families {
-                if !self.history.wants(&family.name) {
-                    continue;
-                }
-                for s in &family.samples {
-                    let pairs = s
-                        .labels
-                        .iter()
-                        .map(|(k, v)| (k.to_string(), v.to_string()))
-                        .chain(std::iter::once((
-                            METRIC_NAME.to_owned(),
-                            family.name.to_string(),
-                        )));
-                    out.push((LabelSet::new(pairs), s.value));
-                }
-            }
-        }
-        out
-    }
-
     /// One evaluation at `now`: ingest, evaluate, log transitions, publish.
     pub fn tick(&mut self, snapshot: &Snapshot, now: SystemTime) -> Published {
         let ts = system_time_ms(now);
-        let samples = self.samples(snapshot);
+        let latest = Latest::load(snapshot, ts);
+        let samples = latest.samples(|name| self.history.wants(name));
         self.history.ingest("snapshot", ts, samples);
         let before: HashMap<(String, LabelSet), AlertState> = self
             .rules
@@ -308,7 +278,7 @@ impl Engine {
         };
         for (i, group) in self.rules.groups.iter_mut().enumerate() {
             let started = Instant::now();
-            for f in group.eval(&mut self.history, ts, &ctx) {
+            for f in group.eval(&mut self.history, &latest, ts, &ctx) {
                 tracing::warn!(group = %f.group, rule = %f.rule, error = %f.error, "Rule evaluation failed; its alerts keep their state.");
                 *self.failures.entry((f.group, f.rule)).or_default() += 1;
             }

@@ -8,6 +8,7 @@
 //! `engine` drives an evaluation through the stages; `silences` owns the live silences.
 
 pub mod engine;
+pub mod latest;
 pub mod model;
 pub mod notify;
 pub mod outbox;

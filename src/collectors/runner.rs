@@ -76,5 +76,14 @@ pub async fn run_once(scheduled: &Scheduled, slot: &Slot) {
             return;
         }
     };
+    let large = entry.text.len() >= RELEASE_AFTER_BYTES;
     slot.publish(entry);
+    // The run's rows, labels and encoding buffers are free now (and the previous entry,
+    // unless a scrape still holds it): give them back instead of keeping them resident.
+    if large {
+        tokio::task::spawn_blocking(crate::memory::release_free);
+    }
 }
+
+/// A run whose exposition is at least this large returns its freed memory to the system.
+const RELEASE_AFTER_BYTES: usize = 1 << 20;

@@ -48,6 +48,8 @@ pub fn encode(batch: &Batch, format: Format) -> String {
     for family in batch.families.iter().filter(|f| !f.samples.is_empty()) {
         encode_family(&mut out, family, format);
     }
+    // The text is kept until the next run: give back what the estimate over-reserved.
+    out.shrink_to_fit();
     out
 }
 

@@ -487,7 +487,7 @@ fn vector_vector(
     };
     // Iterate the "many" side; index the "one" side by signature.
     let (many, one) = if one_to_many { (rhs, lhs) } else { (lhs, rhs) };
-    let mut one_by_sig: HashMap<Vec<(String, String)>, Sample> = HashMap::new();
+    let mut one_by_sig: HashMap<Vec<crate::promql::labels::Pair>, Sample> = HashMap::new();
     for s in one {
         let sig = s.labels.signature(on, names);
         if let Some(prev) = one_by_sig.get(&sig) {
@@ -495,15 +495,17 @@ fn vector_vector(
             return err(format!(
                 "found duplicate series for the match group {} on the {side} hand-side of the operation: [{}, {}]; \
                  many-to-many matching not allowed: matching labels must be unique on one side",
-                LabelSet::new(sig.clone()),
+                LabelSet::shared(sig.clone()),
                 prev.labels,
                 s.labels
             ));
         }
         one_by_sig.insert(sig, s);
     }
-    let mut matched: HashMap<Vec<(String, String)>, std::collections::HashSet<LabelSet>> =
-        HashMap::new();
+    let mut matched: HashMap<
+        Vec<crate::promql::labels::Pair>,
+        std::collections::HashSet<LabelSet>,
+    > = HashMap::new();
     let mut out = Vec::new();
     for s in many {
         let sig = s.labels.signature(on, names);

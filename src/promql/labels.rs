@@ -1,30 +1,52 @@
 //! Label sets as PromQL sees them: sorted name/value pairs, `__name__` included.
 
 use std::fmt;
+use std::sync::Arc;
 
 /// The label that holds the metric name.
 pub const METRIC_NAME: &str = "__name__";
 
-/// A series' identity. Sorted by name; no empty values (Prometheus drops them).
-#[derive(Clone, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct LabelSet(Vec<(String, String)>);
+/// One label: name and value, shared by reference count (values come from the snapshot's
+/// samples, which already share them between families).
+pub type Pair = (Arc<str>, Arc<str>);
+
+/// A series' identity. Sorted by name; no empty values (Prometheus drops them). Cloning
+/// is a reference-count increment: the history's index, its staleness bookkeeping and
+/// the evaluator's results share one allocation per series.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct LabelSet(Arc<[Pair]>);
+
+impl Default for LabelSet {
+    fn default() -> Self {
+        Self(Arc::from(Vec::new()))
+    }
+}
 
 impl LabelSet {
     /// A set from (name, value) pairs; empty values are dropped, as Prometheus does.
     pub fn new(pairs: impl IntoIterator<Item = (String, String)>) -> Self {
-        let mut v: Vec<(String, String)> =
-            pairs.into_iter().filter(|(_, v)| !v.is_empty()).collect();
+        Self::shared(
+            pairs
+                .into_iter()
+                .map(|(k, v)| (Arc::<str>::from(k), Arc::<str>::from(v))),
+        )
+    }
+
+    /// A set from shared pairs, without copying their strings.
+    pub fn shared(pairs: impl IntoIterator<Item = Pair>) -> Self {
+        let mut v: Vec<Pair> = pairs.into_iter().filter(|(_, v)| !v.is_empty()).collect();
         v.sort();
         v.dedup_by(|a, b| a.0 == b.0);
-        Self(v)
+        Self(v.into())
+    }
+
+    fn index(&self, name: &str) -> Result<usize, usize> {
+        self.0.binary_search_by(|(k, _)| (**k).cmp(name))
     }
 
     /// A label's value.
     pub fn get(&self, name: &str) -> Option<&str> {
-        self.0
-            .binary_search_by(|(k, _)| k.as_str().cmp(name))
-            .ok()
-            .map(|i| self.0[i].1.as_str())
+        self.index(name).ok().map(|i| &*self.0[i].1)
     }
 
     /// The value of `name`, `""` when absent (PromQL treats both alike).
@@ -39,14 +61,17 @@ impl LabelSet {
 
     /// Sets `name` to `value`; an empty value removes the label.
     pub fn set(&mut self, name: &str, value: &str) {
-        match self.0.binary_search_by(|(k, _)| k.as_str().cmp(name)) {
+        let mut v = self.0.to_vec();
+        match self.index(name) {
             Ok(i) if value.is_empty() => {
-                self.0.remove(i);
+                v.remove(i);
             }
-            Ok(i) => value.clone_into(&mut self.0[i].1),
-            Err(_) if value.is_empty() => {}
-            Err(i) => self.0.insert(i, (name.to_owned(), value.to_owned())),
+            Ok(i) if &*v[i].1 == value => return,
+            Ok(i) => v[i].1 = value.into(),
+            Err(_) if value.is_empty() => return,
+            Err(i) => v.insert(i, (name.into(), value.into())),
         }
+        self.0 = v.into();
     }
 
     /// Removes a label.
@@ -63,17 +88,24 @@ impl LabelSet {
 
     /// Keeps only the labels in `names`.
     pub fn keep(&mut self, names: &[String]) {
-        self.0.retain(|(k, _)| names.iter().any(|n| n == k));
+        self.retain(|k| names.iter().any(|n| n == k));
     }
 
     /// Drops the labels in `names`.
     pub fn drop_all(&mut self, names: &[String]) {
-        self.0.retain(|(k, _)| !names.iter().any(|n| n == k));
+        self.retain(|k| !names.iter().any(|n| n == k));
+    }
+
+    fn retain(&mut self, keep: impl Fn(&str) -> bool) {
+        if self.0.iter().all(|(k, _)| keep(k)) {
+            return;
+        }
+        self.0 = self.0.iter().filter(|(k, _)| keep(k)).cloned().collect();
     }
 
     /// Labels in order, as (name, value).
     pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
-        self.0.iter().map(|(k, v)| (k.as_str(), v.as_str()))
+        self.0.iter().map(|(k, v)| (&**k, &**v))
     }
 
     /// The number of labels.
@@ -88,28 +120,24 @@ impl LabelSet {
 
     /// The labels that decide vector matching: only `names` (`on`), or all but `names` and
     /// the metric name (`ignoring`, and the default).
-    pub fn signature(&self, on: bool, names: &[String]) -> Vec<(String, String)> {
+    pub fn signature(&self, on: bool, names: &[String]) -> Vec<Pair> {
         self.0
             .iter()
             .filter(|(k, _)| {
                 if on {
-                    names.iter().any(|n| n == k)
+                    names.iter().any(|n| **n == **k)
                 } else {
-                    k != METRIC_NAME && !names.iter().any(|n| n == k)
+                    &**k != METRIC_NAME && !names.iter().any(|n| **n == **k)
                 }
             })
             .cloned()
             .collect()
     }
 
-    /// Approximate heap bytes, for the history's memory accounting.
+    /// Approximate heap bytes of this set's own allocation, for the history's memory
+    /// accounting (its strings are shared with the snapshot).
     pub fn heap_bytes(&self) -> usize {
-        self.0.capacity() * std::mem::size_of::<(String, String)>()
-            + self
-                .0
-                .iter()
-                .map(|(k, v)| k.capacity() + v.capacity())
-                .sum::<usize>()
+        16 + self.0.len() * std::mem::size_of::<Pair>()
     }
 }
 

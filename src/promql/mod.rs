@@ -72,8 +72,21 @@ fn check(expr: &Expr) -> Result<(), ParseError> {
     }
 }
 
-/// Every selector in `expr`, with the milliseconds it reads back (0 for instant selectors).
-pub fn selectors(expr: &Expr, out: &mut Vec<(VectorSelector, i64)>) {
+/// A selector an expression holds and how it reads its series.
+#[derive(Clone, Debug)]
+pub struct Read {
+    /// The selector.
+    pub vs: VectorSelector,
+    /// Milliseconds it reads back from the evaluation time (range, offset and enclosing
+    /// subqueries); 0 for a plain instant selector.
+    pub back: i64,
+    /// True when it reads only the newest sample at the evaluation time: no range, no
+    /// offset, no `@`, not under a subquery. Such reads need no history.
+    pub instant: bool,
+}
+
+/// Every selector in `expr`, with how far back it reads.
+pub fn selectors(expr: &Expr, out: &mut Vec<Read>) {
     use std::time::Duration;
     let ms = |d: &Duration| crate::time::millis(*d);
     let offset = |o: Option<&promql_parser::parser::Offset>| match o {
@@ -81,10 +94,16 @@ pub fn selectors(expr: &Expr, out: &mut Vec<(VectorSelector, i64)>) {
         _ => 0,
     };
     match expr {
-        Expr::VectorSelector(vs) => out.push((vs.clone(), offset(vs.offset.as_ref()))),
-        Expr::MatrixSelector(m) => {
-            out.push((m.vs.clone(), ms(&m.range) + offset(m.vs.offset.as_ref())));
-        }
+        Expr::VectorSelector(vs) => out.push(Read {
+            vs: vs.clone(),
+            back: offset(vs.offset.as_ref()),
+            instant: vs.offset.is_none() && vs.at.is_none(),
+        }),
+        Expr::MatrixSelector(m) => out.push(Read {
+            vs: m.vs.clone(),
+            back: ms(&m.range) + offset(m.vs.offset.as_ref()),
+            instant: false,
+        }),
         Expr::Aggregate(a) => {
             if let Some(p) = &a.param {
                 selectors(p, out);
@@ -101,8 +120,9 @@ pub fn selectors(expr: &Expr, out: &mut Vec<(VectorSelector, i64)>) {
             let start = out.len();
             selectors(&s.expr, out);
             let extra = ms(&s.range) + offset(s.offset.as_ref());
-            for (_, back) in &mut out[start..] {
-                *back += extra;
+            for r in &mut out[start..] {
+                r.back += extra;
+                r.instant = false;
             }
         }
         Expr::Call(c) => c.args.args.iter().for_each(|a| selectors(a, out)),

@@ -35,19 +35,25 @@ pub trait Storage {
 
 /// Does `vs` (name, matchers, `or` groups) select a series with labels `ls`?
 pub fn selects(vs: &VectorSelector, ls: &LabelSet) -> bool {
+    matches(vs, |name| ls.value(name))
+}
+
+/// Does `vs` select a series whose label values (`""` when absent, `__name__` for the
+/// metric name) `value` gives?
+pub fn matches<'a>(vs: &VectorSelector, value: impl Fn(&str) -> &'a str) -> bool {
     if let Some(name) = &vs.name {
-        if ls.name() != Some(name.as_str()) {
+        if value(METRIC_NAME) != name.as_str() {
             return false;
         }
     }
     let m = &vs.matchers;
-    if !m.matchers.iter().all(|m| m.is_match(ls.value(&m.name))) {
+    if !m.matchers.iter().all(|m| m.is_match(value(&m.name))) {
         return false;
     }
     m.or_matchers.is_empty()
         || m.or_matchers
             .iter()
-            .any(|group| group.iter().all(|m| m.is_match(ls.value(&m.name))))
+            .any(|group| group.iter().all(|m| m.is_match(value(&m.name))))
 }
 
 /// The metric name a selector is limited to, if any.
@@ -66,6 +72,9 @@ pub fn selector_name(vs: &VectorSelector) -> Option<&str> {
 pub struct Retention {
     /// Metric names any rule reads; `None` keeps every name (a selector without a name).
     pub names: Option<HashSet<String>>,
+    /// Names read only at the evaluation instant: not copied into the history, but read
+    /// from the latest collection through [`Layered`].
+    pub live: HashSet<String>,
     /// Range selectors with how far back they read (range + offset, milliseconds).
     pub ranges: Vec<(VectorSelector, i64)>,
     /// Points kept at most, over all series; the oldest points of a series go first.
@@ -107,12 +116,18 @@ impl History {
     pub fn unbounded() -> Self {
         Self::new(Retention {
             names: None,
+            live: HashSet::new(),
             ranges: Vec::new(),
             max_points: usize::MAX,
         })
     }
 
-    /// Whether any rule reads the metric `name`.
+    /// Whether the metric `name` is read from the latest collection, not from here.
+    pub fn is_live(&self, name: &str) -> bool {
+        self.retention.live.contains(name)
+    }
+
+    /// Whether the history keeps the metric `name`: some rule reads it back in time.
     pub fn wants(&self, name: &str) -> bool {
         self.retention
             .names
@@ -272,5 +287,32 @@ impl Storage for History {
         // Prometheus returns series sorted by labels; sums depend on the order in the last bit.
         out.sort_unstable_by(|a, b| a.0.cmp(&b.0));
         out
+    }
+}
+
+/// The history, with the names it leaves to the latest collection read from `live`: what
+/// a rule evaluation sees.
+pub struct Layered<'a> {
+    /// Everything rules read back in time, and every rule's output.
+    pub history: &'a History,
+    /// The latest collection, for the names the history leaves to it.
+    pub live: &'a dyn Storage,
+}
+
+impl Storage for Layered<'_> {
+    fn select(&self, vs: &VectorSelector, start: i64, end: i64) -> Vec<(LabelSet, Vec<Point>)> {
+        match selector_name(vs) {
+            Some(name) if self.history.is_live(name) => self.live.select(vs, start, end),
+            _ => self.history.select(vs, start, end),
+        }
+    }
+}
+
+/// A source with nothing in it: evaluations without a latest collection (tests).
+pub struct Nothing;
+
+impl Storage for Nothing {
+    fn select(&self, _: &VectorSelector, _: i64, _: i64) -> Vec<(LabelSet, Vec<Point>)> {
+        Vec::new()
     }
 }

@@ -13,6 +13,7 @@ pub mod unittest;
 
 use crate::promql::eval::Evaluator;
 use crate::promql::labels::METRIC_NAME;
+use crate::promql::storage::{Layered, Storage};
 use crate::promql::{History, LabelSet, Value};
 use template::{Data, Template};
 
@@ -336,28 +337,52 @@ impl RuleSet {
     }
 
     /// What the history must keep for these rules: the names they read and how far back.
+    /// Names that every rule reads only at the evaluation instant, and that no rule of the
+    /// set writes, are read straight from the latest collection instead (`live`).
     pub fn retention(&self, history: Duration, max_points: usize) -> crate::promql::Retention {
         let mut names = HashSet::new();
+        let mut past = HashSet::new();
         let mut any_name = false;
         let mut ranges = Vec::new();
         let cap = crate::time::millis(history);
         for rule in self.rules() {
             let mut sels = Vec::new();
             crate::promql::selectors(&rule.expr, &mut sels);
-            for (vs, back) in sels {
-                match crate::promql::storage::selector_name(&vs) {
+            for r in sels {
+                match crate::promql::storage::selector_name(&r.vs) {
                     Some(n) => {
                         names.insert(n.to_owned());
+                        if !r.instant {
+                            past.insert(n.to_owned());
+                        }
                     }
                     None => any_name = true,
                 }
-                if back > 0 {
-                    ranges.push((vs, back.min(cap)));
+                if r.back > 0 {
+                    ranges.push((r.vs, r.back.min(cap)));
                 }
             }
         }
+        let written: HashSet<&str> = self
+            .rules()
+            .flat_map(|r| match &r.kind {
+                RuleKind::Record => vec![r.name.as_str()],
+                RuleKind::Alert(_) => vec!["ALERTS", "ALERTS_FOR_STATE"],
+            })
+            .collect();
+        let live: HashSet<String> = if any_name {
+            HashSet::new()
+        } else {
+            names
+                .iter()
+                .filter(|n| !past.contains(*n) && !written.contains(n.as_str()))
+                .cloned()
+                .collect()
+        };
+        names.retain(|n| !live.contains(n));
         crate::promql::Retention {
             names: (!any_name).then_some(names),
+            live,
             ranges,
             max_points,
         }
@@ -370,7 +395,7 @@ impl RuleSet {
                 let mut sels = Vec::new();
                 crate::promql::selectors(&r.expr, &mut sels);
                 sels.into_iter()
-                    .map(|(_, b)| b)
+                    .map(|r| r.back)
                     .max()
                     .map(|b| (r.name.clone(), b))
             })
@@ -511,12 +536,23 @@ pub struct RuleFailure {
 }
 
 impl Group {
-    /// Evaluates every rule at `ts`, in order; a rule sees earlier rules' output.
-    pub fn eval(&mut self, history: &mut History, ts: i64, ctx: &Context<'_>) -> Vec<RuleFailure> {
+    /// Evaluates every rule at `ts`, in order; a rule sees earlier rules' output. Names the
+    /// history leaves to the latest collection are read from `live`.
+    pub fn eval(
+        &mut self,
+        history: &mut History,
+        live: &dyn Storage,
+        ts: i64,
+        ctx: &Context<'_>,
+    ) -> Vec<RuleFailure> {
         let mut failures = Vec::new();
         for (i, rule) in self.rules.iter_mut().enumerate() {
             let started = std::time::Instant::now();
-            let result = Evaluator::new(history, ctx.step).eval(&rule.expr, ts);
+            let view = Layered {
+                history: &*history,
+                live,
+            };
+            let result = Evaluator::new(&view, ctx.step).eval(&rule.expr, ts);
             let outcome = result.map_err(|e| InvalidRule(e.0)).and_then(|v| match v {
                 Value::Vector(v) => Ok(v
                     .into_iter()
@@ -720,16 +756,19 @@ groups:
             external_url: "",
             step: Duration::from_secs(60),
         };
+        // `x` is read only at the instant: the history leaves it to the latest collection.
+        let mut latest = History::unbounded();
         let mut out = Vec::new();
         for (i, v) in values.iter().enumerate() {
             let t = i64::try_from(i).unwrap() * 60_000;
-            history.ingest(
+            assert!(!history.wants("x"));
+            latest.ingest(
                 "t",
                 t,
                 vec![(LabelSet::new([("__name__".to_owned(), "x".to_owned())]), *v)],
             );
             for group in &mut set.groups {
-                assert!(group.eval(&mut history, t, &ctx).is_empty());
+                assert!(group.eval(&mut history, &latest, t, &ctx).is_empty());
             }
             let alert = set.rules().flat_map(super::Rule::alerts).next();
             out.push((

@@ -312,7 +312,7 @@ where
     let mut ts = 0;
     while ts <= max_t {
         for g in &mut rules.groups {
-            g.eval(&mut history, ts, &ctx);
+            g.eval(&mut history, &crate::promql::storage::Nothing, ts, &ctx);
         }
         at_step(ts, eval_interval, &rules, &history);
         ts += eval_interval;
