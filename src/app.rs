@@ -105,22 +105,28 @@ pub struct Plan {
     pub collectors: Vec<Scheduled>,
     /// The alerting plan; `None` when alerting is off.
     pub alerting: Option<AlertingPlan>,
+    /// The web configuration (TLS, users, headers), watched for changes.
+    pub web: Arc<crate::http::web_config::Watched>,
 }
 
 /// Checks the whole configuration and builds what runs; every problem of every section,
 /// each with its key path.
 pub fn plan(config: &Config) -> Result<Plan, Problems> {
-    let mut problems = http::check(&config.server);
+    let mut problems = Vec::new();
+    let web = http::plan(&config.server)
+        .map_err(|p| problems.extend(p))
+        .ok();
     let collectors = collectors::plan(&config.collectors, &config.schedule)
         .map_err(|p| problems.extend(p))
         .ok();
     let alerting = alerting::plan(&config.alerting, crate::time::now_ms())
         .map_err(|p| problems.extend(p))
         .ok();
-    match (collectors, alerting) {
-        (Some(collectors), Some(alerting)) if problems.is_empty() => Ok(Plan {
+    match (web, collectors, alerting) {
+        (Some(web), Some(collectors), Some(alerting)) if problems.is_empty() => Ok(Plan {
             collectors,
             alerting,
+            web,
         }),
         _ => Err(problems),
     }
@@ -140,6 +146,7 @@ pub async fn start(config: &Config, plan: Plan) -> anyhow::Result<Running> {
     let Plan {
         collectors: scheduled,
         alerting: alerting_plan,
+        web,
     } = plan;
     let snapshot = Arc::new(snapshot_for(&scheduled));
     let listener = TcpListener::bind(&config.server.listen)
@@ -168,15 +175,33 @@ pub async fn start(config: &Config, plan: Plan) -> anyhow::Result<Running> {
     } else {
         alerting::Handles::default()
     };
-    let router = http::router(AppState {
+    let state = AppState {
         snapshot: Arc::clone(&snapshot),
         alerting: Arc::clone(&published),
         silences: alerting.silences,
         store: alerting.store,
-    });
+        scrapes: Arc::new(tokio::sync::Semaphore::new(
+            config.server.max_concurrent_scrapes,
+        )),
+    };
+    if web.current().tls.is_some() {
+        tracing::info!(listen = %local_addr, "TLS is enabled.");
+    }
+    if let Some(probe) = &config.server.probe_listen {
+        let probe_listener = TcpListener::bind(probe)
+            .await
+            .with_context(|| format!("failed to listen on {probe} (server.probe_listen)"))?;
+        let (state, server, token) = (state.clone(), config.server.clone(), shutdown.clone());
+        supervisor.essential("http_probes", async move {
+            if let Err(e) = http::serve_probes(probe_listener, state, &server, token).await {
+                tracing::error!(error = %e, "Probe listener failed.");
+            }
+        });
+    }
     let token = shutdown.clone();
+    let server = config.server.clone();
     supervisor.essential("http", async move {
-        if let Err(e) = http::serve(listener, router, token).await {
+        if let Err(e) = http::serve(listener, state, web, &server, token).await {
             tracing::error!(error = %e, "HTTP server failed.");
         }
     });

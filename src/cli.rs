@@ -18,6 +18,14 @@ pub struct Cli {
     /// the libpq PG* variables.
     #[arg(long, short, global = true, env = "CENTINELA_CONFIG")]
     pub config: Option<PathBuf>,
+    /// exporter-toolkit's web configuration file (TLS, basic auth users, headers), as
+    /// postgres_exporter reads it; overrides `[server] web_config_file`.
+    #[arg(
+        long = "web.config.file",
+        global = true,
+        env = "CENTINELA_WEB_CONFIG_FILE"
+    )]
+    pub web_config_file: Option<PathBuf>,
     /// Log line format.
     #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text, env = "CENTINELA_LOG_FORMAT")]
     pub log_format: LogFormat,

@@ -33,6 +33,7 @@ pub(crate) use message_error;
 
 pub mod alerting;
 pub mod app;
+pub mod bounded;
 pub mod cli;
 pub mod collectors;
 pub mod config;

@@ -29,7 +29,14 @@ fn main() -> ExitCode {
         return print(&app::defaults());
     }
 
+    let web_config_file = cli.web_config_file.clone();
     let loaded = Config::load(&Sources::from_process(cli.config.clone()))
+        .map(|mut config| {
+            if web_config_file.is_some() {
+                config.server.web_config_file = web_config_file;
+            }
+            config
+        })
         .and_then(|config| app::plan(&config).map(|plan| (config, plan)));
     let (config, plan) = match loaded {
         Ok(c) => c,
@@ -77,7 +84,9 @@ fn main() -> ExitCode {
                     ExitCode::FAILURE
                 }
             },
-            Command::Healthcheck { url } => healthcheck(url, &config.server.listen).await,
+            Command::Healthcheck { url } => {
+                healthcheck(url, &config.server, plan.web.current().tls.is_some()).await
+            }
             Command::NotifyTest { receiver, severity } => {
                 match centinela::alerting::notify::send_test(&config.alerting, &receiver, &severity)
                     .await
@@ -128,12 +137,25 @@ fn print(text: &str) -> ExitCode {
     }
 }
 
-async fn healthcheck(url: Option<String>, listen: &str) -> ExitCode {
+/// Asks `/health` on the probe listener when there is one, else on the main listener
+/// (over TLS when it serves TLS; the certificate is not checked on loopback).
+async fn healthcheck(
+    url: Option<String>,
+    server: &centinela::config::ServerConfig,
+    tls: bool,
+) -> ExitCode {
+    let loopback = url.is_none();
     let url = url.unwrap_or_else(|| {
+        let (listen, scheme) = match &server.probe_listen {
+            Some(probe) => (probe.as_str(), "http"),
+            None if tls => (server.listen.as_str(), "https"),
+            None => (server.listen.as_str(), "http"),
+        };
         let port = listen.rsplit(':').next().unwrap_or("9432");
-        format!("http://127.0.0.1:{port}/health")
+        format!("{scheme}://127.0.0.1:{port}/health")
     });
     let answer = reqwest::Client::builder()
+        .danger_accept_invalid_certs(loopback)
         .timeout(std::time::Duration::from_secs(5))
         .build()
         .map_err(|e| e.to_string());
@@ -174,7 +196,8 @@ fn checked_sources(files: &[PathBuf], report: bool) -> Option<Vec<(String, Strin
             .map(|f| {
                 (
                     f.display().to_string(),
-                    std::fs::read_to_string(f).map_err(|e| e.to_string()),
+                    centinela::bounded::read_to_string(f, centinela::bounded::caps::RULES)
+                        .map_err(|e| e.to_string()),
                 )
             })
             .collect()

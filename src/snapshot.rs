@@ -118,6 +118,10 @@ pub struct Snapshot {
     ready: tokio::sync::watch::Sender<bool>,
     /// Restarts of each supervised task.
     restarts: Mutex<BTreeMap<String, u64>>,
+    /// Connections and requests the HTTP server refused, by reason.
+    rejected: Mutex<BTreeMap<&'static str, u64>>,
+    /// Whether the web configuration last loaded: 2 none configured, 1 yes, 0 no.
+    web_config_ok: std::sync::atomic::AtomicU8,
 }
 
 impl Snapshot {
@@ -136,6 +140,8 @@ impl Snapshot {
             alerting: ArcSwap::from_pointee(Entry::default()),
             ready: tokio::sync::watch::Sender::new(false),
             restarts: Mutex::new(BTreeMap::new()),
+            rejected: Mutex::new(BTreeMap::new()),
+            web_config_ok: std::sync::atomic::AtomicU8::new(2),
         }
     }
 
@@ -180,6 +186,23 @@ impl Snapshot {
         crate::sync::lock(&self.restarts).clone()
     }
 
+    /// The HTTP server refused a connection or a request for `reason`.
+    pub fn count_rejected(&self, reason: &'static str) {
+        *crate::sync::lock(&self.rejected).entry(reason).or_insert(0) += 1;
+    }
+
+    /// Refusals by reason.
+    pub fn rejected(&self) -> BTreeMap<&'static str, u64> {
+        crate::sync::lock(&self.rejected).clone()
+    }
+
+    /// Whether the web configuration last loaded; `None`: there is none.
+    pub fn set_web_config_ok(&self, ok: Option<bool>) {
+        let v = ok.map_or(2, u8::from);
+        self.web_config_ok
+            .store(v, std::sync::atomic::Ordering::Relaxed);
+    }
+
     /// The alerting engine's own metrics, replacing its last ones.
     pub fn publish_alerting(&self, batch: Batch) {
         self.alerting
@@ -216,6 +239,21 @@ impl Snapshot {
                 labels([("task", task.as_str())]),
                 n as f64,
             );
+        }
+        #[allow(clippy::cast_precision_loss)]
+        for (reason, n) in self.rejected() {
+            b.push(
+                &catalog::HTTP_REJECTED,
+                labels([("reason", reason)]),
+                n as f64,
+            );
+        }
+        match self
+            .web_config_ok
+            .load(std::sync::atomic::Ordering::Relaxed)
+        {
+            2 => {}
+            v => b.push(&catalog::WEB_CONFIG_RELOAD_OK, labels([]), f64::from(v)),
         }
         let entries: Vec<_> = self
             .slots

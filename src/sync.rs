@@ -9,3 +9,65 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 pub fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(PoisonError::into_inner)
 }
+
+/// Lets a repeated warning through at most once per `every` for each key, counting what
+/// it held back, so a flood (an attacker's connections, a file broken the same way on
+/// every run) makes one log line per period, not one per event.
+#[derive(Debug)]
+pub struct Throttle {
+    every: std::time::Duration,
+    seen: Mutex<std::collections::HashMap<String, (std::time::Instant, u64)>>,
+}
+
+impl Throttle {
+    /// At most one line per key per `every`.
+    pub fn new(every: std::time::Duration) -> Self {
+        Self {
+            every,
+            seen: Mutex::new(std::collections::HashMap::new()),
+        }
+    }
+
+    /// `Some(held back since the last line)` when a line for `key` may be written now.
+    pub fn allow(&self, key: &str) -> Option<u64> {
+        let now = std::time::Instant::now();
+        let mut seen = lock(&self.seen);
+        match seen.get_mut(key) {
+            Some((last, held)) if now.duration_since(*last) < self.every => {
+                *held += 1;
+                None
+            }
+            Some((last, held)) => {
+                let n = *held;
+                *last = now;
+                *held = 0;
+                Some(n)
+            }
+            None => {
+                // Bounded: many distinct keys (client addresses) start over rather than grow.
+                if seen.len() >= 10_000 {
+                    seen.clear();
+                }
+                seen.insert(key.to_owned(), (now, 0));
+                Some(0)
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_throttle_lets_one_line_through_per_period_and_counts_the_rest() {
+        let t = Throttle::new(std::time::Duration::from_millis(50));
+        assert_eq!(t.allow("a"), Some(0));
+        assert_eq!(t.allow("a"), None);
+        assert_eq!(t.allow("a"), None);
+        assert_eq!(t.allow("b"), Some(0));
+        std::thread::sleep(std::time::Duration::from_millis(60));
+        assert_eq!(t.allow("a"), Some(2));
+        assert_eq!(t.allow("a"), None);
+    }
+}

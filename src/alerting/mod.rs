@@ -148,7 +148,14 @@ pub async fn start(
             }
         }
     }
-    let silences = Silences::new(silence_list, store.clone());
+    let silences = Silences::new(
+        silence_list,
+        store.clone(),
+        silences::Limits {
+            max_silences: config.max_silences,
+            max_bytes: config.max_silence_bytes.as_u64(),
+        },
+    );
     let stats = Arc::new(notify::Stats::new(&endpoints));
     let mut wake = Vec::new();
     if let Some(store) = &store {

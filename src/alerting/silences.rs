@@ -24,6 +24,27 @@ pub enum SilenceError {
     /// The state database refused the change.
     #[error("cannot save the silences")]
     Save(#[source] StoreError),
+    /// A limit of `[alerting]` would be passed.
+    #[error("{0}")]
+    Limit(String),
+}
+
+/// Caps on what the API may add (`alerting.max_silences`, `alerting.max_silence_bytes`).
+#[derive(Clone, Copy, Debug)]
+pub struct Limits {
+    /// API silences not yet ended, at most.
+    pub max_silences: usize,
+    /// One silence as JSON, at most (bytes).
+    pub max_bytes: u64,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            max_silences: 1000,
+            max_bytes: 16 << 10,
+        }
+    }
 }
 
 /// The silences in force, shared by the engine and the HTTP API (cheap to clone).
@@ -31,15 +52,17 @@ pub enum SilenceError {
 pub struct Silences {
     list: Arc<RwLock<Vec<Silence>>>,
     store: Option<Store>,
+    limits: Limits,
 }
 
 impl Silences {
     /// Starts from the configured silences and those the API saved before.
     #[must_use]
-    pub fn new(list: Vec<Silence>, store: Option<Store>) -> Self {
+    pub fn new(list: Vec<Silence>, store: Option<Store>, limits: Limits) -> Self {
         Self {
             list: Arc::new(RwLock::new(list)),
             store,
+            limits,
         }
     }
 
@@ -73,11 +96,30 @@ impl Silences {
         id: String,
         now: i64,
     ) -> Result<Silence, SilenceError> {
+        let size = serde_json::to_string(doc).map_or(usize::MAX, |t| t.len());
+        if size as u64 > self.limits.max_bytes {
+            return Err(SilenceError::Limit(format!(
+                "the silence is {} as JSON, more than alerting.max_silence_bytes ({})",
+                bytesize::ByteSize(size as u64),
+                bytesize::ByteSize(self.limits.max_bytes)
+            )));
+        }
         let silence = doc.to_silence(id, Source::Api, now)?;
-        self.list
-            .write()
-            .unwrap_or_else(PoisonError::into_inner)
-            .push(silence.clone());
+        {
+            let mut list = self.list.write().unwrap_or_else(PoisonError::into_inner);
+            let live = list
+                .iter()
+                .filter(|s| s.source == Source::Api && s.ends_at > now)
+                .count();
+            if live >= self.limits.max_silences {
+                return Err(SilenceError::Limit(format!(
+                    "{live} silences are in force or pending, the most alerting.max_silences allows; expire one first"
+                )));
+            }
+            // Ended API silences are dropped here, so the list does not grow with them.
+            list.retain(|s| s.source != Source::Api || s.ends_at > now);
+            list.push(silence.clone());
+        }
         self.persist(now).await?;
         Ok(silence)
     }

@@ -376,7 +376,11 @@ impl Collector for CertsCollector {
 
 /// Every certificate in a PEM bundle, or the one in a DER file.
 pub fn read_cert_file(path: &Path) -> Result<Vec<CertInfo>, &'static str> {
-    let data = std::fs::read(path).map_err(|_| "unreadable")?;
+    let data = crate::bounded::read(path, crate::bounded::caps::PEM).map_err(|e| match e {
+        crate::bounded::ReadError::NotAFile(_) => "not_a_file",
+        crate::bounded::ReadError::TooLarge { .. } => "too_large",
+        _ => "unreadable",
+    })?;
     parse_certs(&data)
 }
 

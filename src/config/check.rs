@@ -76,9 +76,10 @@ pub fn secret(
     }
 }
 
-/// Reads a secret from a file, trimming the trailing newline editors and `kubectl` add.
-pub fn read_secret_file(path: &Path) -> std::io::Result<SecretString> {
-    let raw = std::fs::read_to_string(path)?;
+/// Reads a secret from a file (a regular file of at most 64 KiB), trimming the trailing
+/// newline editors and `kubectl` add.
+pub fn read_secret_file(path: &Path) -> Result<SecretString, crate::bounded::ReadError> {
+    let raw = crate::bounded::read_to_string(path, crate::bounded::caps::SECRET)?;
     Ok(SecretString::from(
         raw.trim_end_matches(['\n', '\r']).to_owned(),
     ))

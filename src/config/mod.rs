@@ -99,6 +99,10 @@ pub struct AlertingConfig {
     /// Silences known before start-up (more can be added with `POST /api/v1/silences`).
     #[serde(default)]
     pub silences: Vec<SilenceConfig>,
+    /// Silences added through the API and not yet ended, at most.
+    pub max_silences: usize,
+    /// Size of one silence (matchers, comment and author, as JSON), at most.
+    pub max_silence_bytes: bytesize::ByteSize,
 }
 
 /// A named destination with one or more integrations.
@@ -289,11 +293,33 @@ pub struct SilenceConfig {
 }
 
 /// The HTTP server.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ServerConfig {
     /// Listen address of the HTTP server.
     pub listen: String,
+    /// exporter-toolkit's web configuration file (TLS, basic auth, headers, rate limit);
+    /// `--web.config.file` overrides it.
+    #[serde(default)]
+    pub web_config_file: Option<PathBuf>,
+    /// A second, plain-HTTP listener serving only `/health` and `/ready`, for probes that
+    /// cannot log in or present a client certificate.
+    #[serde(default)]
+    pub probe_listen: Option<String>,
+    /// Paths served without authentication when the web configuration asks for it.
+    pub unauthenticated_paths: Vec<String>,
+    /// Connections open at once, at most.
+    pub max_connections: usize,
+    /// Connections open at once from one client address, at most.
+    pub max_connections_per_client: usize,
+    /// Time a connection has to finish its TLS handshake and send a request's headers,
+    /// including the wait for the next request on a kept-alive connection.
+    #[serde(with = "humantime_serde")]
+    pub header_timeout: Duration,
+    /// Request bodies larger than this are refused.
+    pub max_request_body: bytesize::ByteSize,
+    /// `/metrics` responses being sent at once, at most.
+    pub max_concurrent_scrapes: usize,
 }
 
 /// Where configuration comes from: the file and the process environment.

@@ -1,21 +1,30 @@
 //! HTTP server: `/metrics`, `/health`, `/ready`, `/health/db`, `/health/redis`,
-//! `/api/v1/alerts`, `/api/v1/rules` and `/api/v1/silences`. It reads the snapshot and
-//! the alerting handles; it never writes into the snapshot.
+//! `/api/v1/alerts`, `/api/v1/rules` and `/api/v1/silences`, behind the gate of the web
+//! configuration (TLS, basic auth, rate limit, headers) and the listener's limits. It
+//! reads the snapshot and the alerting handles; it never writes into the snapshot.
 
 mod api;
+pub mod auth;
 mod health;
 mod metrics;
+pub mod server;
 mod silences;
+pub mod web_config;
 
 use std::sync::Arc;
+use std::time::Duration;
 
+use axum::extract::DefaultBodyLimit;
 use axum::routing::get;
 use axum::Router;
 use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 use tower_http::compression::{CompressionLayer, CompressionLevel};
 
+use crate::config::{ConfigError, Problems, ServerConfig};
 use crate::snapshot::Snapshot;
+use web_config::Watched;
 
 /// What the handlers read.
 #[derive(Clone, Debug)]
@@ -28,25 +37,109 @@ pub struct AppState {
     pub silences: crate::alerting::Silences,
     /// The state database, when alerting has one.
     pub store: Option<crate::alerting::outbox::Store>,
+    /// `/metrics` responses that may be in flight at once.
+    pub scrapes: Arc<Semaphore>,
 }
 
-/// Checks `[server]`.
-#[must_use]
-pub fn check(server: &crate::config::ServerConfig) -> crate::config::Problems {
-    if server.listen.parse::<std::net::SocketAddr>().is_ok() {
-        return Vec::new();
+/// Checks `[server]` and reads the web configuration it names (`web_config_file`).
+pub fn plan(server: &ServerConfig) -> Result<Arc<Watched>, Problems> {
+    let mut problems = Vec::new();
+    let mut err = |key: &str, msg: String| problems.push(ConfigError::new(key, msg));
+    if server.listen.parse::<std::net::SocketAddr>().is_err() {
+        err(
+            "server.listen",
+            format!(
+                "expected an address like 0.0.0.0:9432, got {:?}",
+                server.listen
+            ),
+        );
     }
-    vec![crate::config::ConfigError::new(
-        "server.listen",
-        format!(
-            "expected an address like 0.0.0.0:9432, got {:?}",
-            server.listen
+    for (key, n) in [
+        ("server.max_connections", server.max_connections),
+        (
+            "server.max_connections_per_client",
+            server.max_connections_per_client,
         ),
-    )]
+        (
+            "server.max_concurrent_scrapes",
+            server.max_concurrent_scrapes,
+        ),
+    ] {
+        if n == 0 {
+            err(key, "must be at least 1".into());
+        }
+    }
+    if server.max_connections_per_client > server.max_connections {
+        err(
+            "server.max_connections_per_client",
+            format!(
+                "must not be above server.max_connections ({})",
+                server.max_connections
+            ),
+        );
+    }
+    if server.header_timeout < Duration::from_millis(100)
+        || server.header_timeout > Duration::from_secs(3600)
+    {
+        err(
+            "server.header_timeout",
+            format!(
+                "must be between 100ms and 1h, got {}",
+                humantime::format_duration(server.header_timeout)
+            ),
+        );
+    }
+    if server.max_request_body.as_u64() < 1024 || server.max_request_body.as_u64() > 64 << 20 {
+        err(
+            "server.max_request_body",
+            format!(
+                "must be between 1KiB and 64MiB, got {}",
+                server.max_request_body
+            ),
+        );
+    }
+    if let Some(probe) = &server.probe_listen {
+        match probe.parse::<std::net::SocketAddr>() {
+            Err(_) => err(
+                "server.probe_listen",
+                format!("expected an address like 0.0.0.0:9433, got {probe:?}"),
+            ),
+            Ok(a) if Some(a) == server.listen.parse().ok() => err(
+                "server.probe_listen",
+                "must differ from server.listen".into(),
+            ),
+            Ok(_) => {}
+        }
+    }
+    for (i, p) in server.unauthenticated_paths.iter().enumerate() {
+        if !p.starts_with('/') {
+            err(
+                &format!("server.unauthenticated_paths[{i}]"),
+                format!("must be a path starting with /, got {p:?}"),
+            );
+        }
+    }
+    let web = match Watched::load(server.web_config_file.as_deref()) {
+        Ok(w) => Some(w),
+        Err(e) => {
+            let path = server
+                .web_config_file
+                .as_deref()
+                .map(|p| p.display().to_string())
+                .unwrap_or_default();
+            err("server.web_config_file", format!("{path}: {e}"));
+            None
+        }
+    };
+    match web {
+        Some(w) if problems.is_empty() => Ok(Arc::new(w)),
+        _ => Err(problems),
+    }
 }
 
-/// The application's routes; a plain function so tests can serve it on any port.
-pub fn router(state: AppState) -> Router {
+/// The application's routes behind `gate`; a plain function so tests can serve it on
+/// any port.
+pub fn router(state: AppState, gate: Arc<auth::Gate>, max_body: usize) -> Router {
     // Large expositions (hundreds of thousands of series) compress at the fastest level:
     // the ratio barely changes and the CPU per scrape drops several times.
     let metrics = Router::new()
@@ -69,7 +162,42 @@ pub fn router(state: AppState) -> Router {
             axum::routing::delete(silences::expire),
         )
         .merge(metrics)
+        .layer(DefaultBodyLimit::max(max_body))
+        .layer(axum::middleware::from_fn_with_state(gate, auth::gate))
         .with_state(state)
+}
+
+/// The probe listener's routes: `/health` and `/ready`, nothing else.
+pub fn probe_router(state: AppState) -> Router {
+    Router::new()
+        .route("/health", get(health::health))
+        .route("/ready", get(health::ready))
+        .with_state(state)
+}
+
+/// Serves the probe routes on `listener` (plain HTTP, no authentication) until `shutdown`.
+pub async fn serve_probes(
+    listener: TcpListener,
+    state: AppState,
+    server: &ServerConfig,
+    shutdown: CancellationToken,
+) -> std::io::Result<()> {
+    let limits = server::Limits {
+        max_connections: 16,
+        max_per_client: 16,
+        header_timeout: server.header_timeout,
+    };
+    let plain = Arc::new(Watched::none());
+    let snapshot = Arc::clone(&state.snapshot);
+    server::serve(
+        listener,
+        probe_router(state),
+        plain,
+        snapshot,
+        limits,
+        shutdown,
+    )
+    .await
 }
 
 async fn index() -> &'static str {
@@ -81,16 +209,57 @@ async fn index() -> &'static str {
      /health/redis  the same for Redis (404 when not configured)\n\
      /api/v1/alerts  pending and firing alerts (Prometheus' JSON shape)\n\
      /api/v1/rules   rule groups, their health and alerts\n\
-     /api/v1/silences  GET, POST (Alertmanager's silence object), DELETE /api/v1/silences/ID\n"
+     /api/v1/silences  GET; POST (Alertmanager's silence object) and DELETE /api/v1/silences/ID need a login\n"
 }
 
-/// Serves until `shutdown` is cancelled, then finishes the requests in flight.
+/// Serves until `shutdown` is cancelled, then finishes the requests in flight. The web
+/// configuration is looked at again every second, and reloaded when a file changed.
 pub async fn serve(
     listener: TcpListener,
-    router: Router,
+    state: AppState,
+    web: Arc<Watched>,
+    server: &ServerConfig,
     shutdown: CancellationToken,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router)
-        .with_graceful_shutdown(shutdown.cancelled_owned())
-        .await
+    let snapshot = Arc::clone(&state.snapshot);
+    let gate = Arc::new(auth::Gate::new(
+        Arc::clone(&web),
+        server.unauthenticated_paths.clone(),
+        server.max_request_body.as_u64(),
+        Arc::clone(&snapshot),
+    ));
+    let max_body = usize::try_from(server.max_request_body.as_u64()).unwrap_or(usize::MAX);
+    let router = router(state, gate, max_body);
+    let limits = server::Limits {
+        max_connections: server::connection_room(server.max_connections),
+        max_per_client: server.max_connections_per_client,
+        header_timeout: server.header_timeout,
+    };
+    snapshot.set_web_config_ok(web.last_reload_ok());
+    let watcher = {
+        let (web, snapshot, token) = (Arc::clone(&web), Arc::clone(&snapshot), shutdown.clone());
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_secs(1));
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tokio::select! {
+                    () = token.cancelled() => break,
+                    _ = tick.tick() => {}
+                }
+                let w = Arc::clone(&web);
+                match tokio::task::spawn_blocking(move || w.refresh()).await {
+                    Ok(Ok(true)) => tracing::info!("Web configuration reloaded."),
+                    Ok(Ok(false)) => {}
+                    Ok(Err(e)) => {
+                        tracing::error!(error = %e, "Web configuration not reloaded; the previous one stays in force.");
+                    }
+                    Err(e) => tracing::error!(error = %e, "Web configuration check panicked."),
+                }
+                snapshot.set_web_config_ok(web.last_reload_ok());
+            }
+        })
+    };
+    let served = server::serve(listener, router, web, snapshot, limits, shutdown).await;
+    watcher.abort();
+    served
 }

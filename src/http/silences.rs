@@ -3,10 +3,12 @@
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
+use axum::Extension;
 use axum::Json;
 use rand::Rng as _;
 use serde_json::{json, Value};
 
+use super::auth::Identity;
 use super::AppState;
 use crate::alerting::routes::silence::SilenceDoc;
 use crate::alerting::silences::SilenceError;
@@ -22,6 +24,10 @@ fn failure(e: &SilenceError) -> (StatusCode, Json<Value>) {
         SilenceError::Invalid(m) => error(StatusCode::BAD_REQUEST, &m.to_string()),
         SilenceError::NotFound(_) => error(StatusCode::NOT_FOUND, &e.to_string()),
         SilenceError::Configured(_) => error(StatusCode::CONFLICT, &e.to_string()),
+        SilenceError::Limit(m) => {
+            tracing::warn!(reason = %m, "Silence refused.");
+            error(StatusCode::BAD_REQUEST, m)
+        }
         SilenceError::Save(cause) => {
             tracing::error!(error = %cause, "Cannot save silences.");
             error(StatusCode::INTERNAL_SERVER_ERROR, "cannot save the silence")
@@ -52,15 +58,20 @@ pub async fn list(State(s): State<AppState>) -> Json<Value> {
     Json(json!({"status": "success", "data": docs}))
 }
 
-/// `POST /api/v1/silences`.
+/// `POST /api/v1/silences`. The gate let it through with an identity, which becomes the
+/// silence's `createdBy`.
 pub async fn create(
     State(s): State<AppState>,
+    identity: Option<Extension<Identity>>,
     body: Result<Json<SilenceDoc>, axum::extract::rejection::JsonRejection>,
 ) -> (StatusCode, Json<Value>) {
-    let Json(doc) = match body {
+    let Json(mut doc) = match body {
         Ok(b) => b,
-        Err(e) => return error(StatusCode::BAD_REQUEST, &e.body_text()),
+        Err(e) => return error(e.status(), &e.body_text()),
     };
+    if let Some(Extension(who)) = identity {
+        doc.created_by = who.to_string();
+    }
     let id = format!("{:016x}", rand::rng().random::<u64>());
     match s.silences.add(&doc, id.clone(), now_ms()).await {
         Ok(silence) => {
@@ -77,11 +88,15 @@ pub async fn create(
 /// `DELETE /api/v1/silences/{id}`.
 pub async fn expire(
     State(s): State<AppState>,
+    identity: Option<Extension<Identity>>,
     Path(id): Path<String>,
 ) -> (StatusCode, Json<Value>) {
     match s.silences.expire(&id, now_ms()).await {
         Ok(()) => {
-            tracing::info!(id = %id, "Silence expired.");
+            let by = identity
+                .map(|Extension(i)| i.to_string())
+                .unwrap_or_default();
+            tracing::info!(id = %id, by = %by, "Silence expired.");
             (StatusCode::OK, Json(json!({"status": "success"})))
         }
         Err(e) => failure(&e),

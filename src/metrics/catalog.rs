@@ -188,6 +188,21 @@ metric!(
     "Times a long-running task (a collector, a delivery worker) ended or panicked and was restarted; for the engine and the HTTP server, the process stops instead."
 );
 
+metric!(
+    HTTP_REJECTED,
+    "centinela_http_rejected_total",
+    Counter,
+    ["reason"],
+    "Connections and requests the HTTP server refused or cut: connection_limit, client_connection_limit, tls_handshake, timeout (no complete request headers within server.header_timeout, idle kept-alive connections included), rate_limited, unauthorized, forbidden, body_too_large, scrape_limit."
+);
+metric!(
+    WEB_CONFIG_RELOAD_OK,
+    "centinela_web_config_last_reload_successful",
+    Gauge,
+    [],
+    "1 if the web configuration file (and the files it names) last loaded, 0 if its last change did not load and the previous configuration stays in force; absent without a web configuration file."
+);
+
 /// centinela's own metrics (the runner's per-collector figures and the build).
 pub static SELF: &[&MetricDesc] = &[
     &BUILD_INFO,
@@ -197,6 +212,8 @@ pub static SELF: &[&MetricDesc] = &[
     &COLLECTOR_ERRORS,
     &COLLECTOR_SERIES,
     &TASK_RESTARTS,
+    &HTTP_REJECTED,
+    &WEB_CONFIG_RELOAD_OK,
 ];
 
 /// The alerting engine's and the notifiers' metrics.

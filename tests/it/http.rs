@@ -137,16 +137,26 @@ async fn ready_waits_for_every_collector_and_health_never_does() {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     let token = CancellationToken::new();
-    let server = tokio::spawn(http::serve(
-        listener,
-        http::router(AppState {
-            snapshot: Arc::clone(&snapshot),
-            alerting: Arc::default(),
-            silences: centinela::alerting::Silences::default(),
-            store: None,
-        }),
-        token.clone(),
-    ));
+    let server_config = centinela::app::Config::from_toml("").unwrap().server;
+    let server = tokio::spawn({
+        let (token, snapshot) = (token.clone(), Arc::clone(&snapshot));
+        async move {
+            http::serve(
+                listener,
+                AppState {
+                    snapshot: Arc::clone(&snapshot),
+                    alerting: Arc::default(),
+                    silences: centinela::alerting::Silences::default(),
+                    store: None,
+                    scrapes: Arc::new(tokio::sync::Semaphore::new(4)),
+                },
+                Arc::new(http::web_config::Watched::none()),
+                &server_config,
+                token,
+            )
+            .await
+        }
+    });
     let get = |path: &'static str| {
         let url = format!("{base}{path}");
         async move { reqwest::get(url).await.unwrap() }

@@ -23,4 +23,5 @@ mod notify;
 mod postgres;
 mod prometheus;
 mod rules;
+mod security;
 mod surroundings;

@@ -385,12 +385,16 @@ async fn flapping_with_keep_firing_for_notifies_once() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn silences_from_the_api_hold_alerts_back() {
     let s = Setup::new().await;
-    let app = s.start("").await;
+    let mut config = config_with(NO_PG, &s.toml("", ""));
+    config.server.web_config_file = Some(crate::common::web_config(s.dir.path(), ""));
+    let app = App::start(&config).await;
     let client = reqwest::Client::new();
     let url = format!("{}/api/v1/silences", app.base);
+    let login = |r: reqwest::RequestBuilder| {
+        r.basic_auth(crate::common::USER, Some(crate::common::PASSWORD))
+    };
     let ends = (chrono::Utc::now() + chrono::Duration::hours(1)).to_rfc3339();
-    let bad = client
-        .post(&url)
+    let bad = login(client.post(&url))
         .json(&json!({"matchers": [{"name": "severity", "value": "(", "isRegex": true}], "endsAt": ends}))
         .send()
         .await
@@ -404,8 +408,7 @@ async fn silences_from_the_api_hold_alerts_back() {
             .starts_with("matchers[0]: invalid regular expression"),
         "{err}"
     );
-    let ok: Value = client
-        .post(&url)
+    let ok: Value = login(client.post(&url))
         .json(&json!({"matchers": ["table=\"quiet\""], "endsAt": ends, "createdBy": "test", "comment": "known"}))
         .send()
         .await
@@ -414,8 +417,15 @@ async fn silences_from_the_api_hold_alerts_back() {
         .await
         .unwrap();
     let id = ok["data"]["silenceID"].as_str().unwrap().to_owned();
-    let list: Value = app.get("/api/v1/silences").await.json().await.unwrap();
+    let list: Value = login(client.get(&url))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(list["data"][0]["id"], id);
+    assert_eq!(list["data"][0]["createdBy"], crate::common::USER);
     assert_eq!(list["data"][0]["status"]["state"], "active");
     s.set(&[
         r#"test_condition{table="quiet",severity="P2"} 1"#,
@@ -427,7 +437,10 @@ async fn silences_from_the_api_hold_alerts_back() {
     assert!(
         got[0].to_string().contains("table=loud") && !got[0].to_string().contains("table=quiet")
     );
-    let r = client.delete(format!("{url}/{id}")).send().await.unwrap();
+    let r = login(client.delete(format!("{url}/{id}")))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 200);
     let got = s.slack.wait_accepted(2, Duration::from_secs(10)).await;
     assert!(

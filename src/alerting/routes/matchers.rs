@@ -71,6 +71,10 @@ fn yes() -> bool {
     true
 }
 
+/// Compiled size a matcher's regular expression may take (the regex crate's measure):
+/// every matcher is tried against every alert on every evaluation.
+const REGEX_SIZE_LIMIT: usize = 256 << 10;
+
 static SYNTAX: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"^\s*([a-zA-Z_][a-zA-Z0-9_]*)\s*(=~|!~|!=|=)\s*(.*?)\s*$")
         .expect("matcher syntax regex is valid")
@@ -80,9 +84,14 @@ impl Matcher {
     /// A matcher; a regular expression is anchored and compiled here.
     pub fn new(name: &str, op: Op, value: &str) -> Result<Self, MatcherError> {
         let re = match op {
-            Op::Re | Op::NotRe => Some(Regex::new(&format!("^(?:{value})$")).map_err(|e| {
-                MatcherError::from(format!("invalid regular expression {value:?}: {e}"))
-            })?),
+            Op::Re | Op::NotRe => Some(
+                regex::RegexBuilder::new(&format!("^(?:{value})$"))
+                    .size_limit(REGEX_SIZE_LIMIT)
+                    .build()
+                    .map_err(|e| {
+                        MatcherError::from(format!("invalid regular expression {value:?}: {e}"))
+                    })?,
+            ),
             Op::Eq | Op::Ne => None,
         };
         Ok(Self {

@@ -259,7 +259,7 @@ impl RuleSet {
                 problems.push(RuleError::file(pattern, "no rule file matches"));
             }
             for path in paths {
-                match std::fs::read_to_string(&path) {
+                match crate::bounded::read_to_string(&path, crate::bounded::caps::RULES) {
                     Ok(text) => match Self::parse(&path.display().to_string(), &text) {
                         Ok(mut s) => set.groups.append(&mut s.groups),
                         Err(mut p) => problems.append(&mut p),

@@ -48,6 +48,24 @@ pub fn test_config(dsn: &str, extra_postgres: &str) -> Config {
     own_state_dir(Config::from_toml(&toml).unwrap_or_else(|e| panic!("test config invalid: {e:?}")))
 }
 
+/// The basic auth user of [`web_config`] files.
+pub const USER: &str = "ops";
+/// Its password.
+pub const PASSWORD: &str = "s3cret-pw";
+
+/// Writes `web.yml` in `dir`: [`USER`] with a bcrypt hash of [`PASSWORD`] (cost 4, so the
+/// tests stay fast), then `extra` YAML. Returns its path.
+pub fn web_config(dir: &std::path::Path, extra: &str) -> std::path::PathBuf {
+    let hash = bcrypt::hash(PASSWORD, 4).unwrap();
+    let path = dir.join("web.yml");
+    std::fs::write(
+        &path,
+        format!("basic_auth_users:\n  {USER}: '{hash}'\n{extra}"),
+    )
+    .unwrap();
+    path
+}
+
 pub struct App {
     pub running: Running,
     pub base: String,

@@ -18,6 +18,16 @@ impl Prometheus {
 
     /// As `scraping`, also evaluating `rule_files` every second.
     pub async fn scraping_with_rules(target: &str, rule_files: &[&std::path::Path]) -> Self {
+        Self::start(target, rule_files, "").await
+    }
+
+    /// As `scraping`, with `job` YAML added to the scrape job (`scheme`, `basic_auth`,
+    /// `tls_config`; each line indented by four spaces).
+    pub async fn scraping_with(target: &str, job: &str) -> Self {
+        Self::start(target, &[], job).await
+    }
+
+    async fn start(target: &str, rule_files: &[&std::path::Path], job: &str) -> Self {
         let exe = ["/usr/bin/prometheus", "/usr/local/bin/prometheus"]
             .into_iter()
             .find(|p| std::path::Path::new(p).exists())
@@ -32,7 +42,7 @@ impl Prometheus {
             format!(
                 "global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\n  evaluation_interval: 1s\n\
                  rule_files: {rules:?}\n\
-                 scrape_configs:\n  - job_name: centinela\n    static_configs:\n      - targets: ['{target}']\n",
+                 scrape_configs:\n  - job_name: centinela\n{job}    static_configs:\n      - targets: ['{target}']\n",
                 rules = rule_files
                     .iter()
                     .map(|p| p.display().to_string())

@@ -1,0 +1,626 @@
+//! Issue 13, "nobody silences a page or reads the metrics uninvited, and the HTTP surface
+//! holds under abuse": the web configuration read as exporter-toolkit reads it (TLS,
+//! client certificates, basic auth, headers), writes that need a login, a real Prometheus
+//! scraping through TLS and basic auth, and the listener's limits under slow and greedy
+//! clients.
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+
+use crate::common::prom::Prometheus;
+use crate::common::{config_with, web_config, App, Exposition, PASSWORD, USER};
+
+const NO_PG: &str = "postgresql://postgres@127.0.0.1:1/postgres";
+
+fn ends_in_an_hour() -> String {
+    (chrono::Utc::now() + chrono::Duration::hours(1)).to_rfc3339()
+}
+
+fn silence(comment: &str) -> Value {
+    json!({"matchers": ["alertname=\"Anything\""], "endsAt": ends_in_an_hour(), "createdBy": "someone else", "comment": comment})
+}
+
+/// A certificate authority for the tests, and leaf certificates it signs.
+struct Pki {
+    pem: String,
+    issuer: rcgen::Issuer<'static, rcgen::KeyPair>,
+}
+
+impl Pki {
+    fn new(name: &str) -> Self {
+        let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+        params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+        params
+            .distinguished_name
+            .push(rcgen::DnType::CommonName, name);
+        let key = rcgen::KeyPair::generate().unwrap();
+        let pem = params.self_signed(&key).unwrap().pem();
+        Self {
+            pem,
+            issuer: rcgen::Issuer::new(params, key),
+        }
+    }
+
+    /// (certificate PEM, key PEM) for `sans`.
+    fn leaf(&self, sans: &[&str]) -> (String, String) {
+        let mut params =
+            rcgen::CertificateParams::new(sans.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>())
+                .unwrap();
+        params
+            .distinguished_name
+            .push(rcgen::DnType::CommonName, sans[0]);
+        let key = rcgen::KeyPair::generate().unwrap();
+        let cert = params.signed_by(&key, &self.issuer).unwrap();
+        (cert.pem(), key.serialize_pem())
+    }
+}
+
+fn write(dir: &Path, name: &str, text: &str) -> String {
+    let path = dir.join(name);
+    std::fs::write(&path, text).unwrap();
+    path.display().to_string()
+}
+
+fn rejected(m: &Exposition, reason: &str) -> f64 {
+    m.get("centinela_http_rejected_total", &[("reason", reason)])
+        .unwrap_or(0.0)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn silences_cannot_be_changed_without_a_login_and_the_answer_says_how() {
+    let app = App::start(&config_with(NO_PG, "")).await;
+    let client = reqwest::Client::new();
+    let url = format!("{}/api/v1/silences", app.base);
+    let r = client
+        .post(&url)
+        .json(&json!({"matchers": ["alertname=~\".+\""], "endsAt": "2036-01-01T00:00:00Z"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403);
+    let body: Value = r.json().await.unwrap();
+    let text = body["error"].as_str().unwrap();
+    assert!(
+        text.contains("basic_auth_users") && text.contains("--web.config.file"),
+        "{text}"
+    );
+    let r = client
+        .delete(format!("{url}/0123456789abcdef"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403);
+    // Reads stay open without a web configuration.
+    let list: Value = client.get(&url).send().await.unwrap().json().await.unwrap();
+    assert_eq!(list["data"], json!([]));
+    let m = app.metrics().await;
+    assert_eq!(rejected(&m, "forbidden"), 2.0);
+    assert!(m
+        .get("centinela_web_config_last_reload_successful", &[])
+        .is_none());
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn basic_auth_guards_every_path_but_the_probes_and_names_the_writer() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = config_with(
+        NO_PG,
+        "[alerting]\nmax_silences = 2\nmax_silence_bytes = \"2KiB\"",
+    );
+    config.server.web_config_file = Some(web_config(
+        dir.path(),
+        "http_server_config:\n  headers:\n    X-Frame-Options: deny\n    Content-Security-Policy: \"default-src 'none'\"\n",
+    ));
+    let app = App::start(&config).await;
+    let client = reqwest::Client::new();
+    let get = |path: &str| client.get(format!("{}{path}", app.base));
+
+    let r = get("/metrics").send().await.unwrap();
+    assert_eq!(r.status(), 401);
+    assert_eq!(r.headers()["www-authenticate"], "Basic");
+    assert_eq!(
+        r.headers()["x-frame-options"],
+        "deny",
+        "headers go on refusals too"
+    );
+    for (user, password) in [(USER, "wrong"), ("nobody", PASSWORD), ("", "")] {
+        let r = get("/api/v1/alerts")
+            .basic_auth(user, Some(password))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 401, "{user}:{password}");
+    }
+    // The probe paths stay open to reads.
+    assert_eq!(get("/health").send().await.unwrap().status(), 200);
+    let r = get("/metrics")
+        .basic_auth(USER, Some(PASSWORD))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.headers()["content-security-policy"], "default-src 'none'");
+    let m = Exposition::parse(&r.text().await.unwrap());
+    assert!(rejected(&m, "unauthorized") >= 4.0, "{}", m.raw);
+    assert_eq!(
+        m.get("centinela_web_config_last_reload_successful", &[]),
+        Some(1.0)
+    );
+
+    // Writes: without credentials 401 (not 403: a login exists); with them the writer is
+    // recorded, whatever the body claims.
+    let url = format!("{}/api/v1/silences", app.base);
+    let r = client.post(&url).json(&silence("a")).send().await.unwrap();
+    assert_eq!(r.status(), 401);
+    let login = |r: reqwest::RequestBuilder| r.basic_auth(USER, Some(PASSWORD));
+    for comment in ["first", "second"] {
+        let r = login(client.post(&url))
+            .json(&silence(comment))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+    }
+    let list: Value = login(client.get(&url))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(list["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|s| s["createdBy"] == USER));
+
+    // Limits: a third silence, a silence too large, a body too large.
+    let r = login(client.post(&url))
+        .json(&silence("third"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    let body: Value = r.json().await.unwrap();
+    assert!(
+        body["error"]
+            .as_str()
+            .unwrap()
+            .contains("alerting.max_silences"),
+        "{body}"
+    );
+    let id = list["data"][0]["id"].as_str().unwrap();
+    let r = login(client.delete(format!("{url}/{id}")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let r = login(client.post(&url))
+        .json(&silence(&"x".repeat(4000)))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    let body: Value = r.json().await.unwrap();
+    assert!(
+        body["error"]
+            .as_str()
+            .unwrap()
+            .contains("alerting.max_silence_bytes"),
+        "{body}"
+    );
+    let r = login(client.post(&url))
+        .header("content-type", "application/json")
+        .body(vec![b' '; 2 << 20])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 413);
+    let m = Exposition::parse(
+        &get("/metrics")
+            .basic_auth(USER, Some(PASSWORD))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap(),
+    );
+    assert_eq!(rejected(&m, "body_too_large"), 1.0);
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn prometheus_scrapes_through_tls_and_basic_auth_and_a_rotated_certificate_is_served() {
+    let dir = tempfile::tempdir().unwrap();
+    let ca = Pki::new("centinela test CA");
+    let (cert, key) = ca.leaf(&["localhost", "127.0.0.1"]);
+    let cert_file = write(dir.path(), "server.crt", &cert);
+    write(dir.path(), "server.key", &key);
+    let ca_file = write(dir.path(), "ca.crt", &ca.pem);
+    let mut config = config_with(NO_PG, "");
+    // Relative paths are relative to the web configuration file.
+    config.server.web_config_file = Some(web_config(
+        dir.path(),
+        "tls_server_config:\n  cert_file: server.crt\n  key_file: server.key\n  min_version: TLS12\n",
+    ));
+    let app = App::start(&config).await;
+    let target = app
+        .base
+        .trim_start_matches("http://")
+        .replace("127.0.0.1", "localhost");
+
+    // Plain HTTP on the TLS port gets nothing useful.
+    assert!(reqwest::get(format!("http://{target}/metrics"))
+        .await
+        .map_or(true, |r| r.status() != 200));
+
+    let prometheus = Prometheus::scraping_with(
+        &target,
+        &format!(
+            "    scheme: https\n    basic_auth:\n      username: {USER}\n      password: {PASSWORD}\n    tls_config:\n      ca_file: {ca_file}\n"
+        ),
+    )
+    .await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let v = prometheus.query("up{job=\"centinela\"}").await;
+    assert_eq!(v["data"]["result"][0]["value"][1], "1", "{v}");
+    let v = prometheus.query("centinela_build_info").await;
+    assert_eq!(v["data"]["result"].as_array().unwrap().len(), 1, "{v}");
+
+    // Rotation: a certificate from another CA replaces the files; new connections get it
+    // within a few seconds, without a restart.
+    let client = |pem: &str| {
+        reqwest::Client::builder()
+            .add_root_certificate(reqwest::Certificate::from_pem(pem.as_bytes()).unwrap())
+            .build()
+            .unwrap()
+    };
+    let url = format!("https://{target}/health");
+    let other = Pki::new("rotated CA");
+    assert!(client(&other.pem).get(&url).send().await.is_err());
+    let (cert2, key2) = other.leaf(&["localhost"]);
+    // Key first, then certificate, as a secret volume update makes them appear.
+    write(dir.path(), "server.key", &key2);
+    std::fs::write(&cert_file, cert2).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while client(&other.pem).get(&url).send().await.is_err() {
+        assert!(
+            Instant::now() < deadline,
+            "the rotated certificate was never served"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert!(client(&ca.pem).get(&url).send().await.is_err());
+
+    // A change that does not load keeps the last good configuration and says so.
+    std::fs::write(dir.path().join("server.key"), "not a key").unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let r = client(&other.pem)
+            .get(format!("https://{target}/metrics"))
+            .basic_auth(USER, Some(PASSWORD))
+            .send()
+            .await
+            .unwrap();
+        let m = Exposition::parse(&r.text().await.unwrap());
+        if m.get("centinela_web_config_last_reload_successful", &[]) == Some(0.0) {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "a broken key file was not reported"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert_eq!(
+        client(&other.pem).get(&url).send().await.unwrap().status(),
+        200
+    );
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn client_certificates_are_required_verified_and_name_the_writer() {
+    let dir = tempfile::tempdir().unwrap();
+    let ca = Pki::new("centinela test CA");
+    let (cert, key) = ca.leaf(&["localhost"]);
+    write(dir.path(), "server.crt", &cert);
+    write(dir.path(), "server.key", &key);
+    write(dir.path(), "clients.crt", &ca.pem);
+    let web = write(
+        dir.path(),
+        "web.yml",
+        "tls_server_config:\n  cert_file: server.crt\n  key_file: server.key\n  client_auth_type: RequireAndVerifyClientCert\n  client_ca_file: clients.crt\n  client_allowed_sans: [oncall.example]\n",
+    );
+    let mut config = config_with(NO_PG, "");
+    config.server.web_config_file = Some(web.into());
+    let probe = crate::common::pg::free_port();
+    config.server.probe_listen = Some(format!("127.0.0.1:{probe}"));
+    let app = App::start(&config).await;
+    let base = app.base.replace("http://127.0.0.1", "https://localhost");
+    let client = |identity: Option<(String, String)>| {
+        let mut b = reqwest::Client::builder()
+            .add_root_certificate(reqwest::Certificate::from_pem(ca.pem.as_bytes()).unwrap());
+        if let Some((c, k)) = identity {
+            b = b.identity(reqwest::Identity::from_pem(format!("{c}{k}").as_bytes()).unwrap());
+        }
+        b.build().unwrap()
+    };
+    assert!(client(None)
+        .get(format!("{base}/health"))
+        .send()
+        .await
+        .is_err());
+    // Signed by the CA but without an allowed SAN.
+    let stranger = client(Some(ca.leaf(&["stranger.example"])));
+    assert!(stranger.get(format!("{base}/health")).send().await.is_err());
+    // Signed by another CA.
+    let forged = client(Some(Pki::new("other CA").leaf(&["oncall.example"])));
+    assert!(forged.get(format!("{base}/health")).send().await.is_err());
+
+    let oncall = client(Some(ca.leaf(&["oncall.example"])));
+    let r = oncall
+        .post(format!("{base}/api/v1/silences"))
+        .json(&silence("maintenance"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200, "a verified certificate is a login");
+    let list: Value = oncall
+        .get(format!("{base}/api/v1/silences"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(list["data"][0]["createdBy"], "cert:oncall.example");
+
+    // The kubelet's probes use the plain probe listener, which serves nothing else.
+    let r = reqwest::get(format!("http://127.0.0.1:{probe}/health"))
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let r = reqwest::get(format!("http://127.0.0.1:{probe}/metrics"))
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 404);
+    let m = Exposition::parse(
+        &oncall
+            .get(format!("{base}/metrics"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap(),
+    );
+    assert!(rejected(&m, "tls_handshake") >= 3.0, "{}", m.raw);
+    app.stop().await;
+}
+
+/// A connection from `ip` (any 127/8 address is the loopback).
+async fn connect_from(ip: &str, to: &str) -> tokio::net::TcpStream {
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.bind(format!("{ip}:0").parse().unwrap()).unwrap();
+    socket.connect(to.parse().unwrap()).await.unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slow_and_greedy_clients_are_cut_off_while_scrapes_go_on() {
+    let dir = tempfile::tempdir().unwrap();
+    // A large exposition (about 20 MB), so a client that does not read holds its scrape.
+    let textfile = dir.path().join("textfile");
+    std::fs::create_dir(&textfile).unwrap();
+    let mut big = String::from("# TYPE big_series gauge\n");
+    for i in 0..200_000 {
+        big.push_str(&format!(
+            "big_series{{i=\"{i:08}\",padding=\"{}\"}} {i}\n",
+            "p".repeat(60)
+        ));
+    }
+    std::fs::write(textfile.join("big.prom"), big).unwrap();
+    let mut config = config_with(
+        NO_PG,
+        &format!(
+            "[textfile]\ndirectory = {:?}",
+            textfile.display().to_string()
+        ),
+    );
+    // Parsing 20 MB takes longer than the tests' 1 s interval in a debug build.
+    config
+        .schedule
+        .insert("textfile".to_owned(), Duration::from_secs(20));
+    config.server.max_connections_per_client = 8;
+    config.server.header_timeout = Duration::from_secs(1);
+    config.server.max_concurrent_scrapes = 1;
+    let app = App::start(&config).await;
+    app.wait_metrics(Duration::from_secs(30), "the large textfile", |m| {
+        m.get("big_series", &[("i", "00000001")]).is_some()
+    })
+    .await;
+    let addr = app.base.trim_start_matches("http://").to_owned();
+
+    // Slowloris from 127.0.0.2: headers never finished.
+    let mut held = Vec::new();
+    let mut refused = 0;
+    for _ in 0..20 {
+        let mut s = connect_from("127.0.0.2", &addr).await;
+        s.write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\n")
+            .await
+            .unwrap();
+        held.push(s);
+    }
+    for s in &mut held {
+        let mut buf = [0u8; 64];
+        if let Ok(Ok(n)) = tokio::time::timeout(Duration::from_millis(300), s.read(&mut buf)).await
+        {
+            if buf[..n].starts_with(b"HTTP/1.1 503") {
+                refused += 1;
+            }
+        }
+    }
+    assert_eq!(refused, 12, "8 held, the other 12 refused with 503");
+    // Another address still gets its scrape.
+    let r = reqwest::get(format!("{}/health", app.base)).await.unwrap();
+    assert_eq!(r.status(), 200);
+    // The held ones are closed once header_timeout passes.
+    let started = Instant::now();
+    for s in &mut held {
+        let mut rest = Vec::new();
+        let closed = tokio::time::timeout(Duration::from_secs(5), s.read_to_end(&mut rest)).await;
+        assert!(closed.is_ok(), "a half-open connection was kept open");
+    }
+    assert!(started.elapsed() < Duration::from_secs(3));
+
+    // A scrape that is never read holds the one scrape slot; the next gets 503.
+    let mut greedy = connect_from("127.0.0.3", &addr).await;
+    greedy
+        .write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let r = reqwest::get(format!("{}/metrics", app.base)).await.unwrap();
+    assert_eq!(r.status(), 503);
+    assert_eq!(r.headers()["retry-after"], "1");
+    drop(greedy);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let m = loop {
+        let r = reqwest::get(format!("{}/metrics", app.base)).await.unwrap();
+        if r.status() == 200 {
+            break Exposition::parse(&r.text().await.unwrap());
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the scrape slot was never given back"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(rejected(&m, "client_connection_limit"), 12.0);
+    assert!(
+        rejected(&m, "timeout") >= 8.0,
+        "{}",
+        m.raw
+            .lines()
+            .filter(|l| l.contains("rejected"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
+    assert!(rejected(&m, "scrape_limit") >= 1.0);
+    app.stop().await;
+}
+
+/// `check-config` names what is wrong in a web configuration, with the key, and refuses a
+/// device or an oversized file instead of reading it.
+#[test]
+fn check_config_names_web_configuration_problems() {
+    let dir = tempfile::tempdir().unwrap();
+    let check = |web: &str| {
+        let path = write(dir.path(), "web.yml", web);
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_centinela"))
+            .args(["--web.config.file", &path, "check-config"])
+            .env("CENTINELA__POSTGRES__DSN", NO_PG)
+            .output()
+            .unwrap();
+        assert!(!out.status.success(), "{web} was accepted");
+        String::from_utf8(out.stderr).unwrap()
+    };
+    let mut cases = vec![
+        (
+            "basic_auth_users:\n  ops: plain-text\n",
+            "basic_auth_users.ops: is not a bcrypt hash",
+        ),
+        (
+            "basic_auth_user:\n  ops: x\n",
+            "unknown field `basic_auth_user`",
+        ),
+        (
+            "http_server_config:\n  headers:\n    Server: centinela\n",
+            "http_server_config.headers.Server: this header cannot be configured",
+        ),
+        (
+            "http_server_config:\n  headers:\n    X-Frame-Options: allow\n",
+            "expected one of",
+        ),
+        (
+            "tls_server_config:\n  cert_file: missing.crt\n  key_file: missing.key\n",
+            "tls_server_config.cert_file: cannot read",
+        ),
+        (
+            "tls_server_config:\n  key_file: x.key\n",
+            "missing one of cert or cert_file",
+        ),
+        (
+            "tls_server_config:\n  cert_file: /dev/zero\n  key_file: /dev/zero\n",
+            "is a device, not a regular file",
+        ),
+        (
+            "rate_limit:\n  interval: 1s\n",
+            "rate_limit.burst: must be at least 1",
+        ),
+    ];
+    let started = Instant::now();
+    let ca = Pki::new("ca");
+    let (cert, key) = ca.leaf(&["localhost"]);
+    write(dir.path(), "s.crt", &cert);
+    write(dir.path(), "s.key", &key);
+    write(dir.path(), "ca.crt", &ca.pem);
+    cases.extend([
+        ("tls_server_config:\n  cert_file: s.crt\n  key_file: s.key\n  min_version: TLS11\n", "tls_server_config.min_version: TLS 1.0 and 1.1 are not supported"),
+        ("tls_server_config:\n  cert_file: s.crt\n  key_file: s.key\n  client_ca_file: ca.crt\n", "client CA's have been configured without a Client Auth Policy"),
+        ("tls_server_config:\n  cert_file: s.crt\n  key_file: s.key\n  cipher_suites: [TLS_RSA_WITH_RC4_128_SHA]\n", "unknown or unsupported cipher"),
+        ("tls_server_config:\n  cert_file: s.crt\n  key_file: ca.crt\n", "tls_server_config.key_file: holds no PEM private key"),
+    ]);
+    for (web, expected) in cases {
+        let err = check(web);
+        assert!(err.contains("server.web_config_file: "), "{err}");
+        assert!(
+            err.contains(expected),
+            "{web}\nexpected {expected:?} in:\n{err}"
+        );
+        assert!(!err.contains(&key), "a key was echoed");
+    }
+    assert!(started.elapsed() < Duration::from_secs(30));
+}
+
+/// A secret or rule file that is a device, or too large, is refused by name at once
+/// instead of being read whole (`/dev/zero` used to make check-config run forever).
+#[test]
+fn devices_and_oversized_files_are_refused_by_check_config() {
+    let dir = tempfile::tempdir().unwrap();
+    let big = dir.path().join("big.yaml");
+    std::fs::write(&big, vec![b'#'; 17 << 20]).unwrap();
+    for (config, expected) in [
+        (
+            "[postgres]\ndsn_file = \"/dev/zero\"\n".to_owned(),
+            "postgres.dsn_file: cannot read /dev/zero: is a device, not a regular file",
+        ),
+        (
+            format!("[postgres]\ndsn = \"{NO_PG}\"\n[alerting]\nrule_files = [\"/dev/zero\"]\n"),
+            "/dev/zero: cannot read: is a device, not a regular file",
+        ),
+        (
+            format!(
+                "[postgres]\ndsn = \"{NO_PG}\"\n[alerting]\nrule_files = [{:?}]\n",
+                big.display().to_string()
+            ),
+            "cannot read: is larger than 16.0 MiB",
+        ),
+    ] {
+        let path = write(dir.path(), "c.toml", &config);
+        let started = Instant::now();
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_centinela"))
+            .args(["--config", &path, "check-config"])
+            .output()
+            .unwrap();
+        assert!(started.elapsed() < Duration::from_secs(10));
+        assert!(!out.status.success());
+        let err = String::from_utf8(out.stderr).unwrap();
+        assert!(err.contains(expected), "expected {expected:?} in:\n{err}");
+    }
+}
