@@ -65,7 +65,7 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    runtime.block_on(async move {
+    let code = runtime.block_on(async move {
         match command {
             Command::Collect => match app::collect_once(&plan.collectors).await {
                 Ok((text, failures)) => {
@@ -126,7 +126,11 @@ fn main() -> ExitCode {
                 }
             },
         }
-    })
+    });
+    // A blocking thread still busy (a hung network mount's statvfs, a file read) must not
+    // keep the process alive after it stopped: dropping the runtime would wait for it.
+    runtime.shutdown_timeout(std::time::Duration::from_secs(2));
+    code
 }
 
 fn print(text: &str) -> ExitCode {

@@ -71,3 +71,45 @@ mod tests {
         assert_eq!(t.allow("a"), None);
     }
 }
+
+/// The conditions last reported, per key (a file, a mount point, a source), so a warning is
+/// logged when a condition appears or changes, not on every run while it lasts.
+#[derive(Debug, Default)]
+pub struct Reported(Mutex<std::collections::HashMap<String, String>>);
+
+impl Reported {
+    /// Records this run's conditions (key → state) and returns those that are new or
+    /// changed since the last call. A key absent from `now` is forgotten: its condition
+    /// ended, and its return is reported again.
+    pub fn update(&self, now: impl IntoIterator<Item = (String, String)>) -> Vec<(String, String)> {
+        let now: std::collections::HashMap<String, String> = now.into_iter().collect();
+        let mut last = lock(&self.0);
+        let mut fresh: Vec<(String, String)> = now
+            .iter()
+            .filter(|(k, v)| last.get(*k) != Some(*v))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        fresh.sort();
+        *last = now;
+        fresh
+    }
+}
+
+#[cfg(test)]
+mod reported_tests {
+    use super::Reported;
+
+    #[test]
+    fn a_condition_is_reported_when_it_appears_changes_or_returns() {
+        let r = Reported::default();
+        let kv = |k: &str, v: &str| (k.to_owned(), v.to_owned());
+        assert_eq!(r.update([kv("a", "x")]), [kv("a", "x")]);
+        assert!(r.update([kv("a", "x")]).is_empty());
+        assert_eq!(
+            r.update([kv("a", "y"), kv("b", "x")]),
+            [kv("a", "y"), kv("b", "x")]
+        );
+        assert!(r.update([]).is_empty());
+        assert_eq!(r.update([kv("a", "y")]), [kv("a", "y")]);
+    }
+}

@@ -92,12 +92,15 @@ pub struct SetReport {
 #[derive(Debug)]
 pub struct BackupsCollector {
     sets: Vec<BackupSet>,
+    /// Sets whose newest file did not look valid, as last logged.
+    reported: crate::sync::Reported,
 }
 
 impl BackupsCollector {
     /// The collector for the configured sets (patterns already checked).
     pub fn new(config: &[BackupConfig]) -> Self {
         Self {
+            reported: crate::sync::Reported::default(),
             sets: config
                 .iter()
                 .map(|b| BackupSet {
@@ -212,6 +215,7 @@ impl Collector for BackupsCollector {
         .await
         .map_err(|e| CollectError::Io(format!("backup scan failed: {e}")))?;
         let mut b = Batch::default();
+        let mut invalid = Vec::new();
         #[allow(clippy::cast_precision_loss)]
         for (name, r, valid) in &reports {
             let l = labels([("name", name)]);
@@ -224,11 +228,14 @@ impl Collector for BackupsCollector {
                     if *valid == Some(true) { 1.0 } else { 0.0 },
                 );
                 if *valid != Some(true) {
-                    tracing::warn!(backup = %name, file = %path.display(), "Newest backup does not look valid.");
+                    invalid.push((name.clone(), path.display().to_string()));
                 }
             }
             b.push(&BK_FILES, l.clone(), r.files as f64);
             b.push(&BK_SIZE, l, r.bytes as f64);
+        }
+        for (name, file) in self.reported.update(invalid) {
+            tracing::warn!(backup = %name, file = %file, "Newest backup does not look valid.");
         }
         for (name, r, _) in &reports {
             if let Some(reason) = r.error {

@@ -147,7 +147,8 @@ pub struct Endpoint {
 /// Certificate expiry and verification of files and TLS endpoints.
 #[derive(Debug)]
 pub struct CertsCollector {
-    patterns: Vec<String>,
+    patterns: Arc<Vec<String>>,
+    reported: crate::sync::Reported,
     endpoints: Vec<Endpoint>,
     timeout: Duration,
     provider: Arc<CryptoProvider>,
@@ -190,11 +191,14 @@ impl CertsCollector {
                 .build()
                 .ok();
         Self {
-            patterns: config
-                .files
-                .iter()
-                .flat_map(|f| f.paths.iter().cloned())
-                .collect(),
+            reported: crate::sync::Reported::default(),
+            patterns: Arc::new(
+                config
+                    .files
+                    .iter()
+                    .flat_map(|f| f.paths.iter().cloned())
+                    .collect(),
+            ),
             endpoints: endpoints.into_iter().collect(),
             timeout: config.timeout,
             provider,
@@ -290,28 +294,22 @@ impl Collector for CertsCollector {
         let mut found: Vec<(String, CertInfo)> = Vec::new();
         let mut errors: Vec<(String, String)> = Vec::new();
         let mut verify: Vec<(String, String)> = Vec::new();
-        for pattern in &self.patterns {
-            let paths: Vec<_> = match glob::glob(pattern) {
-                Ok(paths) => paths
-                    .filter_map(Result::ok)
-                    .filter(|p| p.is_file())
-                    .collect(),
-                Err(_) => Vec::new(),
-            };
-            if paths.is_empty() {
-                let plain = !pattern.contains(['*', '?', '[']);
-                errors.push((
-                    pattern.clone(),
-                    if plain { "missing" } else { "no_match" }.into(),
-                ));
-            }
-            for path in paths {
-                let source = path.display().to_string();
-                match read_cert_file(&path) {
-                    Ok(certs) => found.extend(certs.into_iter().map(|c| (source.clone(), c))),
-                    Err(reason) => errors.push((source, reason.into())),
-                }
-            }
+        let (patterns, deadline) = (
+            Arc::clone(&self.patterns),
+            std::time::Instant::now() + self.timeout,
+        );
+        let scanned = tokio::task::spawn_blocking(move || {
+            let mut seen = std::collections::HashSet::new();
+            patterns
+                .iter()
+                .map(|p| scan(p, deadline, &mut seen))
+                .collect::<Vec<_>>()
+        })
+        .await
+        .map_err(|e| CollectError::Io(format!("certificate file scan failed: {e}")))?;
+        for (certs, problems) in scanned {
+            found.extend(certs);
+            errors.extend(problems);
         }
         let probes = self.endpoints.iter().map(|e| async move {
             let r = tokio::time::timeout(self.timeout, self.probe(e)).await;
@@ -330,7 +328,17 @@ impl Collector for CertsCollector {
                 Err(reason) => errors.push((e.source.clone(), reason.0)),
             }
         }
-        for (source, reason) in &errors {
+        // One series per certificate even when a bundle repeats one, or two paths name it.
+        found.sort_by(|a, b| (&a.0, &a.1.serial, &a.1.subject_cn).cmp(&(&b.0, &b.1.serial, &b.1.subject_cn)));
+        found.dedup_by(|a, b| {
+            a.0 == b.0
+                && a.1.serial == b.1.serial
+                && a.1.subject_cn == b.1.subject_cn
+                && a.1.issuer_cn == b.1.issuer_cn
+        });
+        errors.sort();
+        errors.dedup();
+        for (source, reason) in self.reported.update(errors.iter().cloned()) {
             tracing::warn!(source = %source, reason = %reason, "Certificate source not read.");
         }
 
@@ -372,6 +380,64 @@ impl Collector for CertsCollector {
         }
         Ok(b)
     }
+}
+
+/// Certificates found as (source, certificate), and problems as (source, reason).
+type Scanned = (Vec<(String, CertInfo)>, Vec<(String, String)>);
+
+/// Paths a glob may yield before the scan stops (`too_many_files`): `**` through a
+/// symbolic link loop yields without end.
+const MAX_PATHS_PER_PATTERN: usize = 10_000;
+
+/// The certificates of every file `pattern` matches, each file once (by device and inode,
+/// over all patterns: a link loop or a second link to a file adds nothing), and the
+/// problems as (source, reason). Stops at `deadline` or after [`MAX_PATHS_PER_PATTERN`].
+fn scan(
+    pattern: &str,
+    deadline: std::time::Instant,
+    seen: &mut std::collections::HashSet<(u64, u64)>,
+) -> Scanned {
+    use std::os::unix::fs::MetadataExt as _;
+    let mut found = Vec::new();
+    let mut problems = Vec::new();
+    let plain = !pattern.contains(['*', '?', '[']);
+    let Ok(paths) = glob::glob(pattern) else {
+        return (found, vec![(pattern.to_owned(), "no_match".into())]);
+    };
+    let mut matched = 0;
+    for (n, path) in paths.filter_map(Result::ok).enumerate() {
+        if n >= MAX_PATHS_PER_PATTERN {
+            problems.push((pattern.to_owned(), "too_many_files".into()));
+            break;
+        }
+        if std::time::Instant::now() > deadline {
+            problems.push((pattern.to_owned(), "timeout".into()));
+            break;
+        }
+        let Ok(meta) = std::fs::metadata(&path) else {
+            continue;
+        };
+        // A glob's directories are not certificates; a plain path that is one is reported.
+        if meta.is_dir() && !plain {
+            continue;
+        }
+        matched += 1;
+        if !seen.insert((meta.dev(), meta.ino())) {
+            continue;
+        }
+        let source = path.display().to_string();
+        match read_cert_file(&path) {
+            Ok(certs) => found.extend(certs.into_iter().map(|c| (source.clone(), c))),
+            Err(reason) => problems.push((source, reason.into())),
+        }
+    }
+    if matched == 0 && problems.is_empty() {
+        problems.push((
+            pattern.to_owned(),
+            if plain { "missing" } else { "no_match" }.into(),
+        ));
+    }
+    (found, problems)
 }
 
 /// Every certificate in a PEM bundle, or the one in a DER file.

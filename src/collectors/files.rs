@@ -202,8 +202,10 @@ impl LogTail {
         }
         let meta = std::fs::metadata(path).ok();
         self.present = meta.is_some();
-        let Some(meta) = meta else {
-            // Rotated away and not yet recreated: finish the old file.
+        let Some(meta) = meta.filter(std::fs::Metadata::is_file) else {
+            // Rotated away and not yet recreated (or not a regular file: a FIFO would
+            // block the read): finish the old file.
+            self.present = false;
             self.count_drained();
             return;
         };
@@ -211,7 +213,7 @@ impl LogTail {
         if self.file.is_none() || id != self.inode {
             // Rotated: finish the old file, then start the new one from its beginning.
             self.count_drained();
-            if let Ok(f) = File::open(path) {
+            if let Ok(f) = crate::bounded::open(path) {
                 self.file = Some(f);
                 self.inode = id;
                 self.offset = 0;
@@ -241,7 +243,8 @@ impl LogTail {
         self.total += n;
     }
 
-    /// Matching complete lines from the handle's offset to its end.
+    /// Matching complete lines from the handle's offset to its end, read in chunks: memory
+    /// stays at one chunk plus one line however large the file or however long a line.
     fn drain(&mut self) -> u64 {
         let Some(file) = self.file.as_mut() else {
             return 0;
@@ -249,24 +252,46 @@ impl LogTail {
         if file.seek(SeekFrom::Start(self.offset)).is_err() {
             return 0;
         }
-        let mut buf = Vec::new();
-        let Ok(read) = file.by_ref().take(MAX_READ_PER_RUN).read_to_end(&mut buf) else {
-            return 0;
-        };
-        self.offset += read as u64;
-        let mut data = std::mem::take(&mut self.partial);
-        data.extend_from_slice(&buf);
-        let (complete, rest) = match data.iter().rposition(|b| *b == b'\n') {
-            Some(i) => data.split_at(i + 1),
-            None => data.split_at(0),
-        };
-        let n = complete
-            .split(|b| *b == b'\n')
-            .filter(|line| !line.is_empty() && self.pattern.is_match(line))
-            .count() as u64;
-        self.partial = rest.to_vec();
+        let mut n = 0;
+        let mut left = MAX_READ_PER_RUN;
+        let mut buf = vec![0u8; READ_CHUNK];
+        while left > 0 {
+            let want = buf.len().min(usize::try_from(left).unwrap_or(usize::MAX));
+            let read = match file.read(&mut buf[..want]) {
+                Ok(0) | Err(_) => break,
+                Ok(r) => r,
+            };
+            left -= read as u64;
+            self.offset += read as u64;
+            let mut rest = &buf[..read];
+            while let Some(i) = rest.iter().position(|b| *b == b'\n') {
+                let line = &rest[..i];
+                let matched = if self.partial.is_empty() {
+                    !line.is_empty() && self.pattern.is_match(line)
+                } else {
+                    extend_capped(&mut self.partial, line);
+                    let m = self.pattern.is_match(&self.partial);
+                    self.partial.clear();
+                    m
+                };
+                n += u64::from(matched);
+                rest = &rest[i + 1..];
+            }
+            extend_capped(&mut self.partial, rest);
+        }
         n
     }
+}
+
+/// Bytes read at once from a log.
+const READ_CHUNK: usize = 1 << 20;
+
+/// A line longer than this is matched on its first this many bytes.
+const MAX_LINE: usize = 64 << 10;
+
+fn extend_capped(partial: &mut Vec<u8>, bytes: &[u8]) {
+    let room = MAX_LINE.saturating_sub(partial.len());
+    partial.extend_from_slice(&bytes[..bytes.len().min(room)]);
 }
 
 /// Stale files and error lines in today's logs.
@@ -421,6 +446,24 @@ mod tests {
             .open(path)
             .unwrap();
         f.write_all(text.as_bytes()).unwrap();
+    }
+
+    #[test]
+    fn a_line_without_end_keeps_memory_bounded_and_still_matches_when_it_ends() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path().join("app.log");
+        let mut t = LogTail::new("", Regex::new("ERROR").unwrap());
+        // 8 MB without a newline: read in chunks, only the first MAX_LINE bytes kept.
+        append(&log, "ERROR at the start ");
+        append(&log, &"x".repeat(8 << 20));
+        t.poll_path(&log);
+        assert_eq!(t.total, 0, "not a line yet");
+        assert_eq!(t.partial.len(), MAX_LINE);
+        append(&log, " end\nERROR next\n");
+        t.poll_path(&log);
+        assert_eq!(t.total, 2, "the long line is matched on its start, then the next");
+        assert!(t.partial.is_empty());
+        assert!(t.partial.capacity() <= 2 * MAX_LINE);
     }
 
     #[test]

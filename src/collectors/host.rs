@@ -104,6 +104,8 @@ pub struct HostCollector {
     hung: Arc<Mutex<HashSet<String>>>,
     /// CPU ticks (busy, total) at the previous run, for the utilisation ratio.
     previous_cpu: Mutex<Option<(u64, u64)>>,
+    /// Filesystems not read, as last logged.
+    reported: crate::sync::Reported,
 }
 
 /// One filesystem as statvfs sees it, in bytes and inodes.
@@ -133,6 +135,7 @@ impl HostCollector {
             statvfs_timeout: config.statvfs_timeout,
             hung: Arc::default(),
             previous_cpu: Mutex::new(None),
+            reported: crate::sync::Reported::default(),
         }
     }
 
@@ -142,6 +145,7 @@ impl HostCollector {
         let mut seen = HashSet::new();
         let mut rows: Vec<(Labels, FsStats)> = Vec::new();
         let mut errors: Vec<(Labels, &'static str)> = Vec::new();
+        let mut unread: Vec<(String, String)> = Vec::new();
         for m in mounts {
             if self.exclude_fstypes.contains(&m.fs_vfstype) || !seen.insert(m.fs_file.clone()) {
                 continue;
@@ -154,10 +158,13 @@ impl HostCollector {
             match self.statvfs(m.fs_file.clone()).await {
                 Ok(stats) => rows.push((l, stats)),
                 Err(reason) => {
-                    tracing::warn!(mountpoint = %m.fs_file, reason, "Filesystem not read.");
+                    unread.push((m.fs_file.clone(), reason.to_owned()));
                     errors.push((l, reason));
                 }
             }
+        }
+        for (mountpoint, reason) in self.reported.update(unread) {
+            tracing::warn!(mountpoint = %mountpoint, reason, "Filesystem not read.");
         }
         type FsField = fn(&FsStats) -> f64;
         let fields: [(&'static MetricDesc, FsField); 6] = [

@@ -5,6 +5,8 @@
 //! client-side timestamps, or that redefines a metric centinela or another file exports is
 //! skipped whole with `centinela_textfile_scrape_error{file} 1`; the others still load.
 //! Histogram and summary samples, and counters not named `…_total`, are served untyped.
+//! Every input is bounded: a file's size, the series of all files together, and the time a
+//! run may parse; what passes a bound is skipped and named.
 
 use serde::Deserialize;
 use std::borrow::Cow;
@@ -30,6 +32,10 @@ crate::message_error! {
 pub const DEFAULTS: &str = r#"[textfile]
 # Directory of *.prom files written by other tools (node_exporter's textfile format).
 # directory = "/var/lib/centinela/textfile"
+# A larger file is skipped (centinela_textfile_scrape_error 1) without being read.
+max_file_size = "16MiB"
+# Series of all files together, at most; the file that would pass it is skipped.
+max_series = 100000
 "#;
 
 /// This module's part of the configuration: `textfile`.
@@ -42,6 +48,10 @@ pub struct TextfileConfig {
     /// The directory of `*.prom` files; none: off.
     #[serde(default)]
     pub directory: Option<PathBuf>,
+    /// Files larger than this are skipped unread.
+    pub max_file_size: bytesize::ByteSize,
+    /// Series of all files together, at most.
+    pub max_series: usize,
 }
 
 // === metrics ===
@@ -58,23 +68,56 @@ crate::metrics! {
 #[derive(Debug)]
 pub struct TextfileCollector {
     directory: PathBuf,
+    limits: Limits,
+    reported: Arc<crate::sync::Reported>,
+}
+
+/// What one run may read.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// Bytes of one file.
+    pub max_file_size: u64,
+    /// Series of all files together.
+    pub max_series: usize,
+    /// Time one run may spend parsing.
+    pub budget: Duration,
 }
 
 impl TextfileCollector {
     /// The collector for the `*.prom` files of `directory`.
-    pub fn new(directory: PathBuf) -> Self {
-        Self { directory }
+    pub fn new(directory: PathBuf, limits: Limits) -> Self {
+        Self {
+            directory,
+            limits,
+            reported: Arc::default(),
+        }
     }
 }
 
 /// Parses one file of Prometheus text format into families; the error names the line.
 pub fn parse(text: &str) -> Result<Vec<Family>, TextfileError> {
+    parse_bounded(text, usize::MAX, None)
+}
+
+/// [`parse`], refusing more than `max_series` samples and giving up at `deadline`.
+pub fn parse_bounded(
+    text: &str,
+    max_series: usize,
+    deadline: Option<std::time::Instant>,
+) -> Result<Vec<Family>, TextfileError> {
     let mut families: Vec<Family> = Vec::new();
+    let mut index: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
+    let mut series = 0usize;
     let mut types: BTreeMap<String, String> = BTreeMap::new();
     let mut helps: BTreeMap<String, String> = BTreeMap::new();
     let mut seen: HashSet<String> = HashSet::new();
     for (i, line) in text.lines().enumerate() {
         let n = i + 1;
+        if n % 4096 == 0 && deadline.is_some_and(|d| std::time::Instant::now() > d) {
+            return Err(TextfileError::from(format!(
+                "line {n}: parsing stopped, the file takes longer than the collector's interval"
+            )));
+        }
         let line = line.trim_end_matches('\r');
         if line.trim().is_empty() {
             continue;
@@ -104,6 +147,12 @@ pub fn parse(text: &str) -> Result<Vec<Family>, TextfileError> {
             continue;
         }
         let (name, labels, value) = parse_sample(line).map_err(|e| TextfileError::from(format!("line {n}: {e}")))?;
+        series += 1;
+        if series > max_series {
+            return Err(TextfileError::from(format!(
+                "line {n}: the series limit is reached (textfile.max_series, counting the files before this one)"
+            )));
+        }
         let key = format!("{name}{labels:?}");
         if !seen.insert(key) {
             return Err(TextfileError::from(format!("line {n}: duplicate series {name}")));
@@ -132,14 +181,16 @@ pub fn parse(text: &str) -> Result<Vec<Family>, TextfileError> {
             .into_iter()
             .map(|(k, v)| (Cow::Owned(k), Arc::<str>::from(v)))
             .collect();
-        match families.iter_mut().find(|f| f.name == name) {
-            Some(f) => f.samples.push(Sample { labels, value }),
-            None => families.push(Family {
+        if let Some(&f) = index.get(&name) {
+            families[f].samples.push(Sample { labels, value });
+        } else {
+            index.insert(name.clone(), families.len());
+            families.push(Family {
                 name: Cow::Owned(name),
                 help: Cow::Owned(help),
                 kind,
                 samples: vec![Sample { labels, value }],
-            }),
+            });
         }
     }
     Ok(families)
@@ -219,6 +270,12 @@ fn parse_sample(line: &str) -> Result<Parsed, TextfileError> {
             if !valid {
                 return Err(TextfileError::from(format!("invalid label name {label:?}")));
             }
+            if label.starts_with("__") {
+                // `__name__` would break the whole exposition; `__`-names are Prometheus' own.
+                return Err(TextfileError::from(format!(
+                    "label name {label:?} is reserved (names starting with __ are Prometheus' own)"
+                )));
+            }
             if chars.next().map(|(_, c)| c) != Some('"') {
                 return Err(TextfileError::from(format!("label {label} needs a quoted value")));
             }
@@ -279,12 +336,28 @@ impl Collector for TextfileCollector {
         problems: &mut Problems,
     ) -> Option<(Self, Duration)> {
         let interval = every::<Self>(problems, schedule);
+        if section.max_series == 0 {
+            problems.push(crate::config::ConfigError::new(
+                "textfile.max_series",
+                "must be at least 1",
+            ));
+        }
         let dir = section.directory.as_ref()?;
-        Some((Self::new(dir.clone()), interval))
+        let limits = Limits {
+            max_file_size: section.max_file_size.as_u64(),
+            max_series: section.max_series,
+            budget: interval,
+        };
+        Some((Self::new(dir.clone(), limits), interval))
     }
 
     async fn collect(&self) -> Result<Batch, CollectError> {
         let dir = self.directory.clone();
+        let limits = self.limits;
+        let reported = Arc::clone(&self.reported);
+        // The thread stops by itself at the deadline: a run abandoned by its timeout must
+        // not leave a thread parsing (it would also hold the process at shutdown).
+        let deadline = std::time::Instant::now() + limits.budget;
         tokio::task::spawn_blocking(move || {
             let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
                 .map_err(|e| {
@@ -301,11 +374,20 @@ impl Collector for TextfileCollector {
             let mut b = Batch::default();
             let mut status = Vec::new();
             let mut owned: HashSet<String> = HashSet::new();
+            let mut series = 0usize;
+            let mut skipped: Vec<(String, String)> = Vec::new();
             for path in files {
                 let file = path.display().to_string();
-                let loaded = std::fs::read_to_string(&path)
-                    .map_err(|e| TextfileError::from(format!("unreadable: {e}")))
-                    .and_then(|text| parse(&text))
+                let loaded = crate::bounded::read_to_string(&path, limits.max_file_size)
+                    .map_err(|e| match e {
+                        crate::bounded::ReadError::TooLarge { .. } => {
+                            TextfileError::from(format!("{e} (textfile.max_file_size)"))
+                        }
+                        e => TextfileError::from(format!("unreadable: {e}")),
+                    })
+                    .and_then(|text| {
+                        parse_bounded(&text, limits.max_series - series, Some(deadline))
+                    })
                     .and_then(|families| {
                         for f in &families {
                             if super::find_metric(&f.name).is_some() {
@@ -322,6 +404,7 @@ impl Collector for TextfileCollector {
                     });
                 match loaded {
                     Ok(families) => {
+                        series += families.iter().map(|f| f.samples.len()).sum::<usize>();
                         owned.extend(families.iter().map(|f| f.name.to_string()));
                         b.families.extend(families);
                         let mtime = std::fs::metadata(&path)
@@ -330,10 +413,13 @@ impl Collector for TextfileCollector {
                         status.push((file, Some(mtime)));
                     }
                     Err(e) => {
-                        tracing::warn!(file = %file, error = %e, "Textfile skipped.");
+                        skipped.push((file.clone(), e.to_string()));
                         status.push((file, None));
                     }
                 }
+            }
+            for (file, error) in reported.update(skipped) {
+                tracing::warn!(file = %file, error = %error, "Textfile skipped.");
             }
             for (file, mtime) in &status {
                 b.push(
@@ -391,6 +477,24 @@ mod tests {
     }
 
     #[test]
+    fn many_names_parse_in_linear_time_and_bounds_are_named() {
+        let mut text = String::new();
+        for i in 0..200_000 {
+            text.push_str(&format!("m_{i} {i}\n"));
+        }
+        let started = std::time::Instant::now();
+        assert_eq!(parse(&text).unwrap().len(), 200_000);
+        // Quadratic search took minutes at this size; linear takes well under a second
+        // even in a debug build.
+        assert!(started.elapsed() < std::time::Duration::from_secs(10));
+        let e = parse_bounded(&text, 1000, None).unwrap_err();
+        assert!(e.0.starts_with("line 1001: the series limit is reached"), "{e}");
+        let past = std::time::Instant::now();
+        let e = parse_bounded(&text, usize::MAX, Some(past)).unwrap_err();
+        assert!(e.0.contains("parsing stopped"), "{e}");
+    }
+
+    #[test]
     fn histograms_become_untyped_families() {
         let f = parse("# TYPE lat histogram\nlat_bucket{le=\"1\"} 2\nlat_bucket{le=\"+Inf\"} 3\nlat_sum 4\nlat_count 3\n").unwrap();
         assert_eq!(f.len(), 3);
@@ -408,6 +512,8 @@ mod tests {
             ("m 1\nm 2\n", "duplicate series"),
             ("# TYPE m gauge\n# TYPE m counter\n", "second TYPE"),
             ("m{a=\"1\",a=\"2\"} 1\n", "twice"),
+            ("m{__name__=\"x\"} 1\n", "is reserved"),
+            ("m{__meta=\"x\"} 1\n", "is reserved"),
         ] {
             let e = parse(text).unwrap_err();
             assert!(e.0.contains(why) && e.0.starts_with("line "), "{text:?}: {e}");

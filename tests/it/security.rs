@@ -624,3 +624,89 @@ fn devices_and_oversized_files_are_refused_by_check_config() {
         assert!(err.contains(expected), "expected {expected:?} in:\n{err}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hostile_files_are_bounded_skipped_by_name_and_never_break_the_exposition() {
+    let dir = tempfile::tempdir().unwrap();
+    let textfile = dir.path().join("textfile");
+    std::fs::create_dir(&textfile).unwrap();
+    // A reserved label name used to make the whole /metrics unparseable.
+    std::fs::write(textfile.join("bad.prom"), "evil{__name__=\"x\"} 1\n").unwrap();
+    std::fs::write(
+        textfile.join("big.prom"),
+        format!("big 1\n# {}\n", "x".repeat(4096)),
+    )
+    .unwrap();
+    std::fs::write(textfile.join("good.prom"), "# TYPE good gauge\ngood 1\n").unwrap();
+    // Certificates: a bundle repeating one certificate, a symbolic link loop under the
+    // glob, a FIFO and a directory named like certificates.
+    let certs = dir.path().join("certs");
+    std::fs::create_dir_all(certs.join("sub")).unwrap();
+    let (cert, _) = Pki::new("loop CA").leaf(&["loop.example"]);
+    std::fs::write(certs.join("a.pem"), format!("{cert}{cert}")).unwrap();
+    std::os::unix::fs::symlink("..", certs.join("sub/up")).unwrap();
+    std::fs::create_dir(certs.join("dir.pem")).unwrap();
+    nix::unistd::mkfifo(&certs.join("fifo.pem"), nix::sys::stat::Mode::S_IRWXU).unwrap();
+    let d = certs.display().to_string();
+    let config = config_with(
+        NO_PG,
+        &format!(
+            "[textfile]\ndirectory = {:?}\nmax_file_size = \"1KiB\"\n\
+             [[certs.files]]\npaths = [\"{d}/**/*.pem\", \"{d}/dir.pem\"]\n",
+            textfile.display().to_string()
+        ),
+    );
+    let app = App::start(&config).await;
+    let m = app
+        .wait_metrics(Duration::from_secs(20), "textfiles and certificates", |m| {
+            m.get("good", &[]).is_some()
+                && m.get("centinela_collector_up", &[("collector", "certs")])
+                    .is_some()
+        })
+        .await;
+    crate::common::assert_promtool_ok(&m.raw);
+    let error = |file: &str| {
+        m.get(
+            "centinela_textfile_scrape_error",
+            &[("file", &textfile.join(file).display().to_string())],
+        )
+    };
+    assert_eq!(error("bad.prom"), Some(1.0));
+    assert_eq!(error("big.prom"), Some(1.0));
+    assert_eq!(error("good.prom"), Some(0.0));
+    assert!(m.get("evil", &[]).is_none() && m.get("big", &[]).is_none());
+
+    let expiries = m.values(
+        "centinela_cert_not_after_timestamp_seconds",
+        &[("subject_cn", "loop.example")],
+    );
+    assert_eq!(
+        expiries.len(),
+        1,
+        "one series for a certificate met many times:\n{}",
+        m.raw
+    );
+    let reason = |source: String, reason: &str| {
+        m.get(
+            "centinela_cert_source_errors",
+            &[("source", &source), ("reason", reason)],
+        )
+    };
+    assert_eq!(
+        reason(format!("{d}/dir.pem"), "not_a_file"),
+        Some(1.0),
+        "{}",
+        m.raw
+    );
+    assert_eq!(
+        reason(format!("{d}/fifo.pem"), "not_a_file"),
+        Some(1.0),
+        "{}",
+        m.raw
+    );
+    assert_eq!(
+        m.get("centinela_collector_up", &[("collector", "certs")]),
+        Some(1.0)
+    );
+    app.stop().await;
+}
