@@ -78,6 +78,17 @@ impl Entry {
     }
 }
 
+/// Alerting's state directory as the snapshot reports it.
+#[derive(Debug)]
+enum StateDir {
+    /// Alerting keeps no state on disk (off, or no receiver).
+    None,
+    /// Its database is open.
+    Ok,
+    /// It cannot be used, and why.
+    Unusable(String),
+}
+
 /// One collector's place in the snapshot.
 #[derive(Debug)]
 pub struct Slot {
@@ -122,6 +133,8 @@ pub struct Snapshot {
     rejected: Mutex<BTreeMap<&'static str, u64>>,
     /// Whether the web configuration last loaded: 2 none configured, 1 yes, 0 no.
     web_config_ok: std::sync::atomic::AtomicU8,
+    /// Alerting's state directory, once alerting has one.
+    state_dir: Mutex<StateDir>,
 }
 
 impl Snapshot {
@@ -142,6 +155,7 @@ impl Snapshot {
             restarts: Mutex::new(BTreeMap::new()),
             rejected: Mutex::new(BTreeMap::new()),
             web_config_ok: std::sync::atomic::AtomicU8::new(2),
+            state_dir: Mutex::new(StateDir::None),
         }
     }
 
@@ -203,6 +217,22 @@ impl Snapshot {
             .store(v, std::sync::atomic::Ordering::Relaxed);
     }
 
+    /// Alerting's state directory works (`None`) or why it does not.
+    pub fn set_state_problem(&self, problem: Option<String>) {
+        *crate::sync::lock(&self.state_dir) = match problem {
+            None => StateDir::Ok,
+            Some(p) => StateDir::Unusable(p),
+        };
+    }
+
+    /// Why alerting's state directory cannot be used, if it cannot.
+    pub fn state_problem(&self) -> Option<String> {
+        match &*crate::sync::lock(&self.state_dir) {
+            StateDir::Unusable(p) => Some(p.clone()),
+            _ => None,
+        }
+    }
+
     /// The alerting engine's own metrics, replacing its last ones.
     pub fn publish_alerting(&self, batch: Batch) {
         self.alerting
@@ -247,6 +277,11 @@ impl Snapshot {
                 labels([("reason", reason)]),
                 n as f64,
             );
+        }
+        match &*crate::sync::lock(&self.state_dir) {
+            StateDir::None => {}
+            StateDir::Ok => b.push(&catalog::STATE_DIR_OK, labels([]), 1.0),
+            StateDir::Unusable(_) => b.push(&catalog::STATE_DIR_OK, labels([]), 0.0),
         }
         match self
             .web_config_ok

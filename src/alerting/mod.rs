@@ -93,6 +93,35 @@ pub struct Handles {
     pub store: Option<outbox::Store>,
 }
 
+/// Opens the state database in `dir`. A file that is not a database or is damaged is
+/// moved aside (never deleted: it may hold the only record of what was notified) and a new
+/// one is started.
+async fn open_store(dir: &std::path::Path) -> Result<outbox::Store, outbox::StoreError> {
+    match outbox::Store::open(dir).await {
+        Err(e) if e.is_corrupt() => {
+            let file = dir.join(outbox::FILE_NAME);
+            let aside = dir.join(format!(
+                "{}.corrupt-{}",
+                outbox::FILE_NAME,
+                chrono::Utc::now().format("%Y%m%dT%H%M%SZ")
+            ));
+            for suffix in ["", "-wal", "-shm"] {
+                let from = std::path::PathBuf::from(format!("{}{suffix}", file.display()));
+                if from.exists() {
+                    let to = format!("{}{suffix}", aside.display());
+                    std::fs::rename(&from, &to).map_err(|error| outbox::StoreError::CreateDir {
+                        path: to.clone(),
+                        error,
+                    })?;
+                }
+            }
+            tracing::error!(severity = "P0", error = %e, moved_to = %aside.display(), "The state database was damaged; it was moved aside and alert state starts empty (alerts firing now are notified again).");
+            outbox::Store::open(dir).await
+        }
+        r => r,
+    }
+}
+
 /// Restores saved state and spawns the engine and one delivery worker per receiver
 /// integration, from a checked plan.
 pub async fn start(
@@ -113,13 +142,26 @@ pub async fn start(
         silences: mut silence_list,
     } = plan;
     let mut engine = engine::Engine::new(config, rules);
-    let store = match outbox::Store::open(&config.state_dir).await {
-        Ok(s) => Some(s),
+    let store = match open_store(&config.state_dir).await {
+        Ok(s) => {
+            snapshot.set_state_problem(None);
+            Some(s)
+        }
         Err(e) if endpoints.is_empty() => {
             tracing::warn!(error = %e, "No usable state_dir; alert state is kept in memory only.");
             None
         }
-        Err(e) => return Err(StartError::StateDir(e)),
+        Err(e) => {
+            // Monitoring goes on: notifications are queued in memory (lost on a restart)
+            // and the problem is shown by /ready and centinela_state_dir_ok.
+            tracing::error!(severity = "P0", error = %e, state_dir = %config.state_dir.display(), "The state directory cannot be used: alerts are still evaluated and notified, but their state and the notification queue live in memory only and are lost on a restart. Fix the directory and restart centinela.");
+            snapshot.set_state_problem(Some(e.to_string()));
+            Some(
+                outbox::Store::in_memory()
+                    .await
+                    .map_err(StartError::StateDir)?,
+            )
+        }
     };
     let now = crate::time::now_ms();
     if let Some(store) = &store {

@@ -21,10 +21,13 @@ pub async fn health() -> &'static str {
 pub struct Readiness {
     status: &'static str,
     pending: Vec<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<String>,
 }
 
-/// Readiness: 503 until every collector has finished its first run, successful or not.
-/// A failing database must not make the pod it runs in unready.
+/// Readiness: 503 until every collector has finished its first run, successful or not,
+/// and while alerting's state directory cannot be used. A failing database must not make
+/// the pod it runs in unready.
 pub async fn ready(State(state): State<AppState>) -> (StatusCode, Json<Readiness>) {
     // The latch answers once released; before that, the pending collectors are named.
     let pending: Vec<_> = if state.snapshot.is_ready() {
@@ -38,12 +41,23 @@ pub async fn ready(State(state): State<AppState>) -> (StatusCode, Json<Readiness
             .map(|s| s.name)
             .collect()
     };
+    if let Some(problem) = state.snapshot.state_problem() {
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(Readiness {
+                status: "state_dir_unusable",
+                pending,
+                error: Some(problem),
+            }),
+        );
+    }
     if pending.is_empty() {
         (
             StatusCode::OK,
             Json(Readiness {
                 status: "ready",
                 pending,
+                error: None,
             }),
         )
     } else {
@@ -52,6 +66,7 @@ pub async fn ready(State(state): State<AppState>) -> (StatusCode, Json<Readiness
             Json(Readiness {
                 status: "starting",
                 pending,
+                error: None,
             }),
         )
     }

@@ -203,6 +203,14 @@ metric!(
     "1 if the web configuration file (and the files it names) last loaded, 0 if its last change did not load and the previous configuration stays in force; absent without a web configuration file."
 );
 
+metric!(
+    STATE_DIR_OK,
+    "centinela_state_dir_ok",
+    Gauge,
+    [],
+    "1 if alerting's state directory holds its database; 0 if it cannot be used and alert state and the notification queue live in memory only (lost on a restart). Absent when alerting is off or has no receiver."
+);
+
 /// centinela's own metrics (the runner's per-collector figures and the build).
 pub static SELF: &[&MetricDesc] = &[
     &BUILD_INFO,
@@ -214,6 +222,7 @@ pub static SELF: &[&MetricDesc] = &[
     &TASK_RESTARTS,
     &HTTP_REJECTED,
     &WEB_CONFIG_RELOAD_OK,
+    &STATE_DIR_OK,
 ];
 
 /// The alerting engine's and the notifiers' metrics.

@@ -710,3 +710,85 @@ async fn hostile_files_are_bounded_skipped_by_name_and_never_break_the_expositio
     );
     app.stop().await;
 }
+
+/// Alerting with one Slack receiver, a rule that always fires, and `state_dir`.
+fn always_firing(dir: &Path, state_dir: &Path, slack: &str) -> centinela::app::Config {
+    std::fs::write(
+        dir.join("rules.yaml"),
+        "groups:\n  - name: t\n    rules:\n      - alert: Always\n        expr: vector(1)\n        labels: {severity: P2}\n",
+    )
+    .unwrap();
+    config_with(
+        NO_PG,
+        &format!(
+            "[alerting]\nrule_files = [{rules:?}]\nevaluation_interval = \"1s\"\nstate_dir = {state:?}\n\
+             group_wait = \"1s\"\n\
+             [[alerting.receivers]]\nname = \"chat\"\nslack = {{ webhook_url = \"{slack}\" }}\n\
+             [[alerting.routes]]\nreceivers = [\"chat\"]\n",
+            rules = dir.join("rules.yaml").display().to_string(),
+            state = state_dir.display().to_string(),
+        ),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_damaged_or_unusable_state_dir_keeps_monitoring_and_paging_and_says_so() {
+    use crate::common::receivers::Emulator;
+    let dir = tempfile::tempdir().unwrap();
+    let slack = Emulator::slack().await;
+
+    // Damaged: the file is moved aside (kept), a new database starts, pages go out.
+    let state = dir.path().join("state");
+    std::fs::create_dir(&state).unwrap();
+    std::fs::write(state.join("centinela.db"), "this is not a database").unwrap();
+    let app = App::start(&always_firing(dir.path(), &state, &slack.url())).await;
+    slack.wait_accepted(1, Duration::from_secs(20)).await;
+    let aside: Vec<_> = std::fs::read_dir(&state)
+        .unwrap()
+        .flatten()
+        .filter(|e| {
+            e.file_name()
+                .to_string_lossy()
+                .starts_with("centinela.db.corrupt-")
+        })
+        .collect();
+    assert_eq!(aside.len(), 1);
+    assert_eq!(
+        std::fs::read_to_string(aside[0].path()).unwrap(),
+        "this is not a database"
+    );
+    let m = app.metrics().await;
+    assert_eq!(m.get("centinela_state_dir_ok", &[]), Some(1.0));
+    app.stop().await;
+
+    // Unusable (a path under a regular file): monitoring and pages go on, in memory;
+    // /ready and the self-metric say so.
+    let slack = Emulator::slack().await;
+    let file = dir.path().join("plain-file");
+    std::fs::write(&file, "").unwrap();
+    let app = App::start(&always_firing(
+        dir.path(),
+        &file.join("state"),
+        &slack.url(),
+    ))
+    .await;
+    slack.wait_accepted(1, Duration::from_secs(20)).await;
+    let m = app.metrics().await;
+    assert_eq!(m.get("centinela_state_dir_ok", &[]), Some(0.0));
+    assert_eq!(
+        m.get(
+            "centinela_build_info",
+            &[("version", env!("CARGO_PKG_VERSION"))]
+        ),
+        Some(1.0)
+    );
+    let r = app.get("/ready").await;
+    assert_eq!(r.status(), 503);
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["status"], "state_dir_unusable");
+    assert!(
+        body["error"].as_str().unwrap().contains("plain-file"),
+        "{body}"
+    );
+    app.stop().await;
+}

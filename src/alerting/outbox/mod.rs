@@ -36,12 +36,36 @@ pub enum StoreError {
         /// Why.
         error: sqlx::Error,
     },
+    /// The database opened, but its integrity check failed.
+    #[error("{path} is damaged: {detail}")]
+    Damaged {
+        /// The database file.
+        path: String,
+        /// What the integrity check said.
+        detail: String,
+    },
     /// A statement failed.
     #[error(transparent)]
     Db(#[from] sqlx::Error),
     /// State that cannot be encoded for saving.
     #[error("cannot encode state: {0}")]
     Encode(String),
+}
+
+impl StoreError {
+    /// Whether the database file is not a database or is damaged (as opposed to a
+    /// directory that cannot be written or a full disk).
+    pub fn is_corrupt(&self) -> bool {
+        let (Self::Open { error, .. } | Self::Db(error)) = self else {
+            return matches!(self, Self::Damaged { .. });
+        };
+        // SQLITE_CORRUPT (11) and SQLITE_NOTADB (26), extended codes included.
+        error
+            .as_database_error()
+            .and_then(sqlx::error::DatabaseError::code)
+            .and_then(|c| c.parse::<u32>().ok())
+            .is_some_and(|c| matches!(c & 0xff, 11 | 26))
+    }
 }
 
 const SAVE_STATE: &str = "INSERT OR REPLACE INTO state (key, value) VALUES (?, ?)";
@@ -117,6 +141,41 @@ impl Store {
             .busy_timeout(Duration::from_secs(5));
         let pool = SqlitePoolOptions::new()
             .max_connections(1)
+            .connect_with(options)
+            .await
+            .map_err(open_error)?;
+        for stmt in SCHEMA {
+            sqlx::query(stmt).execute(&pool).await.map_err(open_error)?;
+        }
+        // Damage that opening does not notice shows here, before any state is trusted.
+        let check: String = sqlx::query_scalar("PRAGMA quick_check")
+            .fetch_one(&pool)
+            .await
+            .map_err(open_error)?;
+        if check != "ok" {
+            pool.close().await;
+            return Err(StoreError::Damaged {
+                path: path.display().to_string(),
+                detail: check,
+            });
+        }
+        Ok(Self { pool })
+    }
+
+    /// A database in memory: what alerting runs on when `state_dir` cannot be used, so
+    /// notifications still go out (and are lost on restart).
+    pub async fn in_memory() -> Result<Self, StoreError> {
+        let open_error = |error| StoreError::Open {
+            path: ":memory:".into(),
+            error,
+        };
+        let options = SqliteConnectOptions::from_str("sqlite::memory:").map_err(open_error)?;
+        // One connection, never closed: the database lives as long as it does.
+        let pool = SqlitePoolOptions::new()
+            .max_connections(1)
+            .min_connections(1)
+            .idle_timeout(None)
+            .max_lifetime(None)
             .connect_with(options)
             .await
             .map_err(open_error)?;
