@@ -29,6 +29,10 @@ fn main() -> ExitCode {
         return print(&app::defaults());
     }
 
+    let vars: Vec<String> = std::env::vars_os()
+        .filter_map(|(k, _)| k.into_string().ok())
+        .collect();
+    let stray = centinela::config::stray_variables(vars.iter().map(String::as_str));
     let web_config_file = cli.web_config_file.clone();
     let loaded = Config::load(&Sources::from_process(cli.config.clone()))
         .map(|mut config| {
@@ -41,6 +45,9 @@ fn main() -> ExitCode {
     let (config, plan) = match loaded {
         Ok(c) => c,
         Err(problems) => {
+            for w in &stray {
+                eprintln!("warning: {w}");
+            }
             for p in &problems {
                 eprintln!("error: {p}");
             }
@@ -49,10 +56,16 @@ fn main() -> ExitCode {
         }
     };
     if let Command::CheckConfig = command {
+        for w in &stray {
+            eprintln!("warning: {w}");
+        }
         return print("configuration is valid\n");
     }
 
     telemetry::init(cli.log_format);
+    for w in &stray {
+        tracing::warn!("{w}");
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         // Two workers are plenty for a sidecar, and keep its memory small.
         .worker_threads(2)

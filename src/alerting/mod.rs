@@ -165,6 +165,13 @@ pub async fn start(
     };
     let now = crate::time::now_ms();
     if let Some(store) = &store {
+        let keep: Vec<(String, &'static str)> = endpoints
+            .iter()
+            .map(|e| (e.receiver.clone(), e.integration.as_str()))
+            .collect();
+        for d in store.purge_except(&keep).await? {
+            tracing::warn!(receiver = %d.receiver, integration = %d.integration, messages = d.count, "Queued notifications dropped: the receiver is no longer configured.");
+        }
         if let Some(json) = store.load("alerts").await? {
             match engine.restore_state(&json) {
                 Ok(n) => tracing::info!(alerts = n, "Alert state restored."),

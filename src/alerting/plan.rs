@@ -10,7 +10,7 @@ use super::routes::matchers::Matcher;
 use super::routes::silence::{config_silences, Silence};
 use super::routes::Dispatcher;
 use super::rules::{RuleError, RuleSet};
-use crate::config::check::{ConfigError, Problems};
+use crate::config::check::{duration_in, ConfigError, Problems};
 use crate::config::AlertingConfig;
 use crate::promql::labels::is_label_name;
 
@@ -172,16 +172,88 @@ fn check_routing(a: &AlertingConfig, errors: &mut Problems) {
         }
         labels_ok(at("equal"), &r.equal, errors);
     }
-    if a.group_interval < Duration::from_secs(1) {
-        errors.push(ConfigError::new(
-            "alerting.group_interval",
-            "must be at least 1s",
-        ));
+    let timers = |at: &dyn Fn(&str) -> String,
+                  wait: Option<Duration>,
+                  interval: Option<Duration>,
+                  repeat: Option<Duration>,
+                  errors: &mut Problems| {
+        let checks = [
+            (at("group_wait"), wait, Duration::ZERO, HOUR * 24),
+            (
+                at("group_interval"),
+                interval,
+                Duration::from_secs(1),
+                HOUR * 24 * 7,
+            ),
+            (at("repeat_interval"), repeat, Duration::from_secs(60), YEAR),
+        ];
+        for (key, d, min, max) in checks {
+            if let Some(e) = d.and_then(|d| duration_in(key, d, min, max)) {
+                errors.push(e);
+            }
+        }
+    };
+    timers(
+        &|k| format!("alerting.{k}"),
+        Some(a.group_wait),
+        Some(a.group_interval),
+        Some(a.repeat_interval),
+        errors,
+    );
+    for (i, r) in a.routes.iter().enumerate() {
+        timers(
+            &|k| format!("alerting.routes[{i}].{k}"),
+            r.group_wait,
+            r.group_interval,
+            r.repeat_interval,
+            errors,
+        );
     }
-    if a.max_retry_backoff < Duration::from_secs(1) {
-        errors.push(ConfigError::new(
-            "alerting.max_retry_backoff",
-            "must be at least 1s",
-        ));
+    errors.extend(duration_in(
+        "alerting.max_retry_backoff",
+        a.max_retry_backoff,
+        Duration::from_secs(1),
+        HOUR * 24,
+    ));
+    for (i, r) in a.receivers.iter().enumerate() {
+        let mut send = |kind: &str, min_interval: Option<Duration>, timeout: Duration| {
+            let at = format!("alerting.receivers[{i}].{kind}");
+            errors.extend(duration_in(
+                format!("{at}.timeout"),
+                timeout,
+                Duration::from_secs(1),
+                Duration::from_secs(300),
+            ));
+            if let Some(m) = min_interval {
+                errors.extend(duration_in(
+                    format!("{at}.min_interval"),
+                    m,
+                    Duration::ZERO,
+                    HOUR,
+                ));
+            }
+        };
+        if let Some(s) = &r.slack {
+            send("slack", Some(s.min_interval), s.timeout);
+        }
+        if let Some(p) = &r.pagerduty {
+            send("pagerduty", Some(p.min_interval), p.timeout);
+        }
+        if let Some(w) = &r.webhook {
+            send("webhook", None, w.timeout);
+        }
+        if let Some(am) = &r.alertmanager {
+            send("alertmanager", None, am.timeout);
+            errors.extend(duration_in(
+                format!("alerting.receivers[{i}].alertmanager.resend_interval"),
+                am.resend_interval,
+                Duration::from_secs(1),
+                HOUR * 24,
+            ));
+        }
     }
 }
+
+const HOUR: Duration = Duration::from_secs(3600);
+/// A year as humantime writes it (365.25 days).
+const YEAR: Duration = Duration::from_secs(31_557_600);

@@ -190,8 +190,16 @@ impl RedisCollector {
         url.set_path(&format!("/{db}"));
         let client =
             redis::Client::open(url.as_str()).map_err(|e| RedisError::Connect(e.to_string()))?;
-        let conn = tokio::time::timeout(self.timeout, client.get_multiplexed_async_connection())
-            .await
+        // The client's own defaults (1 s to connect, 500 ms per command) would override
+        // redis.timeout; both follow it instead.
+        let config = redis::AsyncConnectionConfig::new()
+            .set_connection_timeout(Some(self.timeout))
+            .set_response_timeout(Some(self.timeout));
+        let conn = tokio::time::timeout(
+            self.timeout,
+            client.get_multiplexed_async_connection_with_config(&config),
+        )
+        .await
             .map_err(|_| RedisError::Timeout(self.timeout))?
             .map_err(|e| RedisError::Connect(e.to_string()))?;
         crate::sync::lock(&self.connections).insert(db, conn.clone());
@@ -354,9 +362,19 @@ pub fn check(r: &RedisConfig, errors: &mut Problems) -> Option<SecretString> {
             "needs redis.url or redis.url_file",
         ));
     }
-    if r.scan_count == 0 {
-        errors.push(ConfigError::new("redis.scan_count", "must be at least 1"));
+    if r.scan_count == 0 || r.scan_count > 100_000 {
+        // A huge COUNT makes one SCAN call walk most of the keyspace and block Redis.
+        errors.push(ConfigError::new(
+            "redis.scan_count",
+            format!("must be between 1 and 100000, got {}", r.scan_count),
+        ));
     }
+    errors.extend(crate::config::check::duration_in(
+        "redis.timeout",
+        r.timeout,
+        Duration::from_millis(100),
+        Duration::from_secs(60),
+    ));
     url
 }
 

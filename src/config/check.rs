@@ -85,6 +85,27 @@ pub fn read_secret_file(path: &Path) -> Result<SecretString, crate::bounded::Rea
     ))
 }
 
+/// A duration outside `min..=max`, named: zero timers that fire without pause and
+/// enormous ones that overflow the clock arithmetic are both refused.
+pub fn duration_in(
+    key: impl Into<String>,
+    d: std::time::Duration,
+    min: std::time::Duration,
+    max: std::time::Duration,
+) -> Option<ConfigError> {
+    (d < min || d > max).then(|| {
+        ConfigError::new(
+            key,
+            format!(
+                "must be between {} and {}, got {}",
+                humantime::format_duration(min),
+                humantime::format_duration(max),
+                humantime::format_duration(d)
+            ),
+        )
+    })
+}
+
 /// An invalid glob, named.
 pub fn glob_problem(key: String, pattern: &str) -> Option<ConfigError> {
     glob::Pattern::new(pattern)

@@ -343,6 +343,33 @@ impl Sources {
     }
 }
 
+/// Variables of the command line itself (`CENTINELA_CONFIG`, ...) and of the scripts; any
+/// other `CENTINELA_` variable with one underscore is a setting written wrong.
+const COMMAND_VARIABLES: &[&str] = &[
+    "CENTINELA_CONFIG",
+    "CENTINELA_LOG_FORMAT",
+    "CENTINELA_WEB_CONFIG_FILE",
+    "CENTINELA_BIN",
+    "CENTINELA_DEMO_PORT",
+];
+
+/// A warning for each `CENTINELA_` variable that sets nothing: settings are
+/// `CENTINELA__SECTION__KEY`, with two underscores after `CENTINELA`.
+pub fn stray_variables<'a>(names: impl Iterator<Item = &'a str>) -> Vec<String> {
+    let mut out: Vec<String> = names
+        .filter(|n| n.starts_with("CENTINELA_") && !n.starts_with("CENTINELA__"))
+        .filter(|n| !COMMAND_VARIABLES.contains(n))
+        .map(|n| {
+            let rest = n.trim_start_matches("CENTINELA_");
+            format!(
+                "{n} sets nothing: settings are CENTINELA__SECTION__KEY, with two underscores after CENTINELA (did you mean CENTINELA__{rest}?)"
+            )
+        })
+        .collect();
+    out.sort();
+    out
+}
+
 /// The layers: `defaults` in order, then the `--config` file, then `CENTINELA__*`.
 pub fn layered(defaults: &[&str], sources: &Sources) -> Result<Figment, Problems> {
     let mut figment = defaults

@@ -792,3 +792,168 @@ async fn a_damaged_or_unusable_state_dir_keeps_monitoring_and_paging_and_says_so
     );
     app.stop().await;
 }
+
+/// Timers that used to overflow (a `group_wait` of 300,000,000 years notified at once) or
+/// to spin (`repeat_interval` 0s, a Slack timeout of 0s) are refused with their key.
+#[test]
+fn zero_and_enormous_durations_are_refused_by_name() {
+    let config = centinela::app::Config::from_toml(&format!(
+        "[postgres]\ndsn = \"{NO_PG}\"\n\
+         [alerting]\ngroup_wait = \"300000000y\"\nrepeat_interval = \"0s\"\nmax_retry_backoff = \"100y\"\n\
+         [[alerting.receivers]]\nname = \"chat\"\nslack = {{ url = \"http://127.0.0.1:1/\", timeout = \"0s\" }}\n\
+         [[alerting.routes]]\nreceivers = [\"chat\"]\ngroup_interval = \"0s\"\n"
+    ))
+    .unwrap();
+    let problems: Vec<String> = match centinela::app::plan(&config) {
+        Ok(_) => panic!("accepted"),
+        Err(p) => p.iter().map(ToString::to_string).collect(),
+    };
+    for key in [
+        "alerting.group_wait: must be between 0s and 1day",
+        "alerting.repeat_interval: must be between 1m and 1year",
+        "alerting.max_retry_backoff: must be between 1s and 1day",
+        "alerting.receivers[0].slack.timeout: must be between 1s and 5m",
+        "alerting.routes[0].group_interval: must be between 1s and 7days",
+    ] {
+        assert!(
+            problems.iter().any(|p| p.starts_with(key)),
+            "{key} not in {problems:#?}"
+        );
+    }
+}
+
+/// `redis.timeout` governs connecting and each command: the client's own defaults (500 ms
+/// per command) used to fail every run against a Redis that answers in 2 s.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slow_redis_is_given_the_configured_timeout() {
+    let redis = crate::common::redis::RedisServer::start();
+    let mut config = config_with(
+        NO_PG,
+        &format!("[redis]\nurl = \"{}\"\ntimeout = \"5s\"\n", redis.url()),
+    );
+    config
+        .schedule
+        .insert("redis".to_owned(), Duration::from_secs(3));
+    let app = App::start(&config).await;
+    let up = |m: &Exposition| m.get("centinela_collector_up", &[("collector", "redis")]);
+    app.wait_metrics(Duration::from_secs(20), "a first Redis run", |m| {
+        up(m) == Some(1.0)
+    })
+    .await;
+    let success = |m: &Exposition| {
+        m.get(
+            "centinela_collector_last_success_timestamp_seconds",
+            &[("collector", "redis")],
+        )
+        .unwrap()
+    };
+    let before = success(&app.metrics().await);
+    // Every client waits about 2 s for each answer, for 12 s.
+    let port = redis.port;
+    let pauser = tokio::spawn(async move {
+        let client = redis::Client::open(format!("redis://127.0.0.1:{port}")).unwrap();
+        let mut c = client.get_multiplexed_async_connection().await.unwrap();
+        for _ in 0..6 {
+            let _: () = redis::cmd("CLIENT")
+                .arg("PAUSE")
+                .arg("1900")
+                .arg("ALL")
+                .query_async(&mut c)
+                .await
+                .unwrap();
+            tokio::time::sleep(Duration::from_secs(2)).await;
+        }
+    });
+    pauser.await.unwrap();
+    let m = app.metrics().await;
+    assert_eq!(
+        m.get(
+            "centinela_collector_errors_total",
+            &[("collector", "redis")]
+        ),
+        Some(0.0),
+        "{}",
+        m.raw
+            .lines()
+            .filter(|l| l.contains("redis"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
+    assert!(
+        success(&m) > before + 5.0,
+        "runs kept succeeding while Redis was slow"
+    );
+}
+
+/// `check-config` refuses a garbage `DATABASE_URL` (run used to refuse what check-config
+/// passed) without echoing it, and warns about a `CENTINELA_` variable that sets nothing.
+#[test]
+fn the_environment_is_checked_like_the_file() {
+    let run = |env: &[(&str, &str)]| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_centinela"))
+            .arg("check-config")
+            .env_remove("CENTINELA__POSTGRES__DSN")
+            .envs(env.iter().copied())
+            .output()
+            .unwrap();
+        (out.status.success(), String::from_utf8(out.stderr).unwrap())
+    };
+    let (ok, err) = run(&[("DATABASE_URL", "mysql://root:hunter2@db/x")]);
+    assert!(!ok);
+    assert!(
+        err.contains("DATABASE_URL (environment): not a valid PostgreSQL connection URL"),
+        "{err}"
+    );
+    assert!(!err.contains("hunter2"));
+    let (ok, err) = run(&[
+        ("DATABASE_URL", NO_PG),
+        ("CENTINELA_POSTGRES__INTERVAL", "30s"),
+    ]);
+    assert!(ok, "{err}");
+    assert!(
+        err.contains("warning: CENTINELA_POSTGRES__INTERVAL sets nothing")
+            && err.contains("did you mean CENTINELA__POSTGRES__INTERVAL?"),
+        "{err}"
+    );
+}
+
+/// Messages queued for a receiver that was then removed from the configuration are dropped
+/// at start (and said so), instead of being kept, and reported, forever.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_removed_receivers_queue_is_purged() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state");
+    // "ghost" points nowhere: its message stays queued.
+    let mut ghost = always_firing(dir.path(), &state, "http://127.0.0.1:1/hook");
+    ghost.alerting.receivers[0].name = "ghost".into();
+    ghost.alerting.routes[0].receivers = vec!["ghost".into()];
+    let app = App::start(&ghost).await;
+    app.wait_metrics(Duration::from_secs(20), "a queued message for ghost", |m| {
+        m.get(
+            "centinela_notification_queue_depth",
+            &[("receiver", "ghost")],
+        )
+        .is_some_and(|n| n >= 1.0)
+    })
+    .await;
+    app.stop().await;
+
+    let slack = crate::common::receivers::Emulator::slack().await;
+    let app = App::start(&always_firing(dir.path(), &state, &slack.url())).await;
+    slack.wait_accepted(1, Duration::from_secs(20)).await;
+    let m = app.metrics().await;
+    assert!(
+        m.get(
+            "centinela_notification_queue_depth",
+            &[("receiver", "ghost")]
+        )
+        .is_none(),
+        "{}",
+        m.raw
+            .lines()
+            .filter(|l| l.contains("queue"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
+    app.stop().await;
+}

@@ -294,6 +294,33 @@ impl Store {
         Ok(())
     }
 
+    /// Drops the queued messages of every (receiver, integration) not in `keep`: a
+    /// receiver removed from the configuration has nobody to deliver them. Returns the
+    /// count dropped per queue.
+    pub async fn purge_except(
+        &self,
+        keep: &[(String, &'static str)],
+    ) -> Result<Vec<Depth>, StoreError> {
+        let gone: Vec<Depth> = self
+            .depths()
+            .await?
+            .into_iter()
+            .filter(|d| {
+                !keep
+                    .iter()
+                    .any(|(r, i)| *r == d.receiver && *i == d.integration)
+            })
+            .collect();
+        for d in &gone {
+            sqlx::query("DELETE FROM outbox WHERE receiver = ? AND integration = ?")
+                .bind(&d.receiver)
+                .bind(&d.integration)
+                .execute(&self.pool)
+                .await?;
+        }
+        Ok(gone)
+    }
+
     /// Depth and oldest message of every queue.
     pub async fn depths(&self) -> Result<Vec<Depth>, StoreError> {
         let rows = sqlx::query(

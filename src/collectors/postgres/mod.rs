@@ -466,6 +466,15 @@ pub fn check(pg: &PostgresConfig, errors: &mut Problems) -> Option<SecretString>
             None
         }
     };
+    // Without dsn or dsn_file, DATABASE_URL is the connection string: checked the same way,
+    // so check-config does not pass what run then refuses.
+    if pg.dsn.is_none() && pg.dsn_file.is_none() {
+        if let Ok(url) = std::env::var("DATABASE_URL") {
+            if let Err(e) = check_dsn(&url) {
+                err("DATABASE_URL (environment)", e.to_string());
+            }
+        }
+    }
     for (key, value) in [
         ("postgres.interval", pg.interval),
         ("postgres.slow_interval", pg.slow_interval),
