@@ -164,6 +164,7 @@ pub async fn start(
         }
     };
     let now = crate::time::now_ms();
+    let stats = Arc::new(notify::Stats::new(&endpoints));
     if let Some(store) = &store {
         let keep: Vec<(String, &'static str)> = endpoints
             .iter()
@@ -171,6 +172,14 @@ pub async fn start(
             .collect();
         for d in store.purge_except(&keep).await? {
             tracing::warn!(receiver = %d.receiver, integration = %d.integration, messages = d.count, "Queued notifications dropped: the receiver is no longer configured.");
+        }
+        for d in store.take_interrupted().await? {
+            tracing::warn!(receiver = %d.receiver, integration = %d.integration, messages = d.count, "A notification was being sent when centinela stopped; it is sent again and may arrive twice.");
+            stats.count_resent(
+                &d.receiver,
+                &d.integration,
+                u64::try_from(d.count).unwrap_or(0),
+            );
         }
         if let Some(json) = store.load("alerts").await? {
             match engine.restore_state(&json) {
@@ -205,7 +214,6 @@ pub async fn start(
             max_bytes: config.max_silence_bytes.as_u64(),
         },
     );
-    let stats = Arc::new(notify::Stats::new(&endpoints));
     let mut wake = Vec::new();
     if let Some(store) = &store {
         let client = notify::http_client()?;

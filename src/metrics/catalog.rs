@@ -173,6 +173,13 @@ metric!(
     "Age of the oldest undelivered notification (0 when the queue is empty)."
 );
 metric!(
+    NOTIFICATIONS_RESENT,
+    "centinela_notifications_resent_total",
+    Counter,
+    ["receiver", "integration"],
+    "Notifications sent again after a restart because the process stopped between sending them and recording the answer: at most one per integration per restart (Slack has no idempotency key, so the receiver may show it twice)."
+);
+metric!(
     ALERTS_HELD_BACK,
     "centinela_alerts_held_back",
     Gauge,
@@ -237,6 +244,7 @@ pub static ALERTING: &[&MetricDesc] = &[
     &NOTIFICATION_LATENCY,
     &NOTIFICATION_QUEUE,
     &NOTIFICATION_QUEUE_AGE,
+    &NOTIFICATIONS_RESENT,
     &ALERTS_HELD_BACK,
 ];
 

@@ -957,3 +957,89 @@ async fn a_removed_receivers_queue_is_purged() {
     );
     app.stop().await;
 }
+
+/// kill -9 while a message is being sent (the receiver has it, no answer recorded): after
+/// the restart it is sent again, once, and counted as a resend; nothing else repeats.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_kill_during_delivery_resends_only_that_message_and_counts_it() {
+    use std::process::{Command, Stdio};
+    let dir = tempfile::tempdir().unwrap();
+    // A receiver that reads the request and never answers.
+    let hang = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let hang_url = format!("http://{}/hook", hang.local_addr().unwrap());
+    let (got_tx, mut got_rx) = tokio::sync::mpsc::channel::<()>(8);
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((mut s, _)) = hang.accept().await {
+            let mut buf = [0u8; 4096];
+            let _ = s.read(&mut buf).await;
+            let _ = got_tx.send(()).await;
+            held.push(s);
+        }
+    });
+    let port = crate::common::pg::free_port();
+    let write_config = |slack: &str| {
+        let mut text =
+            format!("[server]\nlisten = \"127.0.0.1:{port}\"\n[postgres]\ndsn = \"{NO_PG}\"\n");
+        let rules = dir.path().join("rules.yaml");
+        std::fs::write(
+            &rules,
+            "groups:\n  - name: t\n    rules:\n      - alert: Always\n        expr: vector(1)\n        labels: {severity: P2}\n",
+        )
+        .unwrap();
+        text.push_str(&format!(
+            "[alerting]\nrule_files = [{:?}]\nevaluation_interval = \"1s\"\nstate_dir = {:?}\ngroup_wait = \"1s\"\n\
+             [[alerting.receivers]]\nname = \"chat\"\nslack = {{ url = \"{slack}\", timeout = \"60s\" }}\n\
+             [[alerting.routes]]\nreceivers = [\"chat\"]\n",
+            rules.display().to_string(),
+            dir.path().join("state").display().to_string(),
+        ));
+        let path = dir.path().join("c.toml");
+        std::fs::write(&path, text).unwrap();
+        path
+    };
+    let spawn = |config: &Path| {
+        Command::new(env!("CARGO_BIN_EXE_centinela"))
+            .args(["--config", &config.display().to_string(), "run"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap()
+    };
+    let mut child = spawn(&write_config(&hang_url));
+    tokio::time::timeout(Duration::from_secs(30), got_rx.recv())
+        .await
+        .expect("the message reached the hanging receiver");
+    child.kill().unwrap();
+    child.wait().unwrap();
+
+    let slack = crate::common::receivers::Emulator::slack().await;
+    let mut child = spawn(&write_config(&slack.url()));
+    slack.wait_accepted(1, Duration::from_secs(30)).await;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let m = loop {
+        if let Ok(r) = reqwest::get(format!("http://127.0.0.1:{port}/metrics")).await {
+            let m = Exposition::parse(&r.text().await.unwrap());
+            if m.get(
+                "centinela_notifications_total",
+                &[("receiver", "chat"), ("outcome", "sent")],
+            ) == Some(1.0)
+            {
+                break m;
+            }
+        }
+        assert!(Instant::now() < deadline, "no delivery recorded");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert_eq!(
+        m.get(
+            "centinela_notifications_resent_total",
+            &[("receiver", "chat")]
+        ),
+        Some(1.0)
+    );
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(slack.accepted().len(), 1, "sent once after the restart");
+    child.kill().unwrap();
+    child.wait().unwrap();
+}

@@ -147,6 +147,8 @@ pub struct StatsInner {
     pub outcomes: BTreeMap<(String, &'static str, &'static str), u64>,
     /// (receiver, integration) → seconds from queueing to delivery of the last message.
     pub latency: BTreeMap<(String, &'static str), f64>,
+    /// (receiver, integration) → messages sent again after a restart interrupted them.
+    pub resent: BTreeMap<(String, String), u64>,
 }
 
 impl Stats {
@@ -172,6 +174,14 @@ impl Stats {
             .or_default() += 1;
     }
 
+    /// Messages of a queue whose sending a stop interrupted: they go out again.
+    pub fn count_resent(&self, receiver: &str, integration: &str, n: u64) {
+        *lock(&self.inner)
+            .resent
+            .entry((receiver.to_owned(), integration.to_owned()))
+            .or_default() += n;
+    }
+
     fn latency(&self, ep: &Endpoint, seconds: f64) {
         lock(&self.inner)
             .latency
@@ -193,6 +203,14 @@ impl Stats {
                     ("integration", integration),
                     ("outcome", outcome),
                 ]),
+                *n as f64,
+            );
+        }
+        #[allow(clippy::cast_precision_loss)]
+        for ((receiver, integration), n) in &stats.resent {
+            b.push(
+                &catalog::NOTIFICATIONS_RESENT,
+                labels([("receiver", receiver), ("integration", integration)]),
                 *n as f64,
             );
         }
@@ -297,6 +315,9 @@ pub async fn run_worker(
                 continue;
             }
         };
+        if let Err(e) = store.mark_sending(msg.id).await {
+            tracing::warn!(receiver = %ep.receiver, error = %e, "Cannot update the notification queue.");
+        }
         let result = send(&client, &ep, &body).await;
         last_send = Some(Instant::now());
         let done = match result {

@@ -52,6 +52,19 @@ pub enum StoreError {
     Encode(String),
 }
 
+/// Columns added after the first release, for databases created before them.
+async fn migrate(pool: &SqlitePool) -> Result<(), sqlx::Error> {
+    let columns: Vec<String> = sqlx::query_scalar("SELECT name FROM pragma_table_info('outbox')")
+        .fetch_all(pool)
+        .await?;
+    if !columns.iter().any(|c| c == "sending") {
+        sqlx::query("ALTER TABLE outbox ADD COLUMN sending INTEGER NOT NULL DEFAULT 0")
+            .execute(pool)
+            .await?;
+    }
+    Ok(())
+}
+
 impl StoreError {
     /// Whether the database file is not a database or is damaged (as opposed to a
     /// directory that cannot be written or a full disk).
@@ -147,6 +160,7 @@ impl Store {
         for stmt in SCHEMA {
             sqlx::query(stmt).execute(&pool).await.map_err(open_error)?;
         }
+        migrate(&pool).await.map_err(open_error)?;
         // Damage that opening does not notice shows here, before any state is trusted.
         let check: String = sqlx::query_scalar("PRAGMA quick_check")
             .fetch_one(&pool)
@@ -182,6 +196,7 @@ impl Store {
         for stmt in SCHEMA {
             sqlx::query(stmt).execute(&pool).await.map_err(open_error)?;
         }
+        migrate(&pool).await.map_err(open_error)?;
         Ok(Self { pool })
     }
 
@@ -274,6 +289,39 @@ impl Store {
         Ok(())
     }
 
+    /// Marks a message as being sent: if the process stops before its answer is recorded,
+    /// the next start knows it may have been delivered.
+    pub async fn mark_sending(&self, id: i64) -> Result<(), StoreError> {
+        sqlx::query("UPDATE outbox SET sending = 1 WHERE id = ?")
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// The messages whose sending was interrupted by a stop (per queue), cleared: they
+    /// are sent again, and may reach the receiver twice.
+    pub async fn take_interrupted(&self) -> Result<Vec<Depth>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT receiver, integration, COUNT(*), MIN(created_ms) FROM outbox
+             WHERE sending = 1 GROUP BY receiver, integration",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        sqlx::query("UPDATE outbox SET sending = 0 WHERE sending = 1")
+            .execute(&self.pool)
+            .await?;
+        Ok(rows
+            .into_iter()
+            .map(|r| Depth {
+                receiver: r.get(0),
+                integration: r.get(1),
+                count: r.get(2),
+                oldest_ms: r.get(3),
+            })
+            .collect())
+    }
+
     /// Records a failed attempt and when to try again.
     pub async fn reschedule(
         &self,
@@ -283,7 +331,8 @@ impl Store {
         error: &str,
     ) -> Result<(), StoreError> {
         sqlx::query(
-            "UPDATE outbox SET attempts = ?, next_attempt_ms = ?, last_error = ? WHERE id = ?",
+            "UPDATE outbox SET attempts = ?, next_attempt_ms = ?, last_error = ?, sending = 0
+             WHERE id = ?",
         )
         .bind(attempts)
         .bind(next_attempt_ms)
