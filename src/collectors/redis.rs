@@ -32,6 +32,11 @@ scan_budget = "2s"
 # Keys asked for per SCAN call.
 scan_count = 1000
 timeout = "5s"
+# TLS: a rediss:// URL (system roots), or these PEM files for a private CA and a client
+# certificate (redis-server --tls-auth-clients yes).
+# tls_ca_file = "/run/secrets/redis-ca.crt"
+# tls_cert_file = "/run/secrets/redis-client.crt"
+# tls_key_file = "/run/secrets/redis-client.key"
 "#;
 
 /// This module's part of the configuration: `redis`.
@@ -57,6 +62,15 @@ pub struct RedisConfig {
     /// Per command.
     #[serde(with = "humantime_serde")]
     pub timeout: Duration,
+    /// CA certificate (PEM) that signed the server's, instead of the system roots.
+    #[serde(default)]
+    pub tls_ca_file: Option<PathBuf>,
+    /// Client certificate (PEM), with `tls_key_file`.
+    #[serde(default)]
+    pub tls_cert_file: Option<PathBuf>,
+    /// Client key (PEM); a secret.
+    #[serde(default)]
+    pub tls_key_file: Option<PathBuf>,
 }
 
 impl RedisConfig {
@@ -94,6 +108,8 @@ crate::metrics! {
 #[derive(Debug)]
 pub struct RedisCollector {
     url: SecretString,
+    /// A private CA and a client certificate, when configured.
+    tls: Option<redis::TlsCertificates>,
     patterns: Vec<String>,
     budget: Duration,
     count: u32,
@@ -168,10 +184,11 @@ pub enum RedisError {
 // === impl RedisCollector ===
 
 impl RedisCollector {
-    /// The collector for `[redis]`, with its URL already read.
-    pub fn new(config: &RedisConfig, url: SecretString) -> Self {
+    /// The collector for `[redis]`, with its URL and TLS files already read.
+    pub fn new(config: &RedisConfig, url: SecretString, tls: Option<redis::TlsCertificates>) -> Self {
         Self {
             url,
+            tls,
             patterns: config.key_patterns.clone(),
             budget: config.scan_budget,
             count: config.scan_count,
@@ -188,8 +205,11 @@ impl RedisCollector {
         let mut url = reqwest::Url::parse(self.url.expose_secret())
             .map_err(|_| RedisError::Connect("invalid URL".into()))?;
         url.set_path(&format!("/{db}"));
-        let client =
-            redis::Client::open(url.as_str()).map_err(|e| RedisError::Connect(e.to_string()))?;
+        let client = match &self.tls {
+            Some(certs) => redis::Client::build_with_tls(url.as_str(), certs.clone()),
+            None => redis::Client::open(url.as_str()),
+        }
+        .map_err(|e| RedisError::Connect(e.to_string()))?;
         // The client's own defaults (1 s to connect, 500 ms per command) would override
         // redis.timeout; both follow it instead.
         let config = redis::AsyncConnectionConfig::new()
@@ -319,8 +339,19 @@ impl Collector for RedisCollector {
         problems: &mut Problems,
     ) -> Option<(Self, Duration)> {
         let url = check(section, problems);
+        let tls = tls_files(section, problems);
+        if tls.is_some()
+            && url
+                .as_ref()
+                .is_some_and(|u| !u.expose_secret().starts_with("rediss://"))
+        {
+            problems.push(ConfigError::new(
+                "redis.url",
+                "the TLS files need a rediss:// URL",
+            ));
+        }
         let interval = every::<Self>(problems, schedule);
-        url.map(|url| (Self::new(section, url), interval))
+        url.map(|url| (Self::new(section, url, tls), interval))
     }
 
     async fn collect(&self) -> Result<Batch, CollectError> {
@@ -340,6 +371,40 @@ impl Collector for RedisCollector {
         b.set(&REDIS_UP, 0.0);
         b
     }
+}
+
+/// The TLS files of `[redis]`, read once (regular files, bounded); problems named.
+fn tls_files(r: &RedisConfig, errors: &mut Problems) -> Option<redis::TlsCertificates> {
+    let read = |key: &str, path: &Option<PathBuf>, errors: &mut Problems| {
+        let path = path.as_ref()?;
+        crate::bounded::read(path, crate::bounded::caps::PEM)
+            .map_err(|e| {
+                errors.push(ConfigError::new(
+                    format!("redis.{key}"),
+                    format!("cannot read {}: {e}", path.display()),
+                ));
+            })
+            .ok()
+    };
+    let root = read("tls_ca_file", &r.tls_ca_file, errors);
+    let cert = read("tls_cert_file", &r.tls_cert_file, errors);
+    let key = read("tls_key_file", &r.tls_key_file, errors);
+    if r.tls_cert_file.is_some() != r.tls_key_file.is_some() {
+        errors.push(ConfigError::new(
+            "redis.tls_cert_file",
+            "tls_cert_file and tls_key_file go together",
+        ));
+    }
+    if root.is_none() && cert.is_none() {
+        return None;
+    }
+    Some(redis::TlsCertificates {
+        client_tls: cert.zip(key).map(|(client_cert, client_key)| redis::ClientTlsConfig {
+            client_cert,
+            client_key,
+        }),
+        root_cert: root,
+    })
 }
 
 /// Checks `[redis]`; returns the URL, read once (none: Redis is not monitored).

@@ -1043,3 +1043,183 @@ async fn a_kill_during_delivery_resends_only_that_message_and_counts_it() {
     child.kill().unwrap();
     child.wait().unwrap();
 }
+
+/// PostgreSQL that accepts centinela only with a client certificate (`hostssl … cert`),
+/// reached with `sslmode=verify-full`: through the DSN's parameters and through the libpq
+/// variables. A server whose certificate another CA signed is refused, and no run shows a
+/// key or a password.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_with_verify_full_and_a_client_certificate() {
+    let pg = crate::common::PgCluster::start();
+    let ca = Pki::new("pg test CA");
+    let (server_cert, server_key) = ca.leaf(&["localhost"]);
+    pg.enable_ssl(&server_cert, &server_key).await;
+    let data = pg.data_dir();
+    std::fs::write(data.join("root.crt"), &ca.pem).unwrap();
+    pg.give(&data.join("root.crt"));
+    let hba = std::fs::read_to_string(data.join("pg_hba.conf")).unwrap();
+    std::fs::write(
+        data.join("pg_hba.conf"),
+        format!("hostssl all centinela 127.0.0.1/32 cert\nhost all centinela 127.0.0.1/32 reject\n{hba}"),
+    )
+    .unwrap();
+    pg.exec(
+        "postgres",
+        "CREATE ROLE centinela LOGIN IN ROLE pg_monitor;
+         ALTER SYSTEM SET ssl_ca_file = 'root.crt';
+         SELECT pg_reload_conf()",
+    )
+    .await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+
+    let dir = tempfile::tempdir().unwrap();
+    let (client_cert, client_key) = ca.leaf(&["centinela"]);
+    let root = write(dir.path(), "root.crt", &ca.pem);
+    let cert = write(dir.path(), "client.crt", &client_cert);
+    let key = write(dir.path(), "client.key", &client_key);
+    let other = write(dir.path(), "other.crt", &Pki::new("other CA").pem);
+    let collect = |env: &[(&str, String)]| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_centinela"))
+            .arg("collect")
+            .env("CENTINELA__HOST__ENABLED", "false")
+            .env("CENTINELA__ALERTING__ENABLED", "false")
+            .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
+            .output()
+            .unwrap();
+        let text = String::from_utf8(out.stdout).unwrap();
+        let err = String::from_utf8(out.stderr).unwrap();
+        assert!(!text.contains("PRIVATE KEY") && !err.contains("PRIVATE KEY"));
+        (Exposition::parse(&text), err)
+    };
+    let port = pg.port;
+    let dsn = |root: &str| {
+        format!(
+            "postgres://centinela@localhost:{port}/postgres?sslmode=verify-full&sslrootcert={root}&sslcert={cert}&sslkey={key}"
+        )
+    };
+    let (m, err) = collect(&[("CENTINELA__POSTGRES__DSN", dsn(&root))]);
+    assert_eq!(m.get("pg_up", &[]), Some(1.0), "{err}");
+    assert!(m
+        .get("pg_stat_database_xact_commit", &[("datname", "postgres")])
+        .is_some());
+
+    // The libpq variables, as a pod's environment gives them.
+    let (m, err) = collect(&[
+        ("PGHOST", "localhost".into()),
+        ("PGPORT", port.to_string()),
+        ("PGUSER", "centinela".into()),
+        ("PGDATABASE", "postgres".into()),
+        ("PGSSLMODE", "verify-full".into()),
+        ("PGSSLROOTCERT", root.clone()),
+        ("PGSSLCERT", cert.clone()),
+        ("PGSSLKEY", key.clone()),
+    ]);
+    assert_eq!(m.get("pg_up", &[]), Some(1.0), "{err}");
+
+    // Trusting another CA: refused, and said why.
+    let (m, err) = collect(&[("CENTINELA__POSTGRES__DSN", dsn(&other))]);
+    assert_eq!(m.get("pg_up", &[]), Some(0.0));
+    assert!(err.to_lowercase().contains("certificate"), "{err}");
+    // Without a client certificate the server refuses the login.
+    let (m, _) = collect(&[(
+        "CENTINELA__POSTGRES__DSN",
+        format!(
+            "postgres://centinela@localhost:{port}/postgres?sslmode=verify-full&sslrootcert={root}"
+        ),
+    )]);
+    assert_eq!(m.get("pg_up", &[]), Some(0.0));
+}
+
+/// Redis over TLS (`rediss://`) with a private CA, a client certificate that the server
+/// requires, and an ACL user with a password; the password never shows.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_over_tls_with_a_client_certificate_and_an_acl_user() {
+    let dir = tempfile::tempdir().unwrap();
+    let ca = Pki::new("redis test CA");
+    let (server_cert, server_key) = ca.leaf(&["localhost"]);
+    let (client_cert, client_key) = ca.leaf(&["centinela"]);
+    let ca_file = write(dir.path(), "ca.crt", &ca.pem);
+    let server_crt = write(dir.path(), "server.crt", &server_cert);
+    let server_key = write(dir.path(), "server.key", &server_key);
+    let client_crt = write(dir.path(), "client.crt", &client_cert);
+    let client_key = write(dir.path(), "client.key", &client_key);
+    let port = crate::common::pg::free_port();
+    let mut server = std::process::Command::new("redis-server")
+        .args([
+            "--port",
+            "0",
+            "--tls-port",
+            &port.to_string(),
+            "--bind",
+            "127.0.0.1",
+            "--tls-cert-file",
+            &server_crt,
+            "--tls-key-file",
+            &server_key,
+            "--tls-ca-cert-file",
+            &ca_file,
+            "--tls-auth-clients",
+            "yes",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            &dir.path().display().to_string(),
+            "--user",
+            "centinela",
+            "on",
+            ">redis-pw-9",
+            "~*",
+            "&*",
+            "+@all",
+        ])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            Instant::now() < deadline,
+            "redis-server with TLS did not start"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let config = |password: &str, cert: bool| {
+        let files = if cert {
+            format!("tls_cert_file = {client_crt:?}\ntls_key_file = {client_key:?}\n")
+        } else {
+            String::new()
+        };
+        config_with(
+            NO_PG,
+            &format!(
+                "[redis]\nurl = \"rediss://centinela:{password}@localhost:{port}\"\ntls_ca_file = {ca_file:?}\n{files}"
+            ),
+        )
+    };
+    let up = |m: &Exposition| m.get("redis_up", &[]);
+    let app = App::start(&config("redis-pw-9", true)).await;
+    let m = app
+        .wait_metrics(Duration::from_secs(20), "Redis over TLS", |m| {
+            up(m).is_some()
+        })
+        .await;
+    assert_eq!(up(&m), Some(1.0), "{}", m.raw);
+    app.stop().await;
+
+    for (password, cert) in [("wrong-pw-7", true), ("redis-pw-9", false)] {
+        let app = App::start(&config(password, cert)).await;
+        let m = app
+            .wait_metrics(Duration::from_secs(20), "a refused Redis run", |m| {
+                up(m).is_some()
+            })
+            .await;
+        assert_eq!(up(&m), Some(0.0), "password {password}, certificate {cert}");
+        assert!(!m.raw.contains(password));
+        app.stop().await;
+    }
+    let _ = server.kill();
+    let _ = server.wait();
+}
