@@ -204,7 +204,12 @@ pub struct PagerDutyConfig {
 #[serde(deny_unknown_fields)]
 pub struct AlertmanagerConfig {
     /// Base URL, e.g. `http://alertmanager:9093`.
-    pub url: String,
+    #[serde(default)]
+    pub url: Option<String>,
+    /// Every peer of an Alertmanager cluster, instead of `url`: each alert goes to all of
+    /// them, as Prometheus sends it, and the cluster notifies once.
+    #[serde(default)]
+    pub urls: Vec<String>,
     /// Firing alerts are re-sent this often; resolved ones for 15 minutes.
     #[serde(default = "default_resend_interval", with = "humantime_serde")]
     pub resend_interval: Duration,

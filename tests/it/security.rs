@@ -1223,3 +1223,151 @@ async fn redis_over_tls_with_a_client_certificate_and_an_acl_user() {
     let _ = server.kill();
     let _ = server.wait();
 }
+
+/// A real three-peer Alertmanager cluster gossiping on loopback: centinela posts to every
+/// peer (`urls`), one peer is killed mid-incident, and the page is still delivered, once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_alertmanager_cluster_pages_once_with_a_peer_killed() {
+    use std::process::{Command, Stdio};
+    use std::sync::{Arc, Mutex};
+    let dir = tempfile::tempdir().unwrap();
+    // The page's destination: Alertmanager's webhook, captured.
+    let pages: Arc<Mutex<Vec<Value>>> = Arc::default();
+    let hook = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let hook_url = format!("http://{}/hook", hook.local_addr().unwrap());
+    let router = axum::Router::new().route(
+        "/hook",
+        axum::routing::post({
+            let pages = Arc::clone(&pages);
+            move |axum::Json(v): axum::Json<Value>| async move {
+                pages.lock().unwrap().push(v);
+                "ok"
+            }
+        }),
+    );
+    tokio::spawn(async move { axum::serve(hook, router).await });
+
+    let am_config = dir.path().join("am.yml");
+    std::fs::write(
+        &am_config,
+        format!(
+            "route:\n  receiver: hook\n  group_wait: 3s\n  group_interval: 5m\n  repeat_interval: 4h\n\
+             receivers:\n  - name: hook\n    webhook_configs:\n      - url: {hook_url}\n        send_resolved: false\n"
+        ),
+    )
+    .unwrap();
+    let web: Vec<u16> = (0..3).map(|_| crate::common::pg::free_port()).collect();
+    let gossip: Vec<u16> = (0..3).map(|_| crate::common::pg::free_port()).collect();
+    let mut peers: Vec<std::process::Child> = (0..3)
+        .map(|i| {
+            let storage = dir.path().join(format!("am{i}"));
+            std::fs::create_dir(&storage).unwrap();
+            let mut cmd = Command::new("prometheus-alertmanager");
+            cmd.arg(format!("--config.file={}", am_config.display()))
+                .arg(format!("--storage.path={}", storage.display()))
+                .arg(format!("--web.listen-address=127.0.0.1:{}", web[i]))
+                .arg(format!("--cluster.listen-address=127.0.0.1:{}", gossip[i]))
+                .args([
+                    "--cluster.peer-timeout=2s",
+                    "--cluster.settle-timeout=3s",
+                    "--cluster.gossip-interval=100ms",
+                ])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null());
+            for (j, g) in gossip.iter().enumerate() {
+                if j != i {
+                    cmd.arg(format!("--cluster.peer=127.0.0.1:{g}"));
+                }
+            }
+            cmd.spawn().expect("prometheus-alertmanager is installed")
+        })
+        .collect();
+    // Wait for a cluster of three.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let status: Value =
+            match reqwest::get(format!("http://127.0.0.1:{}/api/v2/status", web[0])).await {
+                Ok(r) => r.json().await.unwrap_or_default(),
+                Err(_) => Value::Null,
+            };
+        if status["cluster"]["peers"]
+            .as_array()
+            .is_some_and(|p| p.len() == 3)
+            && status["cluster"]["status"] == "ready"
+        {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the Alertmanager cluster did not form: {status}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+
+    std::fs::write(
+        dir.path().join("rules.yaml"),
+        "groups:\n  - name: t\n    rules:\n      - alert: DatabaseDown\n        expr: vector(1)\n        labels: {severity: P0}\n",
+    )
+    .unwrap();
+    let urls: Vec<String> = web
+        .iter()
+        .map(|p| format!("\"http://127.0.0.1:{p}\""))
+        .collect();
+    let config = config_with(
+        NO_PG,
+        &format!(
+            "[alerting]\nrule_files = [{:?}]\nevaluation_interval = \"1s\"\n\
+             [[alerting.receivers]]\nname = \"fleet\"\nalertmanager = {{ urls = [{}], resend_interval = \"2s\" }}\n\
+             [[alerting.routes]]\nreceivers = [\"fleet\"]\n",
+            dir.path().join("rules.yaml").display().to_string(),
+            urls.join(", ")
+        ),
+    );
+    let app = App::start(&config).await;
+    // Every peer gets the alert from centinela itself.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    for p in &web {
+        loop {
+            let alerts: Vec<Value> =
+                match reqwest::get(format!("http://127.0.0.1:{p}/api/v2/alerts")).await {
+                    Ok(r) => r.json().await.unwrap_or_default(),
+                    Err(_) => Vec::new(),
+                };
+            if alerts
+                .iter()
+                .any(|a| a["labels"]["alertname"] == "DatabaseDown")
+            {
+                break;
+            }
+            assert!(Instant::now() < deadline, "peer {p} never got the alert");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+    // Mid-incident, before the group wait is over: one peer dies.
+    let _ = peers[0].kill();
+    let _ = peers[0].wait();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while pages.lock().unwrap().is_empty() {
+        assert!(Instant::now() < deadline, "the page was never delivered");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    // Long enough for every surviving peer's turn (peer timeout 2s) and several resends.
+    tokio::time::sleep(Duration::from_secs(10)).await;
+    let got = pages.lock().unwrap().clone();
+    assert_eq!(got.len(), 1, "paged {} times: {got:#?}", got.len());
+    assert_eq!(got[0]["alerts"][0]["labels"]["alertname"], "DatabaseDown");
+    let m = app.metrics().await;
+    assert_eq!(
+        m.get(
+            "centinela_notification_queue_depth",
+            &[("receiver", "fleet")]
+        ),
+        Some(0.0),
+        "a dead peer does not hold the queue back"
+    );
+    app.stop().await;
+    for p in &mut peers[1..] {
+        let _ = p.kill();
+        let _ = p.wait();
+    }
+}

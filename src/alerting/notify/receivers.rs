@@ -25,6 +25,8 @@ pub struct Endpoint {
     /// The integration.
     pub integration: Integration,
     pub(super) url: SecretString,
+    /// The other peers of an Alertmanager cluster: each message goes to every one.
+    pub(super) peers: Vec<SecretString>,
     pub(super) routing_key: Option<SecretString>,
     /// Least time between two deliveries.
     pub min_interval: Duration,
@@ -155,6 +157,7 @@ pub fn build(config: &AlertingConfig) -> Result<(Vec<ReceiverSpec>, Vec<Endpoint
                 receiver: r.name.clone(),
                 integration,
                 url,
+                peers: Vec::new(),
                 routing_key,
                 min_interval,
                 timeout,
@@ -260,23 +263,42 @@ pub fn build(config: &AlertingConfig) -> Result<(Vec<ReceiverSpec>, Vec<Endpoint
             }
         }
         if let Some(a) = &r.alertmanager {
-            if let Err(e) = check_url(&a.url) {
-                errors.push(ConfigError::new(at("alertmanager.url"), e));
+            let (key, bases): (String, Vec<&String>) = match (&a.url, a.urls.is_empty()) {
+                (Some(u), true) => (at("alertmanager.url"), vec![u]),
+                (None, false) => (at("alertmanager.urls"), a.urls.iter().collect()),
+                _ => {
+                    errors.push(ConfigError::new(
+                        at("alertmanager"),
+                        "set url (one Alertmanager) or urls (every peer of a cluster)",
+                    ));
+                    (String::new(), Vec::new())
+                }
+            };
+            for (j, u) in bases.iter().enumerate() {
+                if let Err(e) = check_url(u) {
+                    let k = if bases.len() > 1 || a.url.is_none() {
+                        format!("{key}[{j}]")
+                    } else {
+                        key.clone()
+                    };
+                    errors.push(ConfigError::new(k, e));
+                }
             }
-            if a.resend_interval < Duration::from_secs(1) {
-                errors.push(ConfigError::new(
-                    at("alertmanager.resend_interval"),
-                    "must be at least 1s",
-                ));
+            let mut urls = bases
+                .iter()
+                .map(|u| SecretString::from(format!("{}/api/v2/alerts", u.trim_end_matches('/'))));
+            if let Some(first) = urls.next() {
+                push(
+                    Integration::Alertmanager,
+                    first,
+                    None,
+                    Duration::ZERO,
+                    a.timeout,
+                );
+                if let Some(ep) = endpoints.last_mut() {
+                    ep.peers = urls.collect();
+                }
             }
-            let url = format!("{}/api/v2/alerts", a.url.trim_end_matches('/'));
-            push(
-                Integration::Alertmanager,
-                SecretString::from(url),
-                None,
-                Duration::ZERO,
-                a.timeout,
-            );
         }
         if let Some(s) = &r.slack {
             spec.slack_max_alerts = s.max_alerts;

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use rand::Rng as _;
 use reqwest::StatusCode;
-use secrecy::ExposeSecret as _;
+use secrecy::ExposeSecret;
 use serde_json::Value as Json;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
@@ -49,9 +49,54 @@ impl std::fmt::Display for SendError {
     }
 }
 
-/// One HTTP delivery. Error texts carry the status and the receiver's answer, never the
-/// URL (a Slack webhook URL is a credential).
+/// One delivery. To an Alertmanager cluster it goes to every peer at once, and it is
+/// delivered when one peer took it (the peers share it by gossip and notify once, and
+/// `resend_interval` brings a peer that was down up to date); it fails when all failed.
 pub async fn send(client: &reqwest::Client, ep: &Endpoint, body: &Json) -> Result<(), SendError> {
+    if ep.peers.is_empty() {
+        return send_to(client, ep, ep.url.expose_secret(), body).await;
+    }
+    let urls: Vec<&str> = std::iter::once(&ep.url)
+        .chain(&ep.peers)
+        .map(ExposeSecret::expose_secret)
+        .collect();
+    let results =
+        futures_util::future::join_all(urls.iter().map(|u| send_to(client, ep, u, body))).await;
+    if results.iter().any(Result::is_ok) {
+        for (i, r) in results.iter().enumerate() {
+            if let Err(e) = r {
+                tracing::warn!(receiver = %ep.receiver, peer = urls[i], error = %e, "Alertmanager peer did not take the alerts; the others did.");
+            }
+        }
+        return Ok(());
+    }
+    let retry = results
+        .iter()
+        .any(|r| matches!(r, Err(SendError::Retry { .. })));
+    let reason = results
+        .iter()
+        .enumerate()
+        .filter_map(|(i, r)| r.as_ref().err().map(|e| format!("{}: {e}", urls[i])))
+        .collect::<Vec<_>>()
+        .join("; ");
+    Err(if retry {
+        SendError::Retry {
+            reason,
+            after: None,
+        }
+    } else {
+        SendError::Permanent { reason }
+    })
+}
+
+/// One HTTP delivery to `url`. Error texts carry the status and the receiver's answer,
+/// never the URL (a Slack webhook URL is a credential).
+async fn send_to(
+    client: &reqwest::Client,
+    ep: &Endpoint,
+    url: &str,
+    body: &Json,
+) -> Result<(), SendError> {
     let mut body = body.clone();
     if let (Some(key), Some(obj)) = (&ep.routing_key, body.as_object_mut()) {
         obj.insert(
@@ -60,7 +105,7 @@ pub async fn send(client: &reqwest::Client, ep: &Endpoint, body: &Json) -> Resul
         );
     }
     let response = client
-        .post(ep.url.expose_secret())
+        .post(url)
         .timeout(ep.timeout)
         .json(&body)
         .send()
