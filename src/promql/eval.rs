@@ -78,6 +78,23 @@ impl<'a> Evaluator<'a> {
 
     /// Evaluates `expr` at `t` (milliseconds since the epoch).
     pub fn eval(&self, expr: &Expr, t: i64) -> Result<Value> {
+        let value = self.eval_inner(expr, t)?;
+        // An operator or function that drops the metric name can leave two series with
+        // one label set (`-{job="a"}`, `rate({job="a"}[5m])`); Prometheus refuses that.
+        if matches!(expr, Expr::Unary(_) | Expr::Binary(_) | Expr::Call(_)) {
+            if let Value::Vector(v) = &value {
+                if v.len() > 1 {
+                    let mut seen = std::collections::HashSet::with_capacity(v.len());
+                    if !v.iter().all(|s| seen.insert(&s.labels)) {
+                        return err("vector cannot contain metrics with the same labelset");
+                    }
+                }
+            }
+        }
+        Ok(value)
+    }
+
+    fn eval_inner(&self, expr: &Expr, t: i64) -> Result<Value> {
         match expr {
             Expr::NumberLiteral(n) => Ok(Value::Scalar(n.val)),
             Expr::StringLiteral(s) => Ok(Value::String(s.val.clone())),
@@ -648,6 +665,36 @@ mod tests {
             [(r#"{job="db"}"#.to_owned(), 1.0)]
         );
         assert!(eval(&h, "absent(g)", 60_000).is_empty());
+    }
+
+    /// Found by tests/fuzz.rs: dropping the metric name left two series with one label
+    /// set, where Prometheus refuses the result (promtool gives this same error).
+    #[test]
+    fn a_result_with_two_series_of_one_label_set_is_refused() {
+        let mut h = History::unbounded();
+        h.ingest(
+            "t",
+            0,
+            vec![
+                (series("x", &[("job", "a")]), 1.0),
+                (series("y", &[("job", "a")]), 2.0),
+            ],
+        );
+        for expr in [
+            r#"-{job="a"}"#,
+            r#"{job="a"} * 2"#,
+            r#"max_over_time(({job="a"})[5m:1m])"#,
+        ] {
+            let e = parse(expr).unwrap();
+            let got = Evaluator::new(&h, Duration::from_secs(60)).eval(&e, 0);
+            assert_eq!(
+                got.unwrap_err().0,
+                "vector cannot contain metrics with the same labelset",
+                "{expr}"
+            );
+        }
+        // Keeping the names keeps them apart.
+        assert_eq!(eval(&h, r#"{job="a"} > 0"#, 0).len(), 2);
     }
 
     #[test]
