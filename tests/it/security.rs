@@ -1371,3 +1371,75 @@ async fn an_alertmanager_cluster_pages_once_with_a_peer_killed() {
         let _ = p.wait();
     }
 }
+
+/// SIGTERM while a collector's blocking thread is still busy (a 100 MB textfile being
+/// parsed): the process stops within seconds instead of waiting for the thread.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_stops_the_process_while_a_collector_thread_is_busy() {
+    use std::io::Write as _;
+    let dir = tempfile::tempdir().unwrap();
+    let textfile = dir.path().join("textfile");
+    std::fs::create_dir(&textfile).unwrap();
+    let mut f = std::io::BufWriter::new(std::fs::File::create(textfile.join("huge.prom")).unwrap());
+    for i in 0..1_600_000 {
+        writeln!(f, "huge_series{{i=\"{i:010}\",padding=\"{:040}\"}} {i}", 0).unwrap();
+    }
+    f.flush().unwrap();
+    drop(f);
+    let port = crate::common::pg::free_port();
+    let config = write(
+        dir.path(),
+        "c.toml",
+        &format!(
+            "[server]\nlisten = \"127.0.0.1:{port}\"\n[postgres]\ndsn = \"{NO_PG}\"\n\
+             [textfile]\ndirectory = {:?}\nmax_file_size = \"1GiB\"\nmax_series = 10000000\n\
+             [schedule]\ntextfile = \"1h\"\n",
+            textfile.display().to_string()
+        ),
+    );
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_centinela"))
+        .args(["--config", &config, "run"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let url = format!("http://127.0.0.1:{port}");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while reqwest::get(format!("{url}/health")).await.is_err() {
+        assert!(Instant::now() < deadline, "centinela did not start");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let m = Exposition::parse(
+        &reqwest::get(format!("{url}/metrics"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap(),
+    );
+    assert!(
+        m.get(
+            "centinela_collector_duration_seconds",
+            &[("collector", "textfile")]
+        )
+        .is_none(),
+        "the textfile run should still be going"
+    );
+    let killed = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let stopped = Instant::now();
+    loop {
+        if child.try_wait().unwrap().is_some() {
+            break;
+        }
+        if stopped.elapsed() > Duration::from_secs(10) {
+            let _ = child.kill();
+            panic!("still running 10 s after SIGTERM");
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
