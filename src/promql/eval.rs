@@ -697,6 +697,14 @@ mod tests {
         assert_eq!(eval(&h, r#"{job="a"} > 0"#, 0).len(), 2);
     }
 
+    /// Found by tests/fuzz.rs: the parser panicked on an infinite offset.
+    #[test]
+    fn an_offset_out_of_range_is_refused_not_a_panic() {
+        for expr in ["up offset +Inf", r#""" offset +Inf"#, "up offset NaN"] {
+            assert!(parse(expr).is_err(), "{expr}");
+        }
+    }
+
     #[test]
     fn lookback_and_staleness_end_series() {
         let mut h = history();

@@ -24,7 +24,15 @@ crate::message_error! {
 
 /// Parses `expr` and checks every construct in it is supported.
 pub fn parse(expr: &str) -> Result<Expr, ParseError> {
-    let parsed = promql_parser::parser::parse(expr)?;
+    // The parser panics on some values out of range (`x offset +Inf`: a duration of
+    // infinite seconds; found by tests/fuzz.rs). Such a rule is refused, and the process
+    // loading it keeps running.
+    let parsed =
+        std::panic::catch_unwind(|| promql_parser::parser::parse(expr)).map_err(|_| {
+            ParseError::from(
+                "the expression holds a value out of range (a duration or number too large to use)",
+            )
+        })??;
     check(&parsed)?;
     Ok(parsed)
 }
