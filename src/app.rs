@@ -43,6 +43,8 @@ pub struct Config {
     pub alerting: AlertingConfig,
     /// Every collector's section.
     pub collectors: Sections,
+    /// The whole configuration as TOML with every secret masked (the configuration page).
+    pub effective: Arc<str>,
 }
 
 impl Config {
@@ -74,6 +76,7 @@ impl Config {
                 schedule: core.schedule,
                 alerting: core.alerting,
                 collectors,
+                effective: crate::config::effective(figment).into(),
             }),
             _ => Err(problems),
         }
@@ -182,6 +185,12 @@ pub async fn start(config: &Config, plan: Plan) -> anyhow::Result<Running> {
         store: alerting.store,
         scrapes: Arc::new(tokio::sync::Semaphore::new(
             config.server.max_concurrent_scrapes,
+        )),
+        web: Arc::clone(&web),
+        deliveries: alerting.deliveries,
+        pages: Arc::new(http::PageContext::new(
+            Arc::clone(&config.effective),
+            config.alerting.runbook_base_url.clone(),
         )),
     };
     if web.current().tls.is_some() {

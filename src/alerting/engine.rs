@@ -14,7 +14,7 @@ use super::latest::Latest;
 use super::model::{AlertRecord, ReceiverSpec, Severity};
 use super::notify::{self, Stats};
 use super::outbox::{Store, StoreError};
-use super::routes::{Dispatcher, Muted};
+use super::routes::{Dispatcher, Muted, Routing};
 use super::rules::template::Template;
 use super::rules::{AlertState, Context, RuleKind, RuleSet};
 use super::silences::Silences;
@@ -35,6 +35,8 @@ crate::message_error! {
 pub struct Published {
     /// Pending and firing alerts.
     pub alerts: Vec<AlertView>,
+    /// Where each alert goes and what holds it back, by fingerprint of its labels.
+    pub routing: BTreeMap<String, Routing>,
     /// Every rule group with its rules.
     pub groups: Vec<GroupView>,
     /// The engine's own metrics of this evaluation (moved into the snapshot).
@@ -361,6 +363,7 @@ impl Engine {
         }
         Published {
             alerts,
+            routing: BTreeMap::new(),
             groups: self.group_views(),
             metrics,
         }
@@ -463,12 +466,17 @@ impl Delivery {
     /// Routes this evaluation's alerts and queues what must be sent, together with the
     /// alert state, in one transaction. If the write fails, the dispatcher forgets this
     /// pass too, so the next evaluation queues the same messages again.
-    async fn after_tick(&mut self, engine: &Engine, now: i64) -> Batch {
+    async fn after_tick(
+        &mut self,
+        engine: &Engine,
+        now: i64,
+    ) -> (Batch, BTreeMap<String, Routing>) {
         let records = engine.alert_records(&self.runbook_base);
         let before = self.dispatcher.state.clone();
+        let active = self.silences.active(now);
         let messages: Vec<_> = self
             .dispatcher
-            .process(&records, &self.silences.active(now), now)
+            .process(&records, &active, now)
             .iter()
             .flat_map(|n| notify::render(&self.specs, n, &self.external_url))
             .collect();
@@ -503,7 +511,8 @@ impl Delivery {
                 "No state_dir: notifications dropped."
             );
         }
-        self.metrics().await
+        let routing = self.dispatcher.routing(&records, &active, now);
+        (self.metrics().await, routing)
     }
 
     async fn metrics(&self) -> Batch {
@@ -551,8 +560,9 @@ pub async fn run(
         }
         let now = SystemTime::now();
         let mut out = engine.tick(&snapshot, now);
-        let extra = delivery.after_tick(&engine, system_time_ms(now)).await;
+        let (extra, routing) = delivery.after_tick(&engine, system_time_ms(now)).await;
         out.metrics.append(extra);
+        out.routing = routing;
         snapshot.publish_alerting(std::mem::take(&mut out.metrics));
         published.store(Arc::new(out));
     }

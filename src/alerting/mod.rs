@@ -91,6 +91,8 @@ pub struct Handles {
     pub silences: Silences,
     /// The state database, if any.
     pub store: Option<outbox::Store>,
+    /// Delivery counters and the last attempts per receiver integration.
+    pub deliveries: Option<std::sync::Arc<notify::Stats>>,
 }
 
 /// Opens the state database in `dir`. A file that is not a database or is damaged is
@@ -251,7 +253,7 @@ pub async fn start(
         specs,
         silences: silences.clone(),
         store: store.clone(),
-        stats,
+        stats: Arc::clone(&stats),
         wake,
         runbook_base: config.runbook_base_url.clone(),
         external_url: config.external_url.clone(),
@@ -267,5 +269,9 @@ pub async fn start(
             shutdown,
         ),
     );
-    Ok(Handles { silences, store })
+    Ok(Handles {
+        silences,
+        store,
+        deliveries: Some(stats),
+    })
 }

@@ -416,6 +416,69 @@ pub fn extract<T: serde::de::DeserializeOwned>(figment: &Figment) -> Result<T, P
     figment.extract().map_err(|e| figment_errors(&e))
 }
 
+/// Keys whose values are secrets, by path (`*`: any index of an array).
+const SECRET_PATHS: &[&str] = &[
+    "postgres.dsn",
+    "redis.url",
+    "alerting.receivers.*.slack.webhook_url",
+    "alerting.receivers.*.pagerduty.routing_key",
+    "alerting.receivers.*.webhook.url",
+];
+
+/// Parts of key names that are secrets wherever they appear.
+const SECRET_NAMES: &[&str] = &[
+    "password",
+    "secret",
+    "token",
+    "dsn",
+    "routing_key",
+    "webhook_url",
+];
+
+/// The effective configuration as TOML, every secret shown as `<secret>`: what the
+/// configuration page shows.
+#[must_use]
+pub fn effective(figment: &Figment) -> String {
+    let Ok(mut value) = figment.extract::<toml::Value>() else {
+        return String::new();
+    };
+    mask(&mut value, &mut Vec::new());
+    toml::to_string_pretty(&value).unwrap_or_default()
+}
+
+fn mask(value: &mut toml::Value, path: &mut Vec<String>) {
+    let secret = |path: &[String]| {
+        let leaf = path.last().map_or("", String::as_str);
+        SECRET_NAMES.iter().any(|n| leaf.contains(n))
+            || SECRET_PATHS.iter().any(|p| {
+                let parts: Vec<&str> = p.split('.').collect();
+                parts.len() == path.len()
+                    && parts.iter().zip(path).all(|(a, b)| *a == "*" || a == b)
+            })
+    };
+    match value {
+        toml::Value::Table(t) => {
+            for (k, v) in t.iter_mut() {
+                path.push(k.clone());
+                if !v.is_table() && !v.is_array() && secret(path) {
+                    *v = toml::Value::String("<secret>".into());
+                } else {
+                    mask(v, path);
+                }
+                path.pop();
+            }
+        }
+        toml::Value::Array(a) => {
+            for (i, v) in a.iter_mut().enumerate() {
+                path.push(i.to_string());
+                mask(v, path);
+                path.pop();
+            }
+        }
+        _ => {}
+    }
+}
+
 /// Top-level keys that no owner takes (`known` are the owners' keys).
 #[must_use]
 pub fn unknown_keys(figment: &Figment, known: &[&str]) -> Problems {
@@ -500,4 +563,43 @@ fn figment_errors(err: &figment::Error) -> Vec<ConfigError> {
             ConfigError::new(key, format!("{}{source}", e.kind))
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_effective_configuration_masks_every_secret() {
+        let figment = layered_toml(
+            &[DEFAULTS],
+            r#"
+[postgres]
+dsn = "postgres://u:hunter2@db/postgres"
+[redis]
+url = "redis://:redispw@r:6379"
+[[alerting.receivers]]
+name = "oncall"
+pagerduty = { routing_key = "0123456789abcdef0123456789abcdef" }
+slack = { webhook_url = "https://hooks.slack.com/services/T/B/X", url = "http://proxy" }
+webhook = { url = "https://hook/?token=abc" }
+"#,
+        );
+        let text = effective(&figment);
+        for secret in [
+            "hunter2",
+            "redispw",
+            "0123456789abcdef",
+            "hooks.slack.com",
+            "token=abc",
+        ] {
+            assert!(!text.contains(secret), "{secret} in:\n{text}");
+        }
+        assert!(text.contains("dsn = \"<secret>\""), "{text}");
+        assert!(
+            text.contains("url = \"http://proxy\""),
+            "a non-secret stays: {text}"
+        );
+        assert!(text.contains("group_wait = \"30s\""), "{text}");
+    }
 }

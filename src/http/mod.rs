@@ -7,6 +7,7 @@ mod api;
 pub mod auth;
 mod health;
 mod metrics;
+mod pages;
 pub mod server;
 mod silences;
 pub mod web_config;
@@ -39,6 +40,34 @@ pub struct AppState {
     pub store: Option<crate::alerting::outbox::Store>,
     /// `/metrics` responses that may be in flight at once.
     pub scrapes: Arc<Semaphore>,
+    /// The web configuration in force (whether a login exists, for the pages).
+    pub web: Arc<Watched>,
+    /// Delivery counters and the last attempts, when alerting has receivers.
+    pub deliveries: Option<Arc<crate::alerting::notify::Stats>>,
+    /// What only the pages need.
+    pub pages: Arc<PageContext>,
+}
+
+/// What only the pages need.
+#[derive(Debug)]
+pub struct PageContext {
+    /// Signs the pages' forms (random per process).
+    pub csrf_key: [u8; 32],
+    /// The effective configuration, secrets masked.
+    pub config_text: Arc<str>,
+    /// Prefix of relative runbook links.
+    pub runbook_base: String,
+}
+
+impl PageContext {
+    /// For a configuration's effective text and runbook prefix.
+    pub fn new(config_text: Arc<str>, runbook_base: String) -> Self {
+        Self {
+            csrf_key: rand::random(),
+            config_text,
+            runbook_base,
+        }
+    }
 }
 
 /// Checks `[server]` and reads the web configuration it names (`web_config_file`).
@@ -146,7 +175,7 @@ pub fn router(state: AppState, gate: Arc<auth::Gate>, max_body: usize) -> Router
         .route("/metrics", get(metrics::metrics))
         .layer(CompressionLayer::new().quality(CompressionLevel::Fastest));
     Router::new()
-        .route("/", get(index))
+        .merge(pages::routes())
         .route("/health", get(health::health))
         .route("/ready", get(health::ready))
         .route("/health/db", get(health::db))
@@ -200,7 +229,7 @@ pub async fn serve_probes(
     .await
 }
 
-async fn index() -> &'static str {
+pub(crate) fn index() -> &'static str {
     "centinela: PostgreSQL exporter and alerting sidecar\n\
      /metrics     Prometheus metrics (text 0.0.4, OpenMetrics on request, gzip)\n\
      /health      200 while the process runs\n\

@@ -20,6 +20,7 @@ mod deploy;
 mod http;
 mod matrix;
 mod notify;
+mod pages;
 mod postgres;
 mod prometheus;
 mod rules;

@@ -95,7 +95,7 @@ pub async fn send_test(
         loop {
             attempt += 1;
             match send(&client, ep, &m.body).await {
-                Ok(()) => {
+                Ok(_) => {
                     ok.push(format!("{receiver}/{}: delivered", m.integration.as_str()));
                     break;
                 }

@@ -52,7 +52,8 @@ impl std::fmt::Display for SendError {
 /// One delivery. To an Alertmanager cluster it goes to every peer at once, and it is
 /// delivered when one peer took it (the peers share it by gossip and notify once, and
 /// `resend_interval` brings a peer that was down up to date); it fails when all failed.
-pub async fn send(client: &reqwest::Client, ep: &Endpoint, body: &Json) -> Result<(), SendError> {
+/// On success, the receiver's HTTP status.
+pub async fn send(client: &reqwest::Client, ep: &Endpoint, body: &Json) -> Result<u16, SendError> {
     if ep.peers.is_empty() {
         return send_to(client, ep, ep.url.expose_secret(), body).await;
     }
@@ -62,13 +63,13 @@ pub async fn send(client: &reqwest::Client, ep: &Endpoint, body: &Json) -> Resul
         .collect();
     let results =
         futures_util::future::join_all(urls.iter().map(|u| send_to(client, ep, u, body))).await;
-    if results.iter().any(Result::is_ok) {
+    if let Some(Ok(status)) = results.iter().find(|r| r.is_ok()) {
         for (i, r) in results.iter().enumerate() {
             if let Err(e) = r {
                 tracing::warn!(receiver = %ep.receiver, peer = urls[i], error = %e, "Alertmanager peer did not take the alerts; the others did.");
             }
         }
-        return Ok(());
+        return Ok(*status);
     }
     let retry = results
         .iter()
@@ -96,7 +97,7 @@ async fn send_to(
     ep: &Endpoint,
     url: &str,
     body: &Json,
-) -> Result<(), SendError> {
+) -> Result<u16, SendError> {
     let mut body = body.clone();
     if let (Some(key), Some(obj)) = (&ep.routing_key, body.as_object_mut()) {
         obj.insert(
@@ -121,7 +122,7 @@ async fn send_to(
         .and_then(|v| v.to_str().ok())
         .and_then(|v| retry_after(v, std::time::SystemTime::now()));
     let text = response.text().await.unwrap_or_default();
-    classify(ep.integration, status, &text, retry_after)
+    classify(ep.integration, status, &text, retry_after).map(|()| status.as_u16())
 }
 
 /// What an answer means: delivered, worth retrying (network-side trouble: 408, 429, 5xx,
@@ -194,7 +195,27 @@ pub struct StatsInner {
     pub latency: BTreeMap<(String, &'static str), f64>,
     /// (receiver, integration) → messages sent again after a restart interrupted them.
     pub resent: BTreeMap<(String, String), u64>,
+    /// (receiver, integration) → the last delivery attempts, newest last.
+    pub recent: BTreeMap<(String, &'static str), std::collections::VecDeque<Attempt>>,
 }
+
+/// One delivery attempt, as the notifications page shows it.
+#[derive(Debug, Clone)]
+pub struct Attempt {
+    /// When it ended (Unix milliseconds).
+    pub at_ms: i64,
+    /// sent, failed (retried) or rejected.
+    pub outcome: &'static str,
+    /// The receiver's HTTP status, when it answered.
+    pub status: Option<u16>,
+    /// The receiver's answer or the error, at most 300 characters; never a URL.
+    pub answer: String,
+    /// Which attempt of its message this was.
+    pub attempt: i64,
+}
+
+/// Attempts kept per receiver integration.
+const RECENT: usize = 20;
 
 impl Stats {
     /// Zeroed counters for every endpoint.
@@ -225,6 +246,18 @@ impl Stats {
             .resent
             .entry((receiver.to_owned(), integration.to_owned()))
             .or_default() += n;
+    }
+
+    fn record(&self, ep: &Endpoint, attempt: Attempt) {
+        let mut inner = lock(&self.inner);
+        let list = inner
+            .recent
+            .entry((ep.receiver.clone(), ep.integration.as_str()))
+            .or_default();
+        if list.len() == RECENT {
+            list.pop_front();
+        }
+        list.push_back(attempt);
     }
 
     fn latency(&self, ep: &Endpoint, seconds: f64) {
@@ -365,8 +398,37 @@ pub async fn run_worker(
         }
         let result = send(&client, &ep, &body).await;
         last_send = Some(Instant::now());
+        stats.record(
+            &ep,
+            match &result {
+                Ok(status) => Attempt {
+                    at_ms: system_time_ms(std::time::SystemTime::now()),
+                    outcome: "sent",
+                    status: Some(*status),
+                    answer: String::new(),
+                    attempt: msg.attempts + 1,
+                },
+                Err(e) => {
+                    let reason = e.to_string();
+                    Attempt {
+                        at_ms: system_time_ms(std::time::SystemTime::now()),
+                        outcome: if matches!(e, SendError::Retry { .. }) {
+                            "failed"
+                        } else {
+                            "rejected"
+                        },
+                        status: reason
+                            .strip_prefix("HTTP ")
+                            .and_then(|r| r.get(..3))
+                            .and_then(|c| c.parse().ok()),
+                        answer: reason.chars().take(300).collect(),
+                        attempt: msg.attempts + 1,
+                    }
+                }
+            },
+        );
         let done = match result {
-            Ok(()) => {
+            Ok(_) => {
                 stats.count(&ep, "sent");
                 #[allow(clippy::cast_precision_loss)]
                 let secs =

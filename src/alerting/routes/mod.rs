@@ -62,6 +62,26 @@ pub struct GroupState {
     pub notified: BTreeMap<String, AlertRecord>,
 }
 
+/// Where an alert goes and what holds it back ([`Dispatcher::routing`]).
+#[derive(Clone, Debug, Default)]
+pub struct Routing {
+    /// Why it is held back, with the silence's id when a silence holds it.
+    pub muted: Option<(Muted, Option<String>)>,
+    /// Its receivers.
+    pub targets: Vec<Target>,
+}
+
+/// One receiver of an alert.
+#[derive(Clone, Debug)]
+pub struct Target {
+    /// The receiver.
+    pub receiver: String,
+    /// The notification group it is in.
+    pub group: String,
+    /// When that group last notified it, if it did.
+    pub notified_at: Option<i64>,
+}
+
 /// Alertmanager forwarding state of one receiver.
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub struct ForwardState {
@@ -270,6 +290,51 @@ impl Dispatcher {
             firing: sources(AlertState::Firing),
             pending: sources(AlertState::Pending),
         }
+    }
+
+    /// Where each alert goes and what holds it back, by fingerprint, as the last pass
+    /// decided (the pages show it): its receivers with their group and when the group
+    /// last notified it, and the reason it is muted (the silence's id for a silence).
+    pub fn routing(
+        &self,
+        alerts: &[(AlertRecord, AlertState)],
+        silences: &[Silence],
+        now: i64,
+    ) -> BTreeMap<String, Routing> {
+        let check = self.mute_check(alerts, silences, now);
+        alerts
+            .iter()
+            .map(|(a, _)| {
+                let labels = a.label_set();
+                let muted = check.muted(&self.inhibit, &labels).map(|m| {
+                    let by = match m {
+                        Muted::Silenced => check
+                            .silences
+                            .iter()
+                            .find(|s| matchers::all_match(&s.matchers, &labels))
+                            .map(|s| s.id.clone()),
+                        _ => None,
+                    };
+                    (m, by)
+                });
+                let targets = self
+                    .route(&labels)
+                    .into_iter()
+                    .map(|(route, receiver)| {
+                        let (key, _) = self.group_key(route, &receiver, a);
+                        let group = self.state.groups.get(&key);
+                        Target {
+                            notified_at: group
+                                .filter(|g| g.notified.contains_key(&a.fingerprint))
+                                .and_then(|g| g.last_notify),
+                            group: key.as_str().to_owned(),
+                            receiver,
+                        }
+                    })
+                    .collect();
+                (a.fingerprint.clone(), Routing { muted, targets })
+            })
+            .collect()
     }
 
     /// One pass at `now` over every alert the rules hold, under the given silences;
