@@ -66,14 +66,19 @@ for m in $(seq 0 "$minutes"); do
   printf '%s\t%s\t%s\t%s\n' "$m" "$(rss)" "${runs:-0}" "${hist:-0}" >>"$samples"
 done
 series=$(curl -sf "$url/metrics" | grep -vc '^#')
+plain=$(curl -sf -o /dev/null -w '%{size_download}' "$url/metrics")
+gz=$(curl -sf -o /dev/null -w '%{size_download}' -H 'Accept-Encoding: gzip' "$url/metrics")
+log "exposition: $series series, $plain bytes, $gz gzip"
+echo "$plain $gz" >"$work/sizes"
 
 log "load: 200 clients for 60 s"
 wrk -t2 -c200 -d60s --timeout 10s --latency -H 'Accept-Encoding: gzip' "$url/metrics" >"$work/wrk.txt" 2>&1 || true
 after=$(rss)
 
-python3 - "$samples" "$work/wrk.txt" "$minutes" "$tables" "$series" "$after" <<'PY'
+python3 - "$samples" "$work/wrk.txt" "$minutes" "$tables" "$series" "$after" "$(cat "$work/sizes")" <<'PY'
 import re, sys
-samples, wrk, minutes, tables, series, after = sys.argv[1:]
+samples, wrk, minutes, tables, series, after, sizes = sys.argv[1:]
+plain, gz = (int(x) for x in sizes.split())
 rows = [l.split("\t") for l in open(samples).read().split("\n") if l]
 pts = [(int(m), float(r)) for m, r, _, _ in rows]
 warm = [(m, r) for m, r in pts if m >= 5] or pts
@@ -82,7 +87,8 @@ mx = sum(m for m, _ in warm) / n
 my = sum(r for _, r in warm) / n
 den = sum((m - mx) ** 2 for m, _ in warm) or 1.0
 slope = sum((m - mx) * (r - my) for m, r in warm) / den
-print(f"Soak: {minutes} min, {tables} tables, both PostgreSQL collectors and the rules every second, {series} series.")
+print(f"Soak: {minutes} min, {tables} tables, both PostgreSQL collectors and the rules every second, {series} series "
+      f"({plain / 1e6:.2f} MB, {gz / 1e6:.2f} MB gzip).")
 print()
 print("| minute | RSS MiB | tables-collector errors | alerting history series |")
 print("|---|---|---|---|")
@@ -98,6 +104,7 @@ def grab(pattern, default="?"):
     m = re.search(pattern, text)
     return m.group(1) if m else default
 reqs = grab(r"(\d+) requests in")
+read = grab(r"requests in [\d.]+\w+, ([\d.]+\w+) read")
 non2xx = grab(r"Non-2xx or 3xx responses: (\d+)", "0")
 sock = grab(r"Socket errors: (.*)", "none")
 p50 = grab(r"\s50%\s+(\S+)")
@@ -106,7 +113,7 @@ p99 = grab(r"\s99%\s+(\S+)")
 rps = grab(r"Requests/sec:\s+(\S+)")
 print("Load: 200 concurrent clients on /metrics for 60 s (wrk, gzip), collections running:")
 print()
-print("| requests | per second | p50 | p90 | p99 | non-2xx | socket errors | RSS after, MiB |")
-print("|---|---|---|---|---|---|---|---|")
-print(f"| {reqs} | {rps} | {p50} | {p90} | {p99} | {non2xx} | {sock} | {after} |")
+print("| requests | per second | read (gzip) | p50 | p90 | p99 | non-2xx | socket errors | RSS after, MiB |")
+print("|---|---|---|---|---|---|---|---|---|")
+print(f"| {reqs} | {rps} | {read} | {p50} | {p90} | {p99} | {non2xx} | {sock} | {after} |")
 PY

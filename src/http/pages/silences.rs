@@ -180,7 +180,7 @@ fn form(
                 Some(Err(e)) => { p.err { (e) } }
                 Some(Ok((matchers, ends))) => {
                     @let muted = would_mute(state, matchers);
-                    h2 { "It would hold back " (muted.len()) " alert(s) now, until " (when(*ends)) }
+                    h2 { "It would hold back " (muted.len()) " alert(s) now; it would end " (when(*ends)) }
                     @if !muted.is_empty() {
                         div.scroll { table {
                             thead { tr { th { "sev." } th { "alert" } th { "labels" } } }
