@@ -188,6 +188,7 @@ pub async fn start(config: &Config, plan: Plan) -> anyhow::Result<Running> {
         )),
         web: Arc::clone(&web),
         deliveries: alerting.deliveries,
+        gzip: Arc::default(),
         pages: Arc::new(http::PageContext::new(
             Arc::clone(&config.effective),
             config.alerting.runbook_base_url.clone(),

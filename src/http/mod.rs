@@ -6,7 +6,7 @@
 mod api;
 pub mod auth;
 mod health;
-mod metrics;
+pub mod metrics;
 mod pages;
 pub mod server;
 mod silences;
@@ -21,7 +21,6 @@ use axum::Router;
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
-use tower_http::compression::{CompressionLayer, CompressionLevel};
 
 use crate::config::{ConfigError, Problems, ServerConfig};
 use crate::snapshot::Snapshot;
@@ -46,6 +45,8 @@ pub struct AppState {
     pub deliveries: Option<Arc<crate::alerting::notify::Stats>>,
     /// What only the pages need.
     pub pages: Arc<PageContext>,
+    /// The last gzip-compressed exposition.
+    pub gzip: Arc<metrics::GzipCache>,
 }
 
 /// What only the pages need.
@@ -169,11 +170,6 @@ pub fn plan(server: &ServerConfig) -> Result<Arc<Watched>, Problems> {
 /// The application's routes behind `gate`; a plain function so tests can serve it on
 /// any port.
 pub fn router(state: AppState, gate: Arc<auth::Gate>, max_body: usize) -> Router {
-    // Large expositions (hundreds of thousands of series) compress at the fastest level:
-    // the ratio barely changes and the CPU per scrape drops several times.
-    let metrics = Router::new()
-        .route("/metrics", get(metrics::metrics))
-        .layer(CompressionLayer::new().quality(CompressionLevel::Fastest));
     Router::new()
         .merge(pages::routes())
         .route("/health", get(health::health))
@@ -190,7 +186,7 @@ pub fn router(state: AppState, gate: Arc<auth::Gate>, max_body: usize) -> Router
             "/api/v1/silences/{id}",
             axum::routing::delete(silences::expire),
         )
-        .merge(metrics)
+        .route("/metrics", get(metrics::metrics))
         .layer(DefaultBodyLimit::max(max_body))
         .layer(axum::middleware::from_fn_with_state(gate, auth::gate))
         .with_state(state)

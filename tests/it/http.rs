@@ -152,6 +152,7 @@ async fn ready_waits_for_every_collector_and_health_never_does() {
                     web: Arc::new(http::web_config::Watched::none()),
                     deliveries: None,
                     pages: Arc::new(http::PageContext::new("".into(), String::new())),
+                    gzip: Arc::default(),
                 },
                 Arc::new(http::web_config::Watched::none()),
                 &server_config,
