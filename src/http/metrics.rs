@@ -122,7 +122,7 @@ pub async fn metrics(State(state): State<AppState>, headers: HeaderMap) -> Respo
                     .into_response();
             }
             Err(e) => {
-                tracing::warn!(error = %e, "Cannot compress the exposition; sending it plain.")
+                tracing::warn!(error = %e, "Cannot compress the exposition; sending it plain.");
             }
         }
     }
