@@ -71,13 +71,22 @@ gz=$(curl -sf -o /dev/null -w '%{size_download}' -H 'Accept-Encoding: gzip' "$ur
 log "exposition: $series series, $plain bytes, $gz gzip"
 echo "$plain $gz" >"$work/sizes"
 
+errors() {
+  curl -sf "$url/metrics" | awk '/^centinela_collector_errors_total\{collector="postgres(_tables)?"\}/ {n += $2} END {print n + 0}'
+}
+runs_before=$(curl -sf "$url/metrics" | awk '/^centinela_collector_last_success_timestamp_seconds\{collector="postgres_tables"\}/ {print $2}')
+errors_before=$(errors)
 log "load: 200 clients for 60 s"
 wrk -t2 -c200 -d60s --timeout 10s --latency -H 'Accept-Encoding: gzip' "$url/metrics" >"$work/wrk.txt" 2>&1 || true
 after=$(rss)
+load_errors=$(( $(errors) - errors_before ))
+runs_after=$(curl -sf "$url/metrics" | awk '/^centinela_collector_last_success_timestamp_seconds\{collector="postgres_tables"\}/ {print $2}')
+echo "$load_errors $runs_before $runs_after" >"$work/load"
 
-python3 - "$samples" "$work/wrk.txt" "$minutes" "$tables" "$series" "$after" "$(cat "$work/sizes")" <<'PY'
+python3 - "$samples" "$work/wrk.txt" "$minutes" "$tables" "$series" "$after" "$(cat "$work/sizes")" "$(cat "$work/load")" <<'PY'
 import re, sys
-samples, wrk, minutes, tables, series, after, sizes = sys.argv[1:]
+samples, wrk, minutes, tables, series, after, sizes, load = sys.argv[1:]
+load_errors, last_before, last_after = load.split()
 plain, gz = (int(x) for x in sizes.split())
 rows = [l.split("\t") for l in open(samples).read().split("\n") if l]
 pts = [(int(m), float(r)) for m, r, _, _ in rows]
@@ -116,4 +125,7 @@ print()
 print("| requests | per second | read (gzip) | p50 | p90 | p99 | non-2xx | socket errors | RSS after, MiB |")
 print("|---|---|---|---|---|---|---|---|---|")
 print(f"| {reqs} | {rps} | {read} | {p50} | {p90} | {p99} | {non2xx} | {sock} | {after} |")
+print()
+print(f"PostgreSQL collections that failed during the load: {load_errors}; the tables collector's "
+      f"last success moved {float(last_after) - float(last_before):.1f} s over the minute of load.")
 PY
