@@ -579,3 +579,38 @@ fn every_rule_links_to_a_runbook_section() {
         );
     }
 }
+
+/// Issue 14's unit-tester differences, each a file in `tests/unit-test-parity/`: empty
+/// expected labels, optional `rule_files` and `eval_time`, samples loaded only up to the
+/// evaluation step, no `interval`, repeated addition, exact comparison (NaN included) and
+/// rule evaluation errors. Both tools must give every file the same verdict.
+#[test]
+fn the_unit_tester_gives_promtools_verdict() {
+    let dir = repo().join("tests/unit-test-parity");
+    let mut files: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| !p.ends_with("bad-rules.yaml"))
+        .collect();
+    files.sort();
+    assert!(files.len() >= 7);
+    let mut failing = 0;
+    for file in &files {
+        let (promtool_ok, out) = run_promtool_tests(file);
+        let centinela = Command::new(env!("CARGO_BIN_EXE_centinela"))
+            .args(["rules", "test"])
+            .arg(file)
+            .output()
+            .unwrap();
+        assert_eq!(
+            centinela.status.success(),
+            promtool_ok,
+            "{}: promtool said {out}; centinela said {}",
+            file.display(),
+            String::from_utf8_lossy(&centinela.stdout)
+        );
+        failing += usize::from(!promtool_ok);
+    }
+    assert_eq!(failing, 3, "three files are meant to fail in both tools");
+}

@@ -28,7 +28,8 @@ impl From<super::InvalidRule> for UnitTestError {
 #[derive(Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct TestFile {
-    /// Rule files, relative to the test file.
+    /// Rule files, relative to the test file (none: no rules, as promtool allows).
+    #[serde(default)]
     pub rule_files: Vec<String>,
     /// Default evaluation interval of the tests.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -81,7 +82,8 @@ pub struct InputSeries {
 #[derive(Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct AlertTest {
-    /// When (offset from the start).
+    /// When (offset from the start); none: at 0.
+    #[serde(default)]
     pub eval_time: String,
     /// The alert rule.
     pub alertname: String,
@@ -108,7 +110,8 @@ pub struct ExpAlert {
 pub struct ExprTest {
     /// The expression.
     pub expr: String,
-    /// When.
+    /// When; none: at 0.
+    #[serde(default)]
     pub eval_time: String,
     /// The samples expected.
     #[serde(default)]
@@ -119,7 +122,9 @@ pub struct ExprTest {
 #[derive(Debug, Deserialize, Serialize, Clone)]
 #[serde(deny_unknown_fields)]
 pub struct ExpSample {
-    /// Its labels: `metric{label="value"}`.
+    /// Its labels: `metric{label="value"}`; `{}`, empty or none for a sample without
+    /// labels (what `sum(x)` gives).
+    #[serde(default)]
     pub labels: String,
     /// Its value.
     pub value: f64,
@@ -175,7 +180,15 @@ pub fn expand_values(src: &str) -> Result<Vec<Option<f64>>, UnitTestError> {
             _ => (parse(head)?, 0.0),
         };
         match times {
-            Some(n) => out.extend((0..=n).map(|k| Some(start + step * k as f64))),
+            Some(n) => {
+                // Repeated addition, as Prometheus expands it: `0+0.1x10` ends at
+                // 0.9999999999999999, not 1.
+                let mut v = start;
+                for _ in 0..=n {
+                    out.push(Some(v));
+                    v += step;
+                }
+            }
             None => out.push(Some(start)),
         }
     }
@@ -184,6 +197,9 @@ pub fn expand_values(src: &str) -> Result<Vec<Option<f64>>, UnitTestError> {
 
 /// Parses `metric{a="b"}` as promtool writes series and expected samples.
 pub fn parse_series(src: &str) -> Result<LabelSet, UnitTestError> {
+    if matches!(src.trim(), "" | "{}") {
+        return Ok(LabelSet::default());
+    }
     let expr = promql_parser::parser::parse(src)
         .map_err(|e| UnitTestError::from(format!("series {src:?}: {e}")))?;
     let promql_parser::parser::Expr::VectorSelector(vs) = expr else {
@@ -236,13 +252,21 @@ pub fn firing(rules: &RuleSet, alertname: &str) -> Vec<ExpAlert> {
     got
 }
 
+/// An `eval_time` in milliseconds; none is 0, as in promtool.
+fn eval_ms(t: &str) -> Result<i64, UnitTestError> {
+    if t.trim().is_empty() {
+        return Ok(0);
+    }
+    Ok(ms(parse_duration(t)?))
+}
+
 /// The last `eval_time` of a test group's alert and expression tests, in milliseconds.
 fn last_eval_time(test: &TestGroup) -> Result<i64, UnitTestError> {
     let alerts = test.alert_rule_test.iter().map(|a| &a.eval_time);
     let exprs = test.promql_expr_test.iter().map(|e| &e.eval_time);
     alerts
         .chain(exprs)
-        .try_fold(0, |acc, t| Ok(acc.max(ms(parse_duration(t)?))))
+        .try_fold(0, |acc, t| Ok(acc.max(eval_ms(t)?)))
 }
 
 /// Runs one test group: loads its series, evaluates every group at every step, and calls
@@ -262,12 +286,14 @@ where
         .map(parse_duration)
         .transpose()?
         .unwrap_or(Duration::from_secs(60)));
+    // promtool loads the series at `interval`, and without one at 0: every sample at the
+    // same time, where only the first of each series is kept.
     let interval = test
         .interval
         .as_deref()
         .map(parse_duration)
         .transpose()?
-        .map_or(eval_interval, ms);
+        .map_or(0, ms);
     let patterns: Vec<String> = file
         .rule_files
         .iter()
@@ -289,18 +315,27 @@ where
         });
     }
     let mut history = History::unbounded();
+    // (time, series, value), loaded step by step: an evaluation at `ts` sees only the
+    // samples up to `ts`, as promtool loads them.
+    let mut input: Vec<(i64, LabelSet, f64)> = Vec::new();
     for s in &test.input_series {
         let labels = parse_series(&s.series)?;
-        for (i, v) in expand_values(&s.values)?.into_iter().enumerate() {
+        let values = expand_values(&s.values)?;
+        for (i, v) in values.into_iter().enumerate() {
             if let Some(v) = v {
-                history.append(
-                    labels.clone(),
+                input.push((
                     i64::try_from(i).unwrap_or(i64::MAX) * interval,
+                    labels.clone(),
                     v,
-                );
+                ));
+                if interval == 0 {
+                    break;
+                }
             }
         }
     }
+    input.sort_by_key(|(t, _, _)| *t);
+    let mut loaded = 0;
     let max_t = last_eval_time(test)?;
     let external_labels = LabelSet::new(test.external_labels.clone());
     let external_url = test.external_url.clone().unwrap_or_default();
@@ -311,8 +346,26 @@ where
     };
     let mut ts = 0;
     while ts <= max_t {
+        while let Some((t, labels, v)) = input.get(loaded).filter(|(t, _, _)| *t <= ts) {
+            history.append(labels.clone(), *t, *v);
+            loaded += 1;
+        }
+        let mut failed = Vec::new();
         for g in &mut rules.groups {
-            g.eval(&mut history, &crate::promql::storage::Nothing, ts, &ctx);
+            failed.extend(g.eval(&mut history, &crate::promql::storage::Nothing, ts, &ctx));
+        }
+        // A rule that fails to evaluate fails the test group, and stops it, as in promtool.
+        if !failed.is_empty() {
+            let at = promql_parser::util::display_duration(&Duration::from_millis(
+                u64::try_from(ts).unwrap_or(0),
+            ));
+            return Err(UnitTestError::from(
+                failed
+                    .iter()
+                    .map(|f| format!("rule: {}, time: {at}, err: {}", f.rule, f.error))
+                    .collect::<Vec<_>>()
+                    .join("\n"),
+            ));
         }
         at_step(ts, eval_interval, &rules, &history);
         ts += eval_interval;
@@ -335,13 +388,13 @@ pub fn run_file(path: &Path) -> Result<Report, UnitTestError> {
             .unwrap_or_else(|| format!("test group {}", gi + 1));
         let mut pending: Vec<(i64, &AlertTest)> = Vec::new();
         for a in &test.alert_rule_test {
-            pending.push((ms(parse_duration(&a.eval_time)?), a));
+            pending.push((eval_ms(&a.eval_time)?, a));
         }
         pending.sort_by_key(|(t, _)| *t);
         let mut failures = Vec::new();
         let mut exprs_checked = false;
         let max_t = last_eval_time(test)?;
-        run_group(dir, &file, test, |ts, step, rules, history| {
+        let ran = run_group(dir, &file, test, |ts, step, rules, history| {
             for (t, a) in pending.iter().filter(|(t, _)| *t >= ts && *t < ts + step) {
                 report.tests += 1;
                 let mut exp: Vec<ExpAlert> = a
@@ -380,7 +433,11 @@ pub fn run_file(path: &Path) -> Result<Report, UnitTestError> {
                     }
                 }
             }
-        })?;
+        });
+        if let Err(e) = ran {
+            report.tests += 1;
+            failures.push(format!("{label}: {e}"));
+        }
         report.failures.extend(failures);
     }
     Ok(report)
@@ -410,7 +467,7 @@ pub fn eval_expr(
     step: i64,
 ) -> Result<Vec<(LabelSet, f64)>, UnitTestError> {
     let parsed = crate::promql::parse(expr).map_err(String::from)?;
-    let t = ms(parse_duration(eval_time)?);
+    let t = eval_ms(eval_time)?;
     let v = Evaluator::new(
         history,
         Duration::from_millis(u64::try_from(step).unwrap_or(60_000)),
@@ -439,13 +496,9 @@ fn check_expr(e: &ExprTest, history: &History, step: i64) -> Result<(), UnitTest
         .map(|s| Ok((parse_series(&s.labels)?, s.value)))
         .collect::<Result<Vec<_>, UnitTestError>>()?;
     exp.sort_by(|a, b| a.0.cmp(&b.0));
-    let same = exp.len() == got.len()
-        && exp.iter().zip(&got).all(|(a, b)| {
-            a.0 == b.0
-                && (a.1 == b.1
-                    || (a.1.is_nan() && b.1.is_nan())
-                    || ((a.1 - b.1).abs() <= 1e-9 * a.1.abs().max(b.1.abs())))
-        });
+    // Exactly, as promtool compares: to the last bit, and NaN is never equal.
+    let same =
+        exp.len() == got.len() && exp.iter().zip(&got).all(|(a, b)| a.0 == b.0 && a.1 == b.1);
     if same {
         return Ok(());
     }
