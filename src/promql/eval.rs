@@ -288,6 +288,15 @@ impl<'a> Evaluator<'a> {
                 "stdvar" => functions::variance(&values),
                 "quantile" => functions::quantile(param, values),
                 "topk" | "bottomk" => {
+                    // Prometheus refuses a count that does not fit an int64.
+                    if param.is_finite() && param.abs() >= 9.223_372_036_854_776e18
+                        || param.is_infinite()
+                    {
+                        return err(format!(
+                            "Scalar value {} overflows int64",
+                            crate::promql::gofmt::go_g(param, None)
+                        ));
+                    }
                     let k = if param.is_nan() { 0 } else { param as i64 };
                     if k < 1 {
                         continue;
@@ -417,7 +426,12 @@ impl<'a> Evaluator<'a> {
         let mut window = None;
         let mut values = Vec::with_capacity(args.len());
         for arg in args {
-            let v = match arg.as_ref() {
+            // `rate((c[5m]))`: parentheses around a range change nothing.
+            let mut arg = arg.as_ref();
+            while let Expr::Paren(p) = arg {
+                arg = &p.expr;
+            }
+            let v = match arg {
                 Expr::MatrixSelector(ms) => {
                     let (series, w) = self.range(&ms.vs, millis(&ms.range), t);
                     window = Some(w);
@@ -695,6 +709,34 @@ mod tests {
         }
         // Keeping the names keeps them apart.
         assert_eq!(eval(&h, r#"{job="a"} > 0"#, 0).len(), 2);
+    }
+
+    /// Issue 14's evaluator differences, each as promtool 2.42 computes it.
+    #[test]
+    fn compensated_sums_nan_first_quantiles_and_bounded_topk() {
+        let mut h = History::unbounded();
+        for (i, v) in [1.0, 1e100, 1.0, -1e100].iter().enumerate() {
+            let t = i64::try_from(i).unwrap() * 60_000;
+            h.ingest("t", t, vec![(series("s", &[]), *v)]);
+        }
+        assert_eq!(one(&h, "sum_over_time(s[5m])", 180_000), 2.0);
+        assert_eq!(
+            one(&h, "avg_over_time(s[5m])", 180_000),
+            -2.428_336_115_282_161_3e83
+        );
+        let g = history();
+        assert_eq!(
+            one(&g, "rate((c[1m]))", 60_000),
+            one(&g, "rate(c[1m])", 60_000)
+        );
+        let e = parse("topk(1e300, g)").unwrap();
+        let got = Evaluator::new(&g, Duration::from_secs(15)).eval(&e, 60_000);
+        assert_eq!(got.unwrap_err().0, "Scalar value 1e+300 overflows int64");
+        assert!(crate::promql::functions::quantile(0.1, vec![f64::NAN, 1.0, 2.0, 3.0]).is_nan());
+        assert_eq!(
+            crate::promql::functions::quantile(0.5, vec![3.0, f64::NAN, 1.0, 2.0]),
+            1.5
+        );
     }
 
     /// Found by tests/fuzz.rs: the parser panicked on an infinite offset.

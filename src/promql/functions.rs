@@ -214,6 +214,44 @@ pub fn incremental_mean(values: &[f64]) -> f64 {
     }
 }
 
+/// `sum_over_time`: a compensated sum (`1 1e100 1 -1e100` sums to 2, not 0).
+pub fn kahan_sum(values: impl Iterator<Item = f64>) -> f64 {
+    let (mut sum, mut c) = (0.0, 0.0);
+    for v in values {
+        (sum, c) = kahan_inc(v, sum, c);
+    }
+    if sum.is_infinite() {
+        sum
+    } else {
+        sum + c
+    }
+}
+
+/// `avg_over_time`: the running mean with compensated steps, as Prometheus 2 computes it.
+pub fn kahan_mean(values: &[f64]) -> f64 {
+    if values.is_empty() {
+        return f64::NAN;
+    }
+    let (mut mean, mut c, mut count) = (0.0_f64, 0.0, 0.0);
+    for &v in values {
+        count += 1.0;
+        if mean.is_infinite() {
+            if v.is_infinite() && (mean > 0.0) == (v > 0.0) {
+                continue;
+            }
+            if !v.is_infinite() && !v.is_nan() {
+                continue;
+            }
+        }
+        (mean, c) = kahan_inc(v / count - mean / count, mean, c);
+    }
+    if mean.is_infinite() {
+        mean
+    } else {
+        mean + c
+    }
+}
+
 /// Population variance by Welford's method, as Prometheus computes `stdvar`.
 pub fn variance(values: &[f64]) -> f64 {
     let (mut count, mut mean, mut m2) = (0.0, 0.0, 0.0);
@@ -260,7 +298,13 @@ pub fn quantile(q: f64, mut values: Vec<f64>) -> f64 {
     if q > 1.0 {
         return f64::INFINITY;
     }
-    values.sort_by(f64::total_cmp);
+    // NaN first, as Go's sort of float64 places it.
+    values.sort_by(|a, b| match (a.is_nan(), b.is_nan()) {
+        (true, true) => std::cmp::Ordering::Equal,
+        (true, false) => std::cmp::Ordering::Less,
+        (false, true) => std::cmp::Ordering::Greater,
+        _ => a.total_cmp(b),
+    });
     let n = values.len() as f64;
     let rank = q * (n - 1.0);
     let lower = rank.floor().max(0.0);
@@ -689,10 +733,10 @@ pub fn call(
             Some(n as f64)
         })),
         "avg_over_time" => Ok(over_time(matrix(next()?, name)?, t, false, |p| {
-            Some(incremental_mean(&values(p)))
+            Some(kahan_mean(&values(p)))
         })),
         "sum_over_time" => Ok(over_time(matrix(next()?, name)?, t, false, |p| {
-            Some(p.iter().map(|x| x.1).sum())
+            Some(kahan_sum(p.iter().map(|x| x.1)))
         })),
         "count_over_time" => Ok(over_time(matrix(next()?, name)?, t, false, |p| {
             Some(p.len() as f64)

@@ -238,10 +238,24 @@ const SERIES: &[(&str, &str)] = &[
     (r#"info{instance="b", version="1.3"}"#, "1x40"),
     (r#"temperature{sensor="x"}"#, "20 21.5 19.25 -3 18.5x36"),
     (r#"temperature{sensor="y"}"#, "-1.5 2.5 0.5x38"),
+    // Compensated sums: 1, 1e100, 1, -1e100 add up to 2 only with Kahan summation.
+    ("precise", "1 1e100 1 -1e100 1x36"),
+    (r#"nanny{i="1"}"#, "NaN NaN NaN NaN NaN NaN NaN NaN NaN NaN NaN NaN NaN NaN NaN NaN NaN NaN NaN NaN NaN NaN NaN NaN NaN NaN NaN NaN NaN NaN NaN NaN NaN NaN NaN NaN NaN NaN NaN NaN NaN"),
+    (r#"nanny{i="2"}"#, "1x40"),
+    ("mixed", "1 NaN 3 2 NaN 5x35"),
+    (r#"nanny{i="3"}"#, "2x40"),
+    (r#"nanny{i="4"}"#, "3x40"),
 ];
 
 /// Every construct the evaluator supports, in expressions over the series above.
 const CORPUS: &[&str] = &[
+    // issue 14's evaluator differences: compensated sums, NaN first in quantiles, a
+    // parenthesised range
+    "sum_over_time(precise[5m])",
+    "avg_over_time(precise[5m])",
+    "quantile(0.5, nanny)",
+    "quantile_over_time(0.5, mixed[5m])",
+    "rate((http_requests_total[5m]))",
     // selectors and matchers
     "up",
     r#"up{job="api"}"#,
