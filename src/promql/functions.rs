@@ -28,10 +28,13 @@ pub const SUPPORTED: &[&str] = &[
     "day_of_week",
     "day_of_year",
     "days_in_month",
+    "deg",
     "delta",
     "deriv",
     "exp",
     "floor",
+    "histogram_quantile",
+    "double_exponential_smoothing",
     "hour",
     "idelta",
     "increase",
@@ -46,9 +49,11 @@ pub const SUPPORTED: &[&str] = &[
     "min_over_time",
     "minute",
     "month",
+    "pi",
     "predict_linear",
     "present_over_time",
     "quantile_over_time",
+    "rad",
     "rate",
     "resets",
     "round",
@@ -65,6 +70,126 @@ pub const SUPPORTED: &[&str] = &[
     "vector",
     "year",
 ];
+
+/// Prometheus 2's `holt_winters` (double exponential smoothing): the smoothed value at
+/// the last point, `None` with fewer than two points.
+fn holt_winters(points: &[Point], sf: f64, tf: f64) -> Option<f64> {
+    if points.len() < 2 {
+        return None;
+    }
+    let (mut s0, mut s1) = (0.0, points[0].1);
+    let mut b = points[1].1 - points[0].1;
+    for (i, &(_, v)) in points.iter().enumerate().skip(1) {
+        let x = sf * v;
+        if i > 1 {
+            b = tf * (s1 - s0) + (1.0 - tf) * b;
+        }
+        let y = (1.0 - sf) * (s1 + b);
+        s0 = s1;
+        s1 = x + y;
+    }
+    Some(s1)
+}
+
+/// `histogram_quantile` over classic `_bucket` series: the series of one histogram (all
+/// labels but `le`, the metric name included, alike) are one set of buckets; the result
+/// drops `le` and the name.
+fn histogram_quantile(q: f64, input: Vec<Sample>, t: i64) -> Vec<Sample> {
+    // (labels without `le` and the name, the name, (upper bound, count) per bucket)
+    type Histogram = (LabelSet, String, Vec<(f64, f64)>);
+    let mut sets: Vec<Histogram> = Vec::new();
+    for s in input {
+        let Some(upper) = parse_go_float(s.labels.value("le")) else {
+            continue;
+        };
+        let name = s.labels.name().unwrap_or("").to_owned();
+        let mut key = s.labels.without_name();
+        key.remove("le");
+        match sets.iter_mut().find(|(k, n, _)| *k == key && *n == name) {
+            Some((_, _, b)) => b.push((upper, s.value)),
+            None => sets.push((key, name, vec![(upper, s.value)])),
+        }
+    }
+    sets.into_iter()
+        .map(|(labels, _, buckets)| Sample {
+            labels,
+            value: bucket_quantile(q, buckets),
+            ts: t,
+        })
+        .collect()
+}
+
+/// A label value as Go's `strconv.ParseFloat` reads it (`+Inf`, `1e3`, ...).
+fn parse_go_float(s: &str) -> Option<f64> {
+    match s {
+        "" => None,
+        "+Inf" | "Inf" | "inf" | "+inf" => Some(f64::INFINITY),
+        "-Inf" | "-inf" => Some(f64::NEG_INFINITY),
+        "NaN" | "nan" => Some(f64::NAN),
+        _ => s.parse().ok(),
+    }
+}
+
+/// Prometheus' `bucketQuantile`: sorted by upper bound, equal bounds merged, counts made
+/// monotonic, then linear interpolation inside the bucket that holds the rank.
+fn bucket_quantile(q: f64, mut buckets: Vec<(f64, f64)>) -> f64 {
+    if q.is_nan() {
+        return f64::NAN;
+    }
+    if q < 0.0 {
+        return f64::NEG_INFINITY;
+    }
+    if q > 1.0 {
+        return f64::INFINITY;
+    }
+    buckets.sort_by(|a, b| a.0.total_cmp(&b.0));
+    if buckets.last().is_none_or(|b| b.0 != f64::INFINITY) {
+        return f64::NAN;
+    }
+    // Coalesce equal bounds.
+    let mut merged: Vec<(f64, f64)> = Vec::with_capacity(buckets.len());
+    for b in buckets {
+        match merged.last_mut() {
+            Some(last) if last.0 == b.0 => last.1 += b.1,
+            _ => merged.push(b),
+        }
+    }
+    // Monotonic counts.
+    let mut max = f64::NEG_INFINITY;
+    for b in &mut merged {
+        if b.1 > max {
+            max = b.1;
+        } else if b.1 < max {
+            b.1 = max;
+        }
+    }
+    if merged.len() < 2 {
+        return f64::NAN;
+    }
+    let observations = merged[merged.len() - 1].1;
+    if observations == 0.0 {
+        return f64::NAN;
+    }
+    let mut rank = q * observations;
+    let search = merged.len() - 1;
+    let b = merged[..search]
+        .iter()
+        .position(|x| x.1 >= rank)
+        .unwrap_or(search);
+    if b == merged.len() - 1 {
+        return merged[merged.len() - 2].0;
+    }
+    if b == 0 && merged[0].0 <= 0.0 {
+        return merged[0].0;
+    }
+    let (mut start, end, mut count) = (0.0, merged[b].0, merged[b].1);
+    if b > 0 {
+        start = merged[b - 1].0;
+        count -= merged[b - 1].1;
+        rank -= merged[b - 1].1;
+    }
+    start + (end - start) * (rank / count)
+}
 
 /// Go's `math.Max`: NaN wins.
 fn go_max(a: f64, b: f64) -> f64 {
@@ -547,6 +672,29 @@ pub fn call(
             }))
         }
         "abs" => math(f64::abs, next()?),
+        "deg" => math(|v| v * 180.0 / std::f64::consts::PI, next()?),
+        "rad" => math(|v| v * std::f64::consts::PI / 180.0, next()?),
+        "pi" => Ok(Value::Scalar(std::f64::consts::PI)),
+        "double_exponential_smoothing" | "holt_winters" => {
+            let m = matrix(next()?, name)?;
+            let sf = scalar(Some(next()?), name)?;
+            let tf = scalar(Some(next()?), name)?;
+            if sf <= 0.0 || sf >= 1.0 {
+                return err(format!(
+                    "invalid smoothing factor. Expected: 0 < sf < 1, got: {sf:.6}"
+                ));
+            }
+            if tf <= 0.0 || tf >= 1.0 {
+                return err(format!(
+                    "invalid trend factor. Expected: 0 < tf < 1, got: {tf:.6}"
+                ));
+            }
+            Ok(over_time(m, t, false, |p| holt_winters(p, sf, tf)))
+        }
+        "histogram_quantile" => {
+            let q = scalar(Some(next()?), name)?;
+            Ok(Value::Vector(histogram_quantile(q, vector(next()?, name)?, t)))
+        }
         "ceil" => math(f64::ceil, next()?),
         "floor" => math(f64::floor, next()?),
         "exp" => math(f64::exp, next()?),

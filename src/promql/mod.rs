@@ -27,14 +27,55 @@ pub fn parse(expr: &str) -> Result<Expr, ParseError> {
     // The parser panics on some values out of range (`x offset +Inf`: a duration of
     // infinite seconds; found by tests/fuzz.rs). Such a rule is refused, and the process
     // loading it keeps running.
+    let expr = prometheus2_names(expr);
     let parsed =
-        std::panic::catch_unwind(|| promql_parser::parser::parse(expr)).map_err(|_| {
+        std::panic::catch_unwind(|| promql_parser::parser::parse(&expr)).map_err(|_| {
             ParseError::from(
                 "the expression holds a value out of range (a duration or number too large to use)",
             )
         })??;
     check(&parsed)?;
     Ok(parsed)
+}
+
+/// Prometheus 2's `holt_winters` under the name Prometheus 3 (and the parser) gives it,
+/// `double_exponential_smoothing`, outside quoted strings; the same function either way.
+fn prometheus2_names(expr: &str) -> std::borrow::Cow<'_, str> {
+    const OLD: &str = "holt_winters";
+    if !expr.contains(OLD) {
+        return std::borrow::Cow::Borrowed(expr);
+    }
+    let bytes = expr.as_bytes();
+    let mut out = String::with_capacity(expr.len() + 20);
+    let (mut i, mut quote) = (0, None::<u8>);
+    while i < bytes.len() {
+        let c = bytes[i];
+        match quote {
+            Some(q) => {
+                if c == b'\\' && q != b'`' {
+                    out.push_str(&expr[i..(i + 2).min(expr.len())]);
+                    i += 2;
+                    continue;
+                }
+                if c == q {
+                    quote = None;
+                }
+            }
+            None if matches!(c, b'"' | b'\'' | b'`') => quote = Some(c),
+            None if expr[i..].starts_with(OLD)
+                && (i == 0 || !(bytes[i - 1].is_ascii_alphanumeric() || bytes[i - 1] == b'_' || bytes[i - 1] == b':'))
+                && expr[i + OLD.len()..].trim_start().starts_with('(') =>
+            {
+                out.push_str("double_exponential_smoothing");
+                i += OLD.len();
+                continue;
+            }
+            None => {}
+        }
+        out.push(c as char);
+        i += 1;
+    }
+    std::borrow::Cow::Owned(out)
 }
 
 fn check(expr: &Expr) -> Result<(), ParseError> {

@@ -243,6 +243,14 @@ const SERIES: &[(&str, &str)] = &[
     (r#"nanny{i="1"}"#, "NaN NaN NaN NaN NaN NaN NaN NaN NaN NaN NaN NaN NaN NaN NaN NaN NaN NaN NaN NaN NaN NaN NaN NaN NaN NaN NaN NaN NaN NaN NaN NaN NaN NaN NaN NaN NaN NaN NaN NaN NaN"),
     (r#"nanny{i="2"}"#, "1x40"),
     ("mixed", "1 NaN 3 2 NaN 5x35"),
+    // Classic histograms; the db one has counts that go down between buckets.
+    (r#"latency_seconds_bucket{job="api", le="0.1"}"#, "1+1x40"),
+    (r#"latency_seconds_bucket{job="api", le="0.5"}"#, "1+3x40"),
+    (r#"latency_seconds_bucket{job="api", le="1"}"#, "1+4x40"),
+    (r#"latency_seconds_bucket{job="api", le="+Inf"}"#, "1+5x40"),
+    (r#"latency_seconds_bucket{job="db", le="0.1"}"#, "1+2x40"),
+    (r#"latency_seconds_bucket{job="db", le="0.5"}"#, "1+1x40"),
+    (r#"latency_seconds_bucket{job="db", le="+Inf"}"#, "1+3x40"),
     (r#"nanny{i="3"}"#, "2x40"),
     (r#"nanny{i="4"}"#, "3x40"),
 ];
@@ -256,6 +264,16 @@ const CORPUS: &[&str] = &[
     "quantile(0.5, nanny)",
     "quantile_over_time(0.5, mixed[5m])",
     "rate((http_requests_total[5m]))",
+    // histograms, degrees and radians, holt_winters
+    "histogram_quantile(0.9, rate(latency_seconds_bucket[5m]))",
+    "histogram_quantile(0.5, sum by (le) (rate(latency_seconds_bucket[5m])))",
+    "histogram_quantile(0.99, latency_seconds_bucket)",
+    "histogram_quantile(0.05, latency_seconds_bucket)",
+    "deg(temperature)",
+    "rad(temperature)",
+    "pi() * 2",
+    "holt_winters(memory_bytes[10m], 0.5, 0.5)",
+    "holt_winters(http_requests_total[10m], 0.3, 0.7)",
     // selectors and matchers
     "up",
     r#"up{job="api"}"#,
@@ -465,8 +483,8 @@ fn unsupported_constructs_are_rejected_at_load_time_with_file_and_rule() {
         r#"groups:
   - name: g
     rules:
-      - alert: UsesHistogram
-        expr: histogram_quantile(0.9, rate(x_bucket[5m])) > 1
+      - alert: UsesTrigonometry
+        expr: sin(x) > 1
       - alert: UsesIf
         expr: up == 0
         annotations:
@@ -488,8 +506,8 @@ fn unsupported_constructs_are_rejected_at_load_time_with_file_and_rule() {
     let err = String::from_utf8_lossy(&out.stderr);
     let file = path.display().to_string();
     for needle in [
-        format!("{file}: group \"g\": rule \"UsesHistogram\": expr"),
-        "function histogram_quantile() is not supported".to_owned(),
+        format!("{file}: group \"g\": rule \"UsesTrigonometry\": expr"),
+        "function sin() is not supported".to_owned(),
         "rule \"UsesIf\": annotation \"summary\"".to_owned(),
         "the \"if\" action is not supported".to_owned(),
         "rule \"BadFor\": for: invalid duration \"5 minutes\"".to_owned(),
