@@ -20,6 +20,10 @@ enum Operand {
     Label(String),
     /// `$externalLabels.name`
     ExternalLabel(String),
+    /// `$labels` whole: Go prints a map as `map[k:v k2:v2]`, keys sorted.
+    AllLabels,
+    /// `$externalLabels` whole.
+    AllExternalLabels,
     Value,
     ExternalUrl,
     Str(String),
@@ -187,11 +191,19 @@ fn resolve(op: &Operand, data: &Data<'_>) -> Val {
     match op {
         Operand::Label(l) => Val::Str(data.labels.value(l).to_owned()),
         Operand::ExternalLabel(l) => Val::Str(data.external_labels.value(l).to_owned()),
+        Operand::AllLabels => Val::Str(go_map(data.labels)),
+        Operand::AllExternalLabels => Val::Str(go_map(data.external_labels)),
         Operand::Value => Val::Num(data.value),
         Operand::ExternalUrl => Val::Str(data.external_url.to_owned()),
         Operand::Str(s) => Val::Str(s.clone()),
         Operand::Num(n) => Val::Num(*n),
     }
+}
+
+/// A label set as Go's `fmt` prints a `map[string]string`.
+fn go_map(labels: &LabelSet) -> String {
+    let pairs: Vec<String> = labels.iter().map(|(k, v)| format!("{k}:{v}")).collect();
+    format!("map[{}]", pairs.join(" "))
 }
 
 fn parse_pipeline(src: &str) -> Result<Vec<Command>, TemplateError> {
@@ -263,6 +275,8 @@ fn operand(tok: &str) -> Result<Operand, TemplateError> {
         ["$value"] | ["", "Value"] => Ok(Operand::Value),
         ["$externalURL"] | ["", "ExternalURL"] => Ok(Operand::ExternalUrl),
         ["$labels", name] | ["", "Labels", name] => Ok(Operand::Label((*name).to_owned())),
+        ["$labels"] | ["", "Labels"] => Ok(Operand::AllLabels),
+        ["$externalLabels"] | ["", "ExternalLabels"] => Ok(Operand::AllExternalLabels),
         ["$externalLabels", name] | ["", "ExternalLabels", name] => Ok(Operand::ExternalLabel((*name).to_owned())),
         _ => Err(TemplateError::from(format!("cannot evaluate {tok:?} (supported: $labels.NAME, $value, $externalLabels.NAME, $externalURL, strings, numbers)"))),
     }
