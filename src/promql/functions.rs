@@ -693,7 +693,11 @@ pub fn call(
         }
         "histogram_quantile" => {
             let q = scalar(Some(next()?), name)?;
-            Ok(Value::Vector(histogram_quantile(q, vector(next()?, name)?, t)))
+            Ok(Value::Vector(histogram_quantile(
+                q,
+                vector(next()?, name)?,
+                t,
+            )))
         }
         "ceil" => math(f64::ceil, next()?),
         "floor" => math(f64::floor, next()?),

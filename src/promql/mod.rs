@@ -63,7 +63,10 @@ fn prometheus2_names(expr: &str) -> std::borrow::Cow<'_, str> {
             }
             None if matches!(c, b'"' | b'\'' | b'`') => quote = Some(c),
             None if expr[i..].starts_with(OLD)
-                && (i == 0 || !(bytes[i - 1].is_ascii_alphanumeric() || bytes[i - 1] == b'_' || bytes[i - 1] == b':'))
+                && (i == 0
+                    || !(bytes[i - 1].is_ascii_alphanumeric()
+                        || bytes[i - 1] == b'_'
+                        || bytes[i - 1] == b':'))
                 && expr[i + OLD.len()..].trim_start().starts_with('(') =>
             {
                 out.push_str("double_exponential_smoothing");
