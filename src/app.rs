@@ -122,7 +122,8 @@ pub fn plan(config: &Config) -> Result<Plan, Problems> {
     let collectors = collectors::plan(&config.collectors, &config.schedule)
         .map_err(|p| problems.extend(p))
         .ok();
-    let alerting = alerting::plan(&config.alerting, crate::time::now_ms())
+    let textfile = config.collectors.textfile.directory.is_some();
+    let alerting = alerting::plan(&config.alerting, crate::time::now_ms(), textfile)
         .map_err(|p| problems.extend(p))
         .ok();
     match (web, collectors, alerting) {

@@ -56,7 +56,8 @@ fn main() -> ExitCode {
         }
     };
     if let Command::CheckConfig = command {
-        for w in &stray {
+        let reach = plan.alerting.iter().flat_map(|a| a.warnings.iter());
+        for w in stray.iter().chain(reach) {
             eprintln!("warning: {w}");
         }
         return print("configuration is valid\n");
@@ -233,6 +234,9 @@ fn checked_sources(files: &[PathBuf], report: bool) -> Option<Vec<(String, Strin
             Ok((set, text)) => {
                 if report {
                     println!("{name}: SUCCESS: {} rules found", set.rules().count());
+                    for w in centinela::alerting::reach::unexported(&set, true) {
+                        eprintln!("warning: {name}: {w}");
+                    }
                 }
                 ok.push((name, text));
             }

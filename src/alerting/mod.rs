@@ -13,6 +13,7 @@ pub mod model;
 pub mod notify;
 pub mod outbox;
 pub mod plan;
+pub mod reach;
 pub mod routes;
 pub mod rules;
 pub mod silences;
@@ -142,7 +143,11 @@ pub async fn start(
         endpoints,
         mut dispatcher,
         silences: mut silence_list,
+        warnings,
     } = plan;
+    for w in &warnings {
+        tracing::warn!("{w}");
+    }
     let mut engine = engine::Engine::new(config, rules);
     let store = match open_store(&config.state_dir).await {
         Ok(s) => {

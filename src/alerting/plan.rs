@@ -40,10 +40,16 @@ pub struct AlertingPlan {
     pub dispatcher: Dispatcher,
     /// The configured silences (API ones are restored from the state database).
     pub silences: Vec<Silence>,
+    /// Metrics rules read that centinela never exports (see [`super::reach`]).
+    pub warnings: Vec<String>,
 }
 
 /// Checks the alerting section and builds it; `Ok(None)` when alerting is off.
-pub fn plan(a: &AlertingConfig, now_ms: i64) -> Result<Option<AlertingPlan>, Problems> {
+pub fn plan(
+    a: &AlertingConfig,
+    now_ms: i64,
+    textfile: bool,
+) -> Result<Option<AlertingPlan>, Problems> {
     if !a.enabled {
         return Ok(None);
     }
@@ -106,12 +112,17 @@ pub fn plan(a: &AlertingConfig, now_ms: i64) -> Result<Option<AlertingPlan>, Pro
     };
     let dispatcher = Dispatcher::new(a, specs.clone())
         .map_err(|e| vec![ConfigError::new("alerting.routes", e)])?;
+    let warnings = super::reach::unexported(&rules, textfile)
+        .into_iter()
+        .map(|w| format!("alerting.rule_files: {w}"))
+        .collect();
     Ok(Some(AlertingPlan {
         rules,
         specs,
         endpoints,
         dispatcher,
         silences,
+        warnings,
     }))
 }
 

@@ -646,3 +646,45 @@ fn the_unit_tester_gives_promtools_verdict() {
     }
     assert_eq!(failing, 3, "three files are meant to fail in both tools");
 }
+
+/// A rule written for another exporter that reads a metric centinela never exports is
+/// named by `check-config` (and `rules check`), with centinela's own name when there is
+/// one; the built-in pack reads nothing unexported.
+#[test]
+fn rules_reading_metrics_centinela_never_exports_are_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let rules = dir.path().join("node.yaml");
+    std::fs::write(
+        &rules,
+        "groups:\n  - name: node\n    rules:\n      - alert: HostOutOfDiskSpace\n        expr: node_filesystem_avail_bytes / node_filesystem_size_bytes < 0.1\n      - alert: MysqlDown\n        expr: mysql_up == 0\n",
+    )
+    .unwrap();
+    let config = dir.path().join("c.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[postgres]\ndsn = \"postgres://u@127.0.0.1:1/postgres\"\n[alerting]\nrule_files = [{:?}]\n",
+            rules.display().to_string()
+        ),
+    )
+    .unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_centinela"))
+        .args(["--config", &config.display().to_string(), "check-config"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "warnings, not errors");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("warning: alerting.rule_files: rule \"HostOutOfDiskSpace\" reads node_filesystem_avail_bytes, which centinela exports as centinela_filesystem_avail_bytes"),
+        "{err}"
+    );
+    assert!(
+        err.contains("rule \"MysqlDown\" reads mysql_up, which centinela never exports: the rule cannot fire"),
+        "{err}"
+    );
+    let pack = centinela_rules(&["check"]);
+    assert!(
+        !String::from_utf8_lossy(&pack.stderr).contains("warning"),
+        "the built-in pack reads only what centinela exports"
+    );
+}
