@@ -1,5 +1,5 @@
 //! What a rule reads that centinela never exports. A rule written for postgres_exporter,
-//! node_exporter or another exporter can name a metric nothing here produces: it would
+//! `node_exporter` or another exporter can name a metric nothing here produces: it would
 //! load, evaluate to nothing and never fire. `check-config` and `rules check` say so, and
 //! where centinela exports the same measure under another name, which name.
 
