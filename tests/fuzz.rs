@@ -217,9 +217,21 @@ proptest! {
                 ("job".to_owned(), "j".to_owned()),
             ]);
             let external = LabelSet::new([("cluster".to_owned(), label)]);
-            let data = Data { labels: &labels, external_labels: &external, external_url: "http://x", value };
+            let query = |q: &str| -> Result<Vec<(LabelSet, f64)>, String> {
+                if q.len().is_multiple_of(3) {
+                    return Err("refused".to_owned());
+                }
+                Ok(vec![(labels.clone(), value), (external.clone(), 1.0)])
+            };
+            let data = Data {
+                labels: &labels,
+                external_labels: &external,
+                external_url: "http://x/prefix",
+                value,
+                query: Some(&query),
+            };
             let _ = t.render(&data);
-            let _ = t.render_or_raw(&data);
+            let _ = t.expand(&data);
         }
     }
 

@@ -22,6 +22,37 @@ crate::message_error! {
     ParseError
 }
 
+/// A Prometheus duration (`1h30m`, `7d`, `0s`, `250ms`): units y w d h m s ms, each at
+/// most once and in that order, as Prometheus' `model.ParseDuration` takes them.
+///
+/// `promql_parser::util::parse_duration` does the parsing. Two of its answers differ
+/// from Prometheus' in rule files, so they are handled here: it takes bare seconds (`1.5`),
+/// which a rule file refuses, and it refuses a zero duration (`0s`), which is valid.
+pub fn parse_duration(s: &str) -> Result<std::time::Duration, ParseError> {
+    let bad = || {
+        ParseError(format!(
+            "invalid duration {s:?} (expected e.g. 30s, 5m, 1h30m, 7d)"
+        ))
+    };
+    if s == "0" {
+        return Ok(std::time::Duration::ZERO);
+    }
+    if !s.ends_with(|c: char| c.is_ascii_lowercase()) {
+        return Err(bad());
+    }
+    match promql_parser::util::parse_duration(s) {
+        Ok(d) => Ok(d),
+        // Only zeros in a well-formed duration: valid, and zero.
+        Err(_)
+            if s.bytes().all(|b| b == b'0' || b.is_ascii_lowercase())
+                && promql_parser::util::parse_duration(&s.replace('0', "1")).is_ok() =>
+        {
+            Ok(std::time::Duration::ZERO)
+        }
+        Err(_) => Err(bad()),
+    }
+}
+
 /// Parses `expr` and checks every construct in it is supported.
 pub fn parse(expr: &str) -> Result<Expr, ParseError> {
     // The parser panics on some values out of range (`x offset +Inf`: a duration of

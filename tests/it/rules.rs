@@ -489,6 +489,18 @@ fn unsupported_constructs_are_rejected_at_load_time_with_file_and_rule() {
         expr: up == 0
         annotations:
           summary: "{{ if $value }}down{{ end }}"
+      - alert: UnknownFunction
+        expr: up == 0
+        annotations:
+          summary: "{{ $value | humanise }}"
+      - alert: UndefinedVariable
+        expr: up == 0
+        labels:
+          team: "{{ $team }}"
+      - alert: Unclosed
+        expr: up == 0
+        annotations:
+          summary: "{{ range $labels }}{{ . }}"
       - alert: BadFor
         expr: up == 0
         for: 5 minutes
@@ -508,13 +520,19 @@ fn unsupported_constructs_are_rejected_at_load_time_with_file_and_rule() {
     for needle in [
         format!("{file}: group \"g\": rule \"UsesTrigonometry\": expr"),
         "function sin() is not supported".to_owned(),
-        "rule \"UsesIf\": annotation \"summary\"".to_owned(),
-        "the \"if\" action is not supported".to_owned(),
+        "rule \"UnknownFunction\": annotation \"summary\"".to_owned(),
+        "function \"humanise\" not defined".to_owned(),
+        "rule \"UndefinedVariable\": label \"team\"".to_owned(),
+        "undefined variable \"$team\"".to_owned(),
+        "rule \"Unclosed\": annotation \"summary\"".to_owned(),
+        "unexpected EOF".to_owned(),
         "rule \"BadFor\": for: invalid duration \"5 minutes\"".to_owned(),
         "invalid recording rule name \"not a name\"".to_owned(),
     ] {
         assert!(err.contains(&needle), "missing {needle:?} in:\n{err}");
     }
+    // Template actions load.
+    assert!(!err.contains("\"UsesIf\""), "{err}");
 }
 
 #[test]
@@ -687,4 +705,109 @@ fn rules_reading_metrics_centinela_never_exports_are_named() {
         !String::from_utf8_lossy(&pack.stderr).contains("warning"),
         "the built-in pack reads only what centinela exports"
     );
+}
+
+/// Rules in the forms the public collections use (`tests/rule-forms/`): centinela's
+/// rendering of every label and annotation at every step is written as promtool
+/// expectations, and promtool must pass them; the checked-in test file passes in both tools.
+#[test]
+fn rules_as_people_write_them_render_as_in_promtool() {
+    let forms = repo().join("tests/rule-forms");
+    let test_path = forms.join("forms.test.yaml");
+    let rules_path = forms.join("forms.rules.yaml");
+    let (ok, text) = run_promtool_check(&rules_path);
+    assert!(ok, "{text}");
+    let out = centinela_rules(&["check", &rules_path.display().to_string()]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    // Both tools pass the checked-in expectations.
+    let (ok, text) = run_promtool_tests(&test_path);
+    assert!(ok, "promtool test rules forms.test.yaml:\n{text}");
+    let out = centinela_rules(&["test", &test_path.display().to_string()]);
+    assert!(
+        out.status.success(),
+        "centinela rules test forms.test.yaml:\n{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+
+    // Every step, every rule: what centinela renders, promtool must render.
+    let text = std::fs::read_to_string(&test_path).unwrap();
+    let mut source: TestFile = serde_norway::from_str(&text).unwrap();
+    let rules =
+        centinela::alerting::rules::RuleSet::load_files(&[rules_path.display().to_string()])
+            .unwrap();
+    let names: Vec<String> = rules.rules().map(|r| r.name.clone()).collect();
+    assert!(names.len() >= 12);
+    let dir = tempfile::tempdir().unwrap();
+    let mut out = TestFile {
+        rule_files: vec![rules_path.display().to_string()],
+        evaluation_interval: source.evaluation_interval.clone(),
+        group_eval_order: Vec::new(),
+        tests: Vec::new(),
+    };
+    let mut firing_rules = std::collections::BTreeSet::new();
+    let mut rendered = 0;
+    for mut test in std::mem::take(&mut source.tests) {
+        // Run to the end of the input: ten minutes.
+        test.alert_rule_test = vec![AlertTest {
+            eval_time: "10m".into(),
+            alertname: names[0].clone(),
+            exp_alerts: Vec::new(),
+        }];
+        let mut alert_tests = Vec::new();
+        unittest::run_group(&forms, &source, &test, |ts, _, rules, _| {
+            for name in &names {
+                let got = unittest::firing(rules, name);
+                for a in &got {
+                    firing_rules.insert(name.clone());
+                    for v in a.exp_labels.values().chain(a.exp_annotations.values()) {
+                        rendered += 1;
+                        assert!(!v.contains("error expanding template"), "{name}: {v}");
+                    }
+                }
+                alert_tests.push(AlertTest {
+                    eval_time: format!("{}s", ts / 1000),
+                    alertname: name.clone(),
+                    exp_alerts: got
+                        .into_iter()
+                        .map(|mut a| {
+                            a.exp_labels.remove("alertname");
+                            a
+                        })
+                        .collect(),
+                });
+            }
+        })
+        .unwrap();
+        out.tests.push(TestGroup {
+            name: test.name.clone(),
+            interval: test.interval.clone(),
+            input_series: test
+                .input_series
+                .iter()
+                .map(|s| InputSeries {
+                    series: s.series.clone(),
+                    values: s.values.clone(),
+                })
+                .collect(),
+            alert_rule_test: alert_tests,
+            promql_expr_test: Vec::new(),
+            external_labels: test.external_labels.clone(),
+            external_url: test.external_url.clone(),
+        });
+    }
+    assert_eq!(
+        firing_rules.len(),
+        names.len(),
+        "every rule fires at some step: {firing_rules:?} of {names:?}"
+    );
+    assert!(rendered > 300, "{rendered} rendered values");
+    let generated = dir.path().join("forms-every-step.yaml");
+    std::fs::write(&generated, serde_norway::to_string(&out).unwrap()).unwrap();
+    let (ok, text) = run_promtool_tests(&generated);
+    assert!(ok, "promtool renders differently:\n{text}");
 }

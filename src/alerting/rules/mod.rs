@@ -135,6 +135,9 @@ pub struct Rule {
     pub expr: Expr,
     /// Its label templates.
     pub labels: Vec<(String, Template)>,
+    /// The queries its templates pass to `query` as literals, parsed; the history keeps
+    /// what they read as it keeps what `expr` reads.
+    pub template_queries: Vec<Expr>,
     /// Alerting or recording.
     pub kind: RuleKind,
     /// Why its last evaluation failed.
@@ -165,35 +168,9 @@ pub struct RuleSet {
     pub groups: Vec<Group>,
 }
 
-/// A Prometheus duration (`1h30m`, `7d`, `0s`, `250ms`): units y w d h m s ms, each at
-/// most once and in that order, as Prometheus' `model.ParseDuration` takes them.
-///
-/// `promql_parser::util::parse_duration` does the parsing. Two of its answers differ
-/// from Prometheus' in rule files, so they are handled here: it takes bare seconds (`1.5`),
-/// which a rule file refuses, and it refuses a zero duration (`0s`), which is valid.
+/// A Prometheus duration in a rule file (see [`crate::promql::parse_duration`]).
 pub fn parse_duration(s: &str) -> Result<Duration, InvalidRule> {
-    let bad = || {
-        InvalidRule(format!(
-            "invalid duration {s:?} (expected e.g. 30s, 5m, 1h30m, 7d)"
-        ))
-    };
-    if s == "0" {
-        return Ok(Duration::ZERO);
-    }
-    if !s.ends_with(|c: char| c.is_ascii_lowercase()) {
-        return Err(bad());
-    }
-    match promql_parser::util::parse_duration(s) {
-        Ok(d) => Ok(d),
-        // Only zeros in a well-formed duration: valid, and zero.
-        Err(_)
-            if s.bytes().all(|b| b == b'0' || b.is_ascii_lowercase())
-                && promql_parser::util::parse_duration(&s.replace('0', "1")).is_ok() =>
-        {
-            Ok(Duration::ZERO)
-        }
-        Err(_) => Err(bad()),
-    }
+    crate::promql::parse_duration(s).map_err(|e| InvalidRule(e.0))
 }
 
 /// A problem in a rule file, and where: the file, the group and the rule when known.
@@ -347,7 +324,9 @@ impl RuleSet {
         let cap = crate::time::millis(history);
         for rule in self.rules() {
             let mut sels = Vec::new();
-            crate::promql::selectors(&rule.expr, &mut sels);
+            for e in std::iter::once(&rule.expr).chain(&rule.template_queries) {
+                crate::promql::selectors(e, &mut sels);
+            }
             for r in sels {
                 match crate::promql::storage::selector_name(&r.vs) {
                     Some(n) => {
@@ -393,7 +372,9 @@ impl RuleSet {
         self.rules()
             .filter_map(|r| {
                 let mut sels = Vec::new();
-                crate::promql::selectors(&r.expr, &mut sels);
+                for e in std::iter::once(&r.expr).chain(&r.template_queries) {
+                    crate::promql::selectors(e, &mut sels);
+                }
                 sels.into_iter()
                     .map(|r| r.back)
                     .max()
@@ -485,6 +466,13 @@ impl Rule {
             };
         let labels = templates("label", r.labels);
         let annotations = templates("annotation", r.annotations);
+        // A literal that does not parse fails when the template runs, as in Prometheus.
+        let template_queries = labels
+            .iter()
+            .chain(&annotations)
+            .flat_map(|(_, t)| t.literal_queries())
+            .filter_map(|q| crate::promql::parse(q).ok())
+            .collect();
         if !problems.is_empty() {
             return Err((who, problems));
         }
@@ -506,6 +494,7 @@ impl Rule {
             expr_text,
             expr,
             labels,
+            template_queries,
             kind,
             last_error: None,
             last_evaluation_ms: None,
@@ -565,7 +554,8 @@ impl Group {
                 ))),
             });
             let source = format!("{}/{}/{i}", self.file, self.name);
-            let out = outcome.and_then(|samples| rule.apply(samples, ts, ctx));
+            let query = |q: &str| template_query(&view, ctx.step, q, ts);
+            let out = outcome.and_then(|samples| rule.apply(samples, ts, ctx, &query));
             match out {
                 Ok(series) => {
                     history.ingest(&source, ts, series);
@@ -587,6 +577,25 @@ impl Group {
     }
 }
 
+/// A template's `query`: the expression at the evaluation time, over what rules read, as
+/// Prometheus' `EngineQueryFunc` answers it.
+fn template_query(
+    view: &dyn Storage,
+    step: Duration,
+    q: &str,
+    ts: i64,
+) -> Result<Vec<(LabelSet, f64)>, String> {
+    let expr = crate::promql::parse(q).map_err(|e| e.0)?;
+    match Evaluator::new(view, step)
+        .eval(&expr, ts)
+        .map_err(|e| e.0)?
+    {
+        Value::Vector(v) => Ok(v.into_iter().map(|s| (s.labels, s.value)).collect()),
+        Value::Scalar(s) => Ok(vec![(LabelSet::default(), s)]),
+        _ => Err("rule result is not a vector or scalar".to_owned()),
+    }
+}
+
 impl Rule {
     /// Turns a rule's query result into its output series (recorded samples or `ALERTS`),
     /// advancing alert states.
@@ -595,13 +604,15 @@ impl Rule {
         samples: Vec<(LabelSet, f64)>,
         ts: i64,
         ctx: &Context<'_>,
+        query: template::QueryFn<'_>,
     ) -> Result<Vec<(LabelSet, f64)>, InvalidRule> {
         let render = |t: &Template, labels: &LabelSet, value: f64| {
-            t.render_or_raw(&Data {
+            t.expand(&Data {
                 labels,
                 external_labels: ctx.external_labels,
                 external_url: ctx.external_url,
                 value,
+                query: Some(query),
             })
         };
         match &mut self.kind {
