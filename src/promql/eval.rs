@@ -464,7 +464,7 @@ pub(crate) fn binop(op: &str, l: f64, r: f64) -> Result<(f64, bool)> {
         "/" => (l / r, true),
         "%" => (l % r, true),
         "^" => (l.powf(r), true),
-        "atan2" => (functions::go_atan2(l, r), true),
+        "atan2" => (super::gomath::atan2(l, r), true),
         "==" => (l, l == r),
         "!=" => (l, l != r),
         ">" => (l, l > r),

@@ -8,6 +8,7 @@
 use chrono::{DateTime, Datelike, Timelike};
 use promql_parser::parser::Expr;
 
+use super::gomath;
 use super::labels::{is_label_name, LabelSet};
 use super::storage::Point;
 use super::value::{absent_labels, err, EvalError, Result, Sample, Series, Value, Window};
@@ -15,6 +16,18 @@ use super::value::{absent_labels, err, EvalError, Result, Sample, Series, Value,
 /// Every function the evaluator implements. Anything else is rejected when a rule loads.
 pub const SUPPORTED: &[&str] = &[
     "abs",
+    "acos",
+    "acosh",
+    "asin",
+    "asinh",
+    "atan",
+    "atanh",
+    "cos",
+    "cosh",
+    "sin",
+    "sinh",
+    "tan",
+    "tanh",
     "absent",
     "absent_over_time",
     "avg_over_time",
@@ -205,114 +218,6 @@ fn go_min(a: f64, b: f64) -> f64 {
         f64::NAN
     } else {
         a.min(b)
-    }
-}
-
-/// Go's `math.Log2`: exact for powers of two, `ln(frac) / ln 2 + exp` otherwise.
-fn go_log2(x: f64) -> f64 {
-    if !x.is_finite() || x <= 0.0 {
-        return x.log2();
-    }
-    // frexp: x = frac * 2^exp with frac in [0.5, 1).
-    let bits = x.to_bits();
-    let mut exp = i32::try_from((bits >> 52) & 0x7ff).unwrap_or(0);
-    let (frac, e) = if exp == 0 {
-        // Subnormal: scale into the normal range first.
-        let y = x * 2f64.powi(54);
-        exp = i32::try_from((y.to_bits() >> 52) & 0x7ff).unwrap_or(0);
-        (
-            f64::from_bits((y.to_bits() & !(0x7ff << 52)) | (1022 << 52)),
-            exp - 1022 - 54,
-        )
-    } else {
-        (
-            f64::from_bits((bits & !(0x7ff << 52)) | (1022 << 52)),
-            exp - 1022,
-        )
-    };
-    if frac == 0.5 {
-        return f64::from(e - 1);
-    }
-    frac.ln() * std::f64::consts::LOG2_E + f64::from(e)
-}
-
-/// Go's `math.Atan2` (Cephes' polynomial), so results match Prometheus to the last bit.
-pub fn go_atan2(y: f64, x: f64) -> f64 {
-    use std::f64::consts::{FRAC_PI_2, FRAC_PI_4, PI};
-    if y.is_nan() || x.is_nan() {
-        return f64::NAN;
-    }
-    if y == 0.0 {
-        return if x >= 0.0 && !x.is_sign_negative() {
-            0f64.copysign(y)
-        } else {
-            PI.copysign(y)
-        };
-    }
-    if x == 0.0 {
-        return FRAC_PI_2.copysign(y);
-    }
-    if x.is_infinite() {
-        return match (x > 0.0, y.is_infinite()) {
-            (true, true) => FRAC_PI_4.copysign(y),
-            (true, false) => 0f64.copysign(y),
-            (false, true) => (3.0 * FRAC_PI_4).copysign(y),
-            (false, false) => PI.copysign(y),
-        };
-    }
-    if y.is_infinite() {
-        return FRAC_PI_2.copysign(y);
-    }
-    let q = go_atan(y / x);
-    if x < 0.0 {
-        if q <= 0.0 {
-            q + PI
-        } else {
-            q - PI
-        }
-    } else {
-        q
-    }
-}
-
-fn go_atan(x: f64) -> f64 {
-    fn xatan(x: f64) -> f64 {
-        const P: [f64; 5] = [
-            -8.750_608_600_031_904e-1,
-            -1.615_753_718_733_365e1,
-            -7.500_855_792_314_705e1,
-            -1.228_866_684_490_136_2e2,
-            -6.485_021_904_942_025e1,
-        ];
-        const Q: [f64; 5] = [
-            2.485_846_490_142_306_3e1,
-            1.650_270_098_316_988_6e2,
-            4.328_810_604_912_903e2,
-            4.853_903_996_359_137e2,
-            1.945_506_571_482_614e2,
-        ];
-        let z = x * x;
-        let z = z * ((((P[0] * z + P[1]) * z + P[2]) * z + P[3]) * z + P[4])
-            / (((((z + Q[0]) * z + Q[1]) * z + Q[2]) * z + Q[3]) * z + Q[4]);
-        x * z + x
-    }
-    fn satan(x: f64) -> f64 {
-        const MOREBITS: f64 = 6.123_233_995_736_766e-17;
-        const TAN3PIO8: f64 = 2.414_213_562_373_095;
-        if x <= 0.66 {
-            xatan(x)
-        } else if x > TAN3PIO8 {
-            std::f64::consts::FRAC_PI_2 - xatan(1.0 / x) + MOREBITS
-        } else {
-            std::f64::consts::FRAC_PI_4 + xatan((x - 1.0) / (x + 1.0)) + 0.5 * MOREBITS
-        }
-    }
-    if x == 0.0 {
-        x
-    } else if x > 0.0 {
-        satan(x)
-    } else {
-        -satan(-x)
     }
 }
 
@@ -675,6 +580,19 @@ pub fn call(
         "deg" => math(|v| v * 180.0 / std::f64::consts::PI, next()?),
         "rad" => math(|v| v * std::f64::consts::PI / 180.0, next()?),
         "pi" => Ok(Value::Scalar(std::f64::consts::PI)),
+        // The trigonometric family as Go's math package computes it.
+        "sin" => math(gomath::sin, next()?),
+        "cos" => math(gomath::cos, next()?),
+        "tan" => math(gomath::tan, next()?),
+        "asin" => math(gomath::asin, next()?),
+        "acos" => math(gomath::acos, next()?),
+        "atan" => math(gomath::atan, next()?),
+        "sinh" => math(gomath::sinh, next()?),
+        "cosh" => math(gomath::cosh, next()?),
+        "tanh" => math(gomath::tanh, next()?),
+        "asinh" => math(gomath::asinh, next()?),
+        "acosh" => math(gomath::acosh, next()?),
+        "atanh" => math(gomath::atanh, next()?),
         "double_exponential_smoothing" | "holt_winters" => {
             let m = matrix(next()?, name)?;
             let sf = scalar(Some(next()?), name)?;
@@ -702,9 +620,9 @@ pub fn call(
         "ceil" => math(f64::ceil, next()?),
         "floor" => math(f64::floor, next()?),
         "exp" => math(f64::exp, next()?),
-        "ln" => math(f64::ln, next()?),
-        "log2" => math(go_log2, next()?),
-        "log10" => math(|x| go_log2(x) * std::f64::consts::LOG10_2, next()?),
+        "ln" => math(gomath::log, next()?),
+        "log2" => math(gomath::log2, next()?),
+        "log10" => math(gomath::log10, next()?),
         "sqrt" => math(f64::sqrt, next()?),
         "sgn" => math(
             |v| {

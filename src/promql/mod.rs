@@ -6,6 +6,7 @@
 pub mod eval;
 pub mod functions;
 pub mod gofmt;
+pub mod gomath;
 pub mod labels;
 pub mod storage;
 pub mod value;
@@ -143,6 +144,13 @@ fn check(expr: &Expr) -> Result<(), ParseError> {
         | Expr::VectorSelector(_)
         | Expr::MatrixSelector(_) => Ok(()),
         Expr::Call(c) => {
+            if c.func.name.starts_with("histogram_") && c.func.name != "histogram_quantile" {
+                return Err(ParseError::from(format!(
+                    "function {}() reads native histograms, which centinela does not \
+                     store; histogram_quantile over classic _bucket series is supported",
+                    c.func.name
+                )));
+            }
             if !functions::SUPPORTED.contains(&c.func.name) {
                 return Err(ParseError::from(format!(
                     "function {}() is not supported",
