@@ -132,6 +132,45 @@ fn a_failing_expectation_fails_in_centinela_as_in_promtool() {
     );
 }
 
+/// The alerts firing for `name`, as a promtool expectation at `ts` (ms).
+fn expectation(
+    ts: i64,
+    name: &str,
+    got: Vec<centinela::alerting::unittest::ExpAlert>,
+) -> AlertTest {
+    AlertTest {
+        eval_time: format!("{}s", ts / 1000),
+        alertname: name.to_owned(),
+        exp_alerts: got
+            .into_iter()
+            .map(|mut a| {
+                a.exp_labels.remove("alertname");
+                a
+            })
+            .collect(),
+    }
+}
+
+/// `test` with its expectations replaced by `alert_tests`.
+fn with_expectations(test: &TestGroup, alert_tests: Vec<AlertTest>) -> TestGroup {
+    TestGroup {
+        name: test.name.clone(),
+        interval: test.interval.clone(),
+        input_series: test
+            .input_series
+            .iter()
+            .map(|s| InputSeries {
+                series: s.series.clone(),
+                values: s.values.clone(),
+            })
+            .collect(),
+        alert_rule_test: alert_tests,
+        promql_expr_test: Vec::new(),
+        external_labels: test.external_labels.clone(),
+        external_url: test.external_url.clone(),
+    }
+}
+
 /// Records which alerts centinela fires at every step of every shipped test, writes those as
 /// promtool expectations, and has promtool check them: both evaluators must agree on every
 /// alert, label and annotation at every step, not only at the times the tests chose.
@@ -160,38 +199,12 @@ fn alert_states_agree_with_promtool_at_every_step() {
                 for name in &names {
                     let got = unittest::firing(rules, name);
                     firing_seen += got.len();
-                    let exp_alerts = got
-                        .into_iter()
-                        .map(|mut a| {
-                            a.exp_labels.remove("alertname");
-                            a
-                        })
-                        .collect();
-                    alert_tests.push(AlertTest {
-                        eval_time: format!("{}s", ts / 1000),
-                        alertname: name.clone(),
-                        exp_alerts,
-                    });
+                    alert_tests.push(expectation(ts, name, got));
                 }
             })
             .unwrap();
             checks += alert_tests.len();
-            out.tests.push(TestGroup {
-                name: test.name.clone(),
-                interval: test.interval.clone(),
-                input_series: test
-                    .input_series
-                    .iter()
-                    .map(|s| InputSeries {
-                        series: s.series.clone(),
-                        values: s.values.clone(),
-                    })
-                    .collect(),
-                alert_rule_test: alert_tests,
-                promql_expr_test: Vec::new(),
-                external_labels: BTreeMap::new(),
-                external_url: None,
-            });
+            out.tests.push(with_expectations(test, alert_tests));
         }
         let generated = dir.path().join(file.file_name().unwrap());
         std::fs::write(&generated, serde_norway::to_string(&out).unwrap()).unwrap();
@@ -1089,36 +1102,11 @@ fn rules_as_people_write_them_render_as_in_promtool() {
                         assert!(!v.contains("error expanding template"), "{name}: {v}");
                     }
                 }
-                alert_tests.push(AlertTest {
-                    eval_time: format!("{}s", ts / 1000),
-                    alertname: name.clone(),
-                    exp_alerts: got
-                        .into_iter()
-                        .map(|mut a| {
-                            a.exp_labels.remove("alertname");
-                            a
-                        })
-                        .collect(),
-                });
+                alert_tests.push(expectation(ts, name, got));
             }
         })
         .unwrap();
-        out.tests.push(TestGroup {
-            name: test.name.clone(),
-            interval: test.interval.clone(),
-            input_series: test
-                .input_series
-                .iter()
-                .map(|s| InputSeries {
-                    series: s.series.clone(),
-                    values: s.values.clone(),
-                })
-                .collect(),
-            alert_rule_test: alert_tests,
-            promql_expr_test: Vec::new(),
-            external_labels: test.external_labels.clone(),
-            external_url: test.external_url.clone(),
-        });
+        out.tests.push(with_expectations(&test, alert_tests));
     }
     assert_eq!(
         firing_rules.len(),
