@@ -60,12 +60,17 @@ pub struct Shared {
     pub pg: Option<Arc<postgres::PgConnections>>,
     /// Endpoints whose certificates the `certs` collector reads without being told.
     pub tls_endpoints: Vec<certs::Endpoint>,
+    /// The custom SQL queries (`postgres_custom`), whose metric names no textfile may take.
+    pub custom: Option<Arc<postgres::custom::CustomQueries>>,
 }
 
 impl Shared {
     fn plan(sections: &Sections, problems: &mut Problems) -> Self {
         let dsn = postgres::check(&sections.postgres, problems);
-        let mut shared = Self::default();
+        let mut shared = Self {
+            custom: postgres::custom::load(&sections.postgres, problems),
+            ..Self::default()
+        };
         match postgres::connections(&sections.postgres, dsn) {
             Ok(pg) => {
                 if sections.certs.postgres {
@@ -213,7 +218,7 @@ macro_rules! collectors {
 }
 
 collectors! {
-    postgres: Postgres(PostgresCollector), PostgresTables(TablesCollector);
+    postgres: Postgres(PostgresCollector), PostgresTables(TablesCollector), PostgresCustom(CustomCollector);
     host: Host(HostCollector);
     certs: Certs(CertsCollector);
     backups: Backups(BackupsCollector);

@@ -70,6 +70,8 @@ pub struct TextfileCollector {
     directory: PathBuf,
     limits: Limits,
     reported: Arc<crate::sync::Reported>,
+    /// Names other collectors choose at run time (custom queries' metrics).
+    reserved: Arc<HashSet<String>>,
 }
 
 /// What one run may read.
@@ -90,6 +92,7 @@ impl TextfileCollector {
             directory,
             limits,
             reported: Arc::default(),
+            reserved: Arc::default(),
         }
     }
 }
@@ -332,7 +335,7 @@ impl Collector for TextfileCollector {
     fn plan(
         section: &Self::Section,
         schedule: &Schedule,
-        _shared: &Shared,
+        shared: &Shared,
         problems: &mut Problems,
     ) -> Option<(Self, Duration)> {
         let interval = every::<Self>(problems, schedule);
@@ -348,13 +351,18 @@ impl Collector for TextfileCollector {
             max_series: section.max_series,
             budget: interval,
         };
-        Some((Self::new(dir.clone(), limits), interval))
+        let mut collector = Self::new(dir.clone(), limits);
+        if let Some(custom) = &shared.custom {
+            collector.reserved = Arc::new(custom.names.clone());
+        }
+        Some((collector, interval))
     }
 
     async fn collect(&self) -> Result<Batch, CollectError> {
         let dir = self.directory.clone();
         let limits = self.limits;
         let reported = Arc::clone(&self.reported);
+        let reserved = Arc::clone(&self.reserved);
         // The thread stops by itself at the deadline: a run abandoned by its timeout must
         // not leave a thread parsing (it would also hold the process at shutdown).
         let deadline = std::time::Instant::now() + limits.budget;
@@ -392,6 +400,12 @@ impl Collector for TextfileCollector {
                         for f in &families {
                             if super::find_metric(&f.name).is_some() {
                                 return Err(TextfileError::from(format!("{} is a centinela metric", f.name)));
+                            }
+                            if reserved.contains(&*f.name) {
+                                return Err(TextfileError::from(format!(
+                                    "{} is a custom query's metric (postgres.query_files, postgres.queries)",
+                                    f.name
+                                )));
                             }
                             if owned.contains(&*f.name) {
                                 return Err(TextfileError::from(format!(

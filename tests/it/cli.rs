@@ -102,6 +102,51 @@ fn good_configuration_and_the_shipped_example_pass() {
 }
 
 #[test]
+fn custom_queries_that_clash_or_do_not_parse_are_refused_by_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("queries.yaml");
+    std::fs::write(
+        &file,
+        "pg_database:\n  query: \"SELECT datname, pg_database_size(datname) AS size_bytes FROM pg_database\"\n  \
+         metrics:\n    - datname: {usage: LABEL}\n    - size_bytes: {usage: GAUGE}\n\
+         app:\n  query: \"SELECT 1 AS x_y\"\n  metrics:\n    - x_y: {usage: GAUGE}\n\
+         typo:\n  query: \"SELECT 1 AS v\"\n  metrics:\n    - v: {usage: GAGUE}\n",
+    )
+    .unwrap();
+    let out = check_config(
+        dir.path(),
+        &format!(
+            "[postgres]\nquery_files = [{:?}]\n\
+             [[postgres.queries]]\nname = \"app_x\"\nquery = \"SELECT 1 AS y\"\n\
+             metrics = [{{ y = {{ usage = \"COUNTER\" }} }}]\n",
+            file.display()
+        ),
+    );
+    let all = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{all}");
+    let path = file.display().to_string();
+    for expected in [
+        format!("postgres.query_files[0]: {path}: query pg_database: column size_bytes: metric pg_database_size_bytes is already exported by the postgres_tables collector"),
+        format!("postgres.queries[0]: query app_x: column y: metric app_x_y is also defined by query app ({path}), column x_y"),
+        format!("postgres.query_files[0]: {path}: query typo: column v: usage \"GAGUE\" is not one of"),
+    ] {
+        assert!(all.contains(&expected), "missing {expected:?} in:\n{all}");
+    }
+    // A file that is not YAML names its line.
+    std::fs::write(&file, "pg_x:\n  query: [unclosed\n").unwrap();
+    let out = check_config(
+        dir.path(),
+        &format!("[postgres]\nquery_files = [{:?}]\n", file.display()),
+    );
+    let all = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{all}");
+    assert!(
+        all.contains(&format!("postgres.query_files[0]: {path}: ")) && all.contains("line"),
+        "{all}"
+    );
+}
+
+#[test]
 fn collect_fails_with_reasons_and_never_prints_the_password() {
     let pg = PgCluster::start();
     pg.stop();

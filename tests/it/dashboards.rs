@@ -190,14 +190,15 @@ async fn every_panel_query_returns_data_from_prometheus() {
     let app = App::start(&config).await;
     app.wait_metrics(Duration::from_secs(30), "every collector up", |m| {
         let up = m.values("centinela_collector_up", &[]);
-        up.len() == 9
+        up.len() == 10
             && up.iter().all(|v| *v == 1.0)
             && !m.values("pg_stat_statements_mean_seconds", &[]).is_empty()
+            && m.get("centinela_custom_query_up", &[("query", "app")]) == Some(1.0)
     })
     .await;
     // Every collector exports only the families it defines (its own `METRICS`), and
     // exports every family it defines but those that need a condition this scene lacks.
-    assert_eq!(app.running.snapshot.slots().len(), 9);
+    assert_eq!(app.running.snapshot.slots().len(), 10);
     let mut unexported = Vec::new();
     for slot in app.running.snapshot.slots() {
         let defined = centinela::collectors::COLLECTOR_METRICS
@@ -209,9 +210,10 @@ async fn every_panel_query_returns_data_from_prometheus() {
             );
         let entry = slot.load();
         for family in &entry.batch.families {
-            // The textfile collector passes other tools' families through; those never
-            // carry a catalogue name.
-            if slot.name == "textfile" && centinela::collectors::find_metric(&family.name).is_none()
+            // The textfile and custom query collectors pass other tools' and the operator's
+            // families through; those never carry a catalogue name.
+            if matches!(slot.name, "textfile" | "postgres_custom")
+                && centinela::collectors::find_metric(&family.name).is_none()
             {
                 continue;
             }

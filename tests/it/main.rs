@@ -15,6 +15,7 @@
 mod alerting;
 mod cli;
 mod common;
+mod custom;
 mod dashboards;
 mod deploy;
 mod http;

@@ -335,7 +335,11 @@ async fn matrix(major: u32) {
         pg.dsn("postgres")
             .replace("sslmode=disable", "sslmode=require")
     };
-    let config = "unused_index_min_size = \"8kB\"";
+    // A custom query in postgres_exporter's form, on every major, primary and replica.
+    let config = "unused_index_min_size = \"8kB\"\n\
+                  [[postgres.queries]]\nname = \"matrix\"\n\
+                  query = \"SELECT pg_is_in_recovery() AS in_recovery, datname, age(datfrozenxid) AS xid_age FROM pg_database WHERE datallowconn\"\n\
+                  metrics = [{ datname = { usage = \"LABEL\" } }, { xid_age = { usage = \"GAUGE\" } }]\n";
     let on_primary = App::start(&test_config(&tls(&primary), config)).await;
     let on_replica = App::start(&test_config(&tls(&replica), config)).await;
 
@@ -541,6 +545,17 @@ async fn matrix(major: u32) {
     })
     .await;
     assert_eq!(r.get("pg_replication_is_replica", &[]), Some(1.0));
+    for (exposition, recovery) in [(&m, 0.0), (&r, 1.0)] {
+        assert_eq!(
+            exposition.get("matrix_in_recovery", &[("datname", "postgres")]),
+            Some(recovery),
+            "{}",
+            exposition.raw
+        );
+        assert!(exposition
+            .get("matrix_xid_age", &[("datname", "postgres")])
+            .is_some());
+    }
     assert!(
         r.values("centinela_pg_view_up", &[])
             .iter()

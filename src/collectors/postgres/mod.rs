@@ -7,6 +7,7 @@
 //! connection fails the whole run (`pg_up 0`). `postgres_tables` (every `slow_interval`)
 //! is in [`tables`].
 
+pub mod custom;
 mod pool;
 pub mod queries;
 mod roles;
@@ -29,6 +30,7 @@ use crate::config::check::{secret, ConfigError, Invalid, Problems};
 use crate::metrics::catalog::{concat, total};
 use crate::metrics::{labels, Batch, MetricDesc};
 use crate::sync::lock;
+pub use custom::CustomCollector;
 pub use pool::{PgConnections, PgSession};
 use spec::{Ctx, Notes};
 pub use tables::TablesCollector;
@@ -74,6 +76,15 @@ sequence_min_used_ratio = 0.75
 slow_statement_threshold = "1s"
 # ... at most this many, slowest first.
 slow_statement_limit = 10
+# Your own SQL, in postgres_exporter's queries.yaml format (collector postgres_custom).
+# Each query runs read-only on its own schedule; see the README, "Custom queries".
+query_files = []
+# Or inline, the same keys plus `name` (the metric prefix):
+# [[postgres.queries]]
+# name = "app_orders"
+# query = "SELECT status, count(*) AS total FROM orders GROUP BY status"
+# interval = "1m"
+# metrics = [{ status = { usage = "LABEL" } }, { total = { usage = "GAUGE", description = "Orders by status." } }]
 "#;
 
 /// This module's part of the configuration: `postgres`.
@@ -122,6 +133,12 @@ pub struct PostgresConfig {
     pub slow_statement_threshold: Duration,
     /// ... at most this many, slowest first.
     pub slow_statement_limit: u32,
+    /// Files of custom queries in `postgres_exporter`'s `queries.yaml` format.
+    #[serde(default)]
+    pub query_files: Vec<PathBuf>,
+    /// Custom queries given inline (`[[postgres.queries]]`).
+    #[serde(default)]
+    pub queries: Vec<custom::QuerySpec>,
 }
 
 impl PostgresConfig {

@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use sqlx::postgres::{PgConnectOptions, PgConnection};
 use sqlx::Connection as _;
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore};
 
 use super::PgError;
 use crate::sync::lock;
@@ -30,6 +30,9 @@ pub struct PgConnections {
     permits: Arc<Semaphore>,
     /// Healthy home sessions not in use, newest last.
     idle: Mutex<Vec<(PgConnection, OwnedSemaphorePermit)>>,
+    /// Signalled when a session goes idle, so a waiter can use it (an idle session keeps
+    /// its permit, so waiting on the semaphore alone would never see it).
+    returned: Notify,
     /// Per database, so one database refusing connections does not hold back the others.
     backoff: Mutex<HashMap<String, Backoff>>,
     backoff_max: Duration,
@@ -61,6 +64,7 @@ impl PgSession<'_> {
     pub async fn release(self) {
         if self.home {
             lock(&self.owner.idle).push((self.conn, self.permit));
+            self.owner.returned.notify_one();
         } else {
             close(self.conn).await;
         }
@@ -75,6 +79,7 @@ impl PgConnections {
             options,
             permits: Arc::new(Semaphore::new(max_connections as usize)),
             idle: Mutex::new(Vec::new()),
+            returned: Notify::new(),
             backoff: Mutex::new(HashMap::new()),
             backoff_max: backoff_max.max(BACKOFF_MIN),
             connect_timeout: Duration::from_secs(10),
@@ -88,28 +93,18 @@ impl PgConnections {
 
     /// A session to the home database, reusing an idle one if it still answers.
     pub async fn home(&self) -> Result<PgSession<'_>, PgError> {
-        let idle = lock(&self.idle).pop();
-        if let Some((mut conn, permit)) = idle {
-            if conn.ping().await.is_ok() {
-                return Ok(PgSession {
-                    conn,
-                    permit,
-                    home: true,
-                    owner: self,
-                });
+        let (conn, permit) = match self.slot(true).await? {
+            Slot::Idle(mut conn, permit) => {
+                if conn.ping().await.is_ok() {
+                    (conn, permit)
+                } else {
+                    // The server restarted or dropped us: connect afresh with the same permit.
+                    drop(conn);
+                    (self.connect(self.options.clone(), "").await?, permit)
+                }
             }
-            // The server restarted or dropped us: connect afresh with the same permit.
-            drop(conn);
-            let conn = self.connect(self.options.clone(), "").await?;
-            return Ok(PgSession {
-                conn,
-                permit,
-                home: true,
-                owner: self,
-            });
-        }
-        let permit = self.permit().await?;
-        let conn = self.connect(self.options.clone(), "").await?;
+            Slot::Free(permit) => (self.connect(self.options.clone(), "").await?, permit),
+        };
         Ok(PgSession {
             conn,
             permit,
@@ -120,7 +115,13 @@ impl PgConnections {
 
     /// A session to another database, closed when dropped.
     pub async fn database(&self, datname: &str) -> Result<PgSession<'_>, PgError> {
-        let permit = self.permit().await?;
+        let permit = match self.slot(false).await? {
+            Slot::Free(permit) => permit,
+            Slot::Idle(conn, permit) => {
+                close(conn).await;
+                permit
+            }
+        };
         let conn = self
             .connect(self.options.clone().database(datname), datname)
             .await?;
@@ -132,24 +133,39 @@ impl PgConnections {
         })
     }
 
-    /// Waits for a free slot. If all are taken and an idle home session holds one, the
-    /// oldest is closed so the slot can be used (with `max_connections` = 1 the runs share it).
-    async fn permit(&self) -> Result<OwnedSemaphorePermit, PgError> {
-        if let Ok(p) = Arc::clone(&self.permits).try_acquire_owned() {
-            return Ok(p);
+    /// Waits for a place: an idle home session (the newest, if `reuse`), or a free slot. A
+    /// caller that cannot reuse one closes the oldest idle session for its slot (with
+    /// `max_connections` = 1 the runs share it). Sessions going idle wake the waiters.
+    async fn slot(&self, reuse: bool) -> Result<Slot, PgError> {
+        loop {
+            let returned = self.returned.notified();
+            tokio::pin!(returned);
+            returned.as_mut().enable();
+            if reuse {
+                if let Some((conn, permit)) = lock(&self.idle).pop() {
+                    return Ok(Slot::Idle(conn, permit));
+                }
+            }
+            if let Ok(p) = Arc::clone(&self.permits).try_acquire_owned() {
+                return Ok(Slot::Free(p));
+            }
+            if !reuse {
+                let idle = {
+                    let mut idle = lock(&self.idle);
+                    (!idle.is_empty()).then(|| idle.remove(0))
+                };
+                if let Some((conn, permit)) = idle {
+                    close(conn).await;
+                    return Ok(Slot::Free(permit));
+                }
+            }
+            tokio::select! {
+                p = Arc::clone(&self.permits).acquire_owned() => {
+                    return p.map(Slot::Free).map_err(|_| PgError::Closed);
+                }
+                () = &mut returned => {}
+            }
         }
-        let idle = {
-            let mut idle = lock(&self.idle);
-            (!idle.is_empty()).then(|| idle.remove(0))
-        };
-        if let Some((conn, permit)) = idle {
-            close(conn).await;
-            return Ok(permit);
-        }
-        Arc::clone(&self.permits)
-            .acquire_owned()
-            .await
-            .map_err(|_| PgError::Closed)
     }
 
     /// `key` names the database for the backoff ("" for the home database).
@@ -192,6 +208,14 @@ impl PgConnections {
         let wait = b.retry_at?.checked_duration_since(Instant::now())?;
         Some((wait, b.last_error.clone().unwrap_or_default()))
     }
+}
+
+/// Where a new session goes.
+enum Slot {
+    /// An idle home session, with its permit.
+    Idle(PgConnection, OwnedSemaphorePermit),
+    /// A permit for a new session.
+    Free(OwnedSemaphorePermit),
 }
 
 /// Ends a session with Terminate; the outcome does not matter, the slot is free either way.

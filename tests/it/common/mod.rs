@@ -17,10 +17,15 @@ pub use pg::PgCluster;
 /// A config with the PostgreSQL section of `test_config`, the other collectors off unless
 /// `extra` (TOML tables) turns them on, and their intervals at 1 s.
 pub fn config_with(dsn: &str, extra: &str) -> Config {
+    config_with_postgres(dsn, "", extra)
+}
+
+/// [`config_with`], with more keys in `[postgres]`.
+pub fn config_with_postgres(dsn: &str, postgres: &str, extra: &str) -> Config {
     let toml = format!(
         "[server]\nlisten = \"127.0.0.1:0\"\n\
          [postgres]\ndsn = \"{dsn}\"\ninterval = \"1s\"\nslow_interval = \"1s\"\n\
-         statement_timeout = \"900ms\"\nlock_timeout = \"300ms\"\n\
+         statement_timeout = \"900ms\"\nlock_timeout = \"300ms\"\n{postgres}\n\
          [schedule]\ncerts = \"1s\"\nhost = \"1s\"\nbackups = \"1s\"\npgbackrest = \"1s\"\n\
          redis = \"1s\"\nfiles = \"1s\"\nprobes = \"1s\"\ntextfile = \"1s\"\n{extra}\n"
     );
