@@ -194,6 +194,8 @@ async fn every_panel_query_returns_data_from_prometheus() {
             && up.iter().all(|v| *v == 1.0)
             && !m.values("pg_stat_statements_mean_seconds", &[]).is_empty()
             && m.get("centinela_custom_query_up", &[("query", "app")]) == Some(1.0)
+            // Rates need a second sample.
+            && m.get("pg_xid_consumption_per_second", &[]).is_some()
     })
     .await;
     // Every collector exports only the families it defines (its own `METRICS`), and

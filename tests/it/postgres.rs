@@ -793,3 +793,108 @@ async fn an_invalid_index_is_reported_until_dropped() {
     assert!(m.values("pg_invalid_index_size_bytes", &[]).is_empty());
     app.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wraparound_has_a_rate_a_time_left_and_names_who_holds_the_horizon() {
+    let pg = PgCluster::start_configured("max_prepared_transactions = 2");
+    pg.exec(
+        "postgres",
+        "CREATE TABLE t (id int PRIMARY KEY); INSERT INTO t SELECT generate_series(1, 50)",
+    )
+    .await;
+    // Two holders: a forgotten transaction with an ID, and a prepared transaction.
+    let mut forgotten = pg.connect("postgres").await;
+    sqlx::raw_sql("SET application_name = 'forgotten'; BEGIN; SELECT txid_current();")
+        .execute(&mut forgotten)
+        .await
+        .unwrap();
+    let forgotten_pid: i32 = sqlx::query_scalar("SELECT pg_backend_pid()")
+        .fetch_one(&mut forgotten)
+        .await
+        .unwrap();
+    let mut preparer = pg.connect("postgres").await;
+    sqlx::raw_sql("BEGIN; INSERT INTO t VALUES (1000); PREPARE TRANSACTION 'stuck';")
+        .execute(&mut preparer)
+        .await
+        .unwrap();
+
+    let app = App::start(&test_config(&pg.dsn("postgres"), "")).await;
+    // Transaction IDs and multixacts consumed while centinela samples.
+    let mut a = pg.connect("postgres").await;
+    let mut b = pg.connect("postgres").await;
+    for _ in 0..4 {
+        sqlx::raw_sql(
+            "DO $$ BEGIN FOR i IN 1..300 LOOP PERFORM txid_current(); COMMIT; END LOOP; END $$",
+        )
+        .execute(&mut a)
+        .await
+        .unwrap();
+        // Two sessions sharing row locks make a multixact per row.
+        for s in [&mut a, &mut b] {
+            sqlx::raw_sql("BEGIN; SELECT count(*) FROM (SELECT * FROM t FOR SHARE) x;")
+                .execute(&mut *s)
+                .await
+                .unwrap();
+        }
+        for s in [&mut a, &mut b] {
+            sqlx::raw_sql("COMMIT").execute(&mut *s).await.unwrap();
+        }
+        tokio::time::sleep(Duration::from_millis(700)).await;
+    }
+    let m = app
+        .wait_metrics(WAIT, "consumption rates and times left", |m| {
+            m.get("pg_xid_consumption_per_second", &[])
+                .is_some_and(|r| r > 0.0)
+                && m.get("pg_multixact_consumption_per_second", &[])
+                    .is_some_and(|r| r > 0.0)
+        })
+        .await;
+    let rate = m.get("pg_xid_consumption_per_second", &[]).unwrap();
+    let age = m
+        .values("pg_database_xid_age", &[])
+        .into_iter()
+        .fold(0.0, f64::max);
+    let to_freeze = m
+        .get(
+            "pg_xid_wraparound_eta_seconds",
+            &[("limit", "autovacuum_freeze_max_age")],
+        )
+        .unwrap();
+    let to_stop = m
+        .get("pg_xid_wraparound_eta_seconds", &[("limit", "stop")])
+        .unwrap();
+    // age + rate × time left is the limit (the age read in the same run, within the
+    // transactions consumed between the two views' queries).
+    let at_freeze = age + rate * to_freeze;
+    assert!((at_freeze - 200_000_000.0).abs() < 10_000.0, "{at_freeze}");
+    let at_stop = age + rate * to_stop;
+    assert!((at_stop - 2_144_483_648.0).abs() < 100_000.0, "{at_stop}");
+    assert!(m
+        .get("pg_multixact_wraparound_eta_seconds", &[("limit", "stop")])
+        .is_some_and(f64::is_finite));
+
+    // The holders, by kind, named.
+    let backend = m
+        .samples
+        .iter()
+        .find(|(n, l, _)| n == "pg_xmin_horizon_age" && l["source"] == "backend")
+        .unwrap_or_else(|| panic!("no backend holder:\n{}", m.raw));
+    assert_eq!(backend.1["holder"], forgotten_pid.to_string());
+    assert_eq!(backend.1["detail"], "forgotten, idle in transaction");
+    assert!(backend.2 >= 300.0, "{}", backend.2);
+    let prepared = [("source", "prepared_transaction"), ("holder", "stuck")];
+    assert!(m.get("pg_xmin_horizon_age", &prepared).unwrap() >= 300.0);
+    assert!(m.get("pg_xmin_horizon_age_seconds", &prepared).unwrap() >= 1.0);
+
+    // Released, they are gone.
+    sqlx::raw_sql("ROLLBACK")
+        .execute(&mut forgotten)
+        .await
+        .unwrap();
+    pg.exec("postgres", "ROLLBACK PREPARED 'stuck'").await;
+    app.wait_metrics(WAIT, "no holder left", |m| {
+        m.values("pg_xmin_horizon_age", &[]).is_empty()
+    })
+    .await;
+    app.stop().await;
+}

@@ -32,7 +32,7 @@ use crate::metrics::{labels, Batch, MetricDesc};
 use crate::sync::lock;
 pub use custom::CustomCollector;
 pub use pool::{PgConnections, PgSession};
-use spec::{Ctx, Notes};
+use spec::{Ctx, History, Notes};
 pub use tables::TablesCollector;
 
 // === configuration ===
@@ -226,6 +226,7 @@ views! {
     slots,
     io,
     vacuum,
+    wraparound,
 }
 
 /// What can go wrong talking to PostgreSQL. No variant carries the DSN.
@@ -372,6 +373,7 @@ pub fn connections(
 pub struct PostgresCollector {
     pg: Arc<PgConnections>,
     filter: DatabaseFilter,
+    history: History,
     notes: Notes,
     /// The last error of each failing view, so each is logged once, not every run.
     view_errors: Mutex<HashMap<&'static str, String>>,
@@ -385,6 +387,7 @@ impl PostgresCollector {
         Self {
             pg,
             filter: DatabaseFilter::new(config),
+            history: History::default(),
             notes: Notes::default(),
             view_errors: Mutex::new(HashMap::new()),
         }
@@ -393,7 +396,7 @@ impl PostgresCollector {
     async fn read(&self, conn: &mut PgConnection) -> Result<Batch, PgError> {
         let (server, mut b) = server::identity(conn).await?;
         let mut views = Vec::new();
-        let mut cx = Ctx::new(conn, &server, &self.filter, &self.notes);
+        let mut cx = Ctx::new(conn, &server, &self.filter, &self.history, &self.notes);
         read_views(&mut cx, &mut b, &mut views).await?;
         let failed = views.iter().any(|(_, r)| r.is_err());
         let mut errors = lock(&self.view_errors);

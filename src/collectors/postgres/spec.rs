@@ -1,8 +1,9 @@
 //! What every view of the `postgres` collector reads with: the server's facts, the session,
 //! and the version spec that picks each figure's column by `server_version_num`.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use sqlx::postgres::{PgConnection, PgRow};
 use sqlx::Row as _;
@@ -33,6 +34,8 @@ pub struct Ctx<'a> {
     pub server: &'a Server,
     /// Which databases per-database series cover.
     pub filter: &'a DatabaseFilter,
+    /// Earlier runs' counter samples, for rates.
+    pub history: &'a History,
     notes: &'a Notes,
 }
 
@@ -42,12 +45,14 @@ impl<'a> Ctx<'a> {
         conn: &'a mut PgConnection,
         server: &'a Server,
         filter: &'a DatabaseFilter,
+        history: &'a History,
         notes: &'a Notes,
     ) -> Self {
         Self {
             conn,
             server,
             filter,
+            history,
             notes,
         }
     }
@@ -91,6 +96,46 @@ impl Notes {
             *notes = (started, HashSet::new());
         }
         notes.1.insert(key)
+    }
+}
+
+/// Samples of counters across runs, by name, to give their rate.
+#[derive(Debug, Default)]
+pub struct History(Mutex<HashMap<&'static str, VecDeque<(Instant, f64)>>>);
+
+impl History {
+    /// Records `value` of counter `key` now and returns its rate per second over the
+    /// samples of the last `window`; `None` until there are two. A counter that wraps at
+    /// `modulus` is unwrapped; one that goes back otherwise (another server, a restore)
+    /// starts over.
+    pub fn rate(
+        &self,
+        key: &'static str,
+        value: f64,
+        modulus: Option<f64>,
+        window: Duration,
+    ) -> Option<f64> {
+        let now = Instant::now();
+        let mut all = lock(&self.0);
+        let samples = all.entry(key).or_default();
+        let value = match (samples.back(), modulus) {
+            (Some(&(_, last)), Some(m)) => last + (value - last.rem_euclid(m)).rem_euclid(m),
+            _ => value,
+        };
+        if samples.back().is_some_and(|&(_, last)| value < last) {
+            samples.clear();
+        }
+        samples.push_back((now, value));
+        while samples.len() > 2
+            && samples
+                .front()
+                .is_some_and(|(t, _)| now.duration_since(*t) > window)
+        {
+            samples.pop_front();
+        }
+        let (t0, v0) = *samples.front()?;
+        let seconds = now.duration_since(t0).as_secs_f64();
+        (samples.len() >= 2 && seconds > 0.0).then(|| (value - v0) / seconds)
     }
 }
 
@@ -187,4 +232,25 @@ pub async fn json_rows(
             })
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rates_unwrap_a_wrapping_counter_and_start_over_when_one_goes_back() {
+        let h = History::default();
+        let w = Duration::from_secs(3600);
+        assert_eq!(h.rate("x", 4_294_967_000.0, Some(4_294_967_296.0), w), None);
+        std::thread::sleep(Duration::from_millis(20));
+        let r = h.rate("x", 100.0, Some(4_294_967_296.0), w).unwrap();
+        // 396 IDs in about 20 ms.
+        assert!(r > 396.0 / 1.0 && r < 396.0 / 0.015, "{r}");
+        assert_eq!(h.rate("y", 50.0, None, w), None);
+        std::thread::sleep(Duration::from_millis(5));
+        assert!(h.rate("y", 60.0, None, w).unwrap() > 0.0);
+        // Backwards without a modulus: another server; only the new sample is kept.
+        assert_eq!(h.rate("y", 10.0, None, w), None);
+    }
 }

@@ -143,6 +143,8 @@ pub const CONDITIONAL: &[(&str, &[Needs])] = &[
     ("pg_multixact_members_size_bytes", &[Since(190_000)]),
     // Sessions and locks.
     ("pg_wait_event_sessions", &[Setup(BUSY_WAIT)]),
+    ("pg_xmin_horizon_age", &[Setup(SLOT_XMIN)]),
+    ("pg_xmin_horizon_age_seconds", &[Setup(BUSY_WAIT)]),
     ("pg_stat_lock_waits_total", &[Since(190_000)]),
     ("pg_stat_lock_wait_time_seconds_total", &[Since(190_000)]),
     ("pg_stat_lock_fastpath_exceeded_total", &[Since(190_000)]),

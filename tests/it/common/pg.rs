@@ -276,6 +276,12 @@ impl PgCluster {
         Self::start_with(installation(), "")
     }
 
+    /// A new running cluster of the newest Debian server with `settings` added to its
+    /// configuration.
+    pub fn start_configured(settings: &str) -> Self {
+        Self::start_with(installation(), settings)
+    }
+
     /// A new running cluster of the newest major of the version matrix.
     pub fn start_newest() -> Self {
         let newest = std::fs::read_to_string(concat!(
