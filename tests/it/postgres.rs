@@ -898,3 +898,86 @@ async fn wraparound_has_a_rate_a_time_left_and_names_who_holds_the_horizon() {
     .await;
     app.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wal_runway_names_archiving_then_a_slot_then_write_volume() {
+    let pg = PgCluster::start_configured(
+        "max_wal_size = '32MB'\nmin_wal_size = '32MB'\narchive_mode = on\narchive_command = 'false'",
+    );
+    let app = App::start(&test_config(&pg.dsn("postgres"), "")).await;
+    let fill = |table: &'static str| {
+        let pg = &pg;
+        async move {
+            pg.exec(
+                "postgres",
+                &format!(
+                    "CREATE TABLE {table} AS SELECT g, repeat('x', 200) AS pad FROM generate_series(1, 300000) g"
+                ),
+            )
+            .await;
+            pg.exec("postgres", "SELECT pg_switch_wal()").await;
+        }
+    };
+    let cause = |m: &crate::common::Exposition| {
+        m.samples
+            .iter()
+            .find(|(n, _, _)| n == "pg_wal_runway_seconds")
+            .map(|(_, l, v)| (l["cause"].clone(), l["slot"].clone(), *v))
+    };
+
+    // Archiving fails: the backlog is the cause.
+    fill("a").await;
+    let m = app
+        .wait_metrics(WAIT, "archiving as the cause", |m| {
+            cause(m).is_some_and(|(c, _, _)| c == "archiving")
+        })
+        .await;
+    assert!(
+        m.get("pg_wal_retained_bytes", &[("cause", "archiving")])
+            .unwrap()
+            > 32.0 * 1_048_576.0
+    );
+    assert!(m.get("pg_wal_directory_bytes", &[]).unwrap() > 32.0 * 1_048_576.0);
+    assert!(cause(&m).unwrap().2 > 0.0);
+    // What centinela reports is what statvfs says here.
+    let stat = nix::sys::statvfs::statvfs(&pg.data_dir().join("pg_wal")).unwrap();
+    let size = stat.blocks() as f64 * stat.fragment_size() as f64;
+    assert_eq!(m.get("pg_wal_filesystem_size_bytes", &[]), Some(size));
+
+    // Archiving works again; a slot nobody reads keeps WAL.
+    pg.exec(
+        "postgres",
+        "ALTER SYSTEM SET archive_command = 'true'; SELECT pg_reload_conf()",
+    )
+    .await;
+    pg.exec(
+        "postgres",
+        "SELECT pg_create_physical_replication_slot('forgotten', true)",
+    )
+    .await;
+    fill("b").await;
+    let m = app
+        .wait_metrics(WAIT, "the slot as the cause", |m| {
+            cause(m).is_some_and(|(c, s, _)| c == "slot" && s == "forgotten")
+        })
+        .await;
+    assert!(
+        m.get(
+            "pg_wal_retained_bytes",
+            &[("cause", "slot"), ("slot", "forgotten")]
+        )
+        .unwrap()
+            > 32.0 * 1_048_576.0
+    );
+    assert!(m.get("pg_wal_bytes_per_second", &[]).unwrap() > 0.0);
+
+    // Nothing retains: write volume.
+    pg.exec("postgres", "SELECT pg_drop_replication_slot('forgotten')")
+        .await;
+    pg.exec("postgres", "CHECKPOINT").await;
+    app.wait_metrics(WAIT, "write volume as the cause", |m| {
+        cause(m).is_some_and(|(c, s, _)| c == "write_volume" && s.is_empty())
+    })
+    .await;
+    app.stop().await;
+}

@@ -76,6 +76,9 @@ sequence_min_used_ratio = 0.75
 slow_statement_threshold = "1s"
 # ... at most this many, slowest first.
 slow_statement_limit = 10
+# Where pg_wal is mounted in centinela's container, for the WAL runway (free space and time
+# until full); unset: the server's data_directory/pg_wal, when centinela sees that path.
+# wal_directory = "/var/lib/postgresql/data/pg_wal"
 # Your own SQL, in postgres_exporter's queries.yaml format (collector postgres_custom).
 # Each query runs read-only on its own schedule; see the README, "Custom queries".
 query_files = []
@@ -133,6 +136,9 @@ pub struct PostgresConfig {
     pub slow_statement_threshold: Duration,
     /// ... at most this many, slowest first.
     pub slow_statement_limit: u32,
+    /// Where `pg_wal` is seen from centinela; unset: `data_directory/pg_wal`.
+    #[serde(default)]
+    pub wal_directory: Option<PathBuf>,
     /// Files of custom queries in `postgres_exporter`'s `queries.yaml` format.
     #[serde(default)]
     pub query_files: Vec<PathBuf>,
@@ -227,6 +233,7 @@ views! {
     io,
     vacuum,
     wraparound,
+    wal_runway,
 }
 
 /// What can go wrong talking to PostgreSQL. No variant carries the DSN.
@@ -374,6 +381,7 @@ pub struct PostgresCollector {
     pg: Arc<PgConnections>,
     filter: DatabaseFilter,
     history: History,
+    wal_directory: Option<PathBuf>,
     notes: Notes,
     /// The last error of each failing view, so each is logged once, not every run.
     view_errors: Mutex<HashMap<&'static str, String>>,
@@ -388,6 +396,7 @@ impl PostgresCollector {
             pg,
             filter: DatabaseFilter::new(config),
             history: History::default(),
+            wal_directory: config.wal_directory.clone(),
             notes: Notes::default(),
             view_errors: Mutex::new(HashMap::new()),
         }
@@ -397,6 +406,7 @@ impl PostgresCollector {
         let (server, mut b) = server::identity(conn).await?;
         let mut views = Vec::new();
         let mut cx = Ctx::new(conn, &server, &self.filter, &self.history, &self.notes);
+        cx.wal_directory = self.wal_directory.as_deref();
         read_views(&mut cx, &mut b, &mut views).await?;
         let failed = views.iter().any(|(_, r)| r.is_err());
         let mut errors = lock(&self.view_errors);

@@ -36,6 +36,8 @@ pub struct Ctx<'a> {
     pub filter: &'a DatabaseFilter,
     /// Earlier runs' counter samples, for rates.
     pub history: &'a History,
+    /// Where `pg_wal` is seen from here, when configured (`postgres.wal_directory`).
+    pub wal_directory: Option<&'a std::path::Path>,
     notes: &'a Notes,
 }
 
@@ -53,6 +55,7 @@ impl<'a> Ctx<'a> {
             server,
             filter,
             history,
+            wal_directory: None,
             notes,
         }
     }
@@ -125,6 +128,25 @@ impl History {
         if samples.back().is_some_and(|&(_, last)| value < last) {
             samples.clear();
         }
+        samples.push_back((now, value));
+        while samples.len() > 2
+            && samples
+                .front()
+                .is_some_and(|(t, _)| now.duration_since(*t) > window)
+        {
+            samples.pop_front();
+        }
+        let (t0, v0) = *samples.front()?;
+        let seconds = now.duration_since(t0).as_secs_f64();
+        (samples.len() >= 2 && seconds > 0.0).then(|| (value - v0) / seconds)
+    }
+
+    /// Records gauge `key` now and returns how fast it changed per second over the last
+    /// `window` (negative when it fell); `None` until there are two samples.
+    pub fn slope(&self, key: &'static str, value: f64, window: Duration) -> Option<f64> {
+        let now = Instant::now();
+        let mut all = lock(&self.0);
+        let samples = all.entry(key).or_default();
         samples.push_back((now, value));
         while samples.len() > 2
             && samples
