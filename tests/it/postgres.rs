@@ -981,3 +981,62 @@ async fn wal_runway_names_archiving_then_a_slot_then_write_volume() {
     .await;
     app.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn centinela_measures_its_own_share_of_database_time() {
+    let pg = PgCluster::start();
+    pg.exec(
+        "postgres",
+        "CREATE EXTENSION pg_stat_statements;
+         CREATE ROLE watcher LOGIN PASSWORD 'w' IN ROLE pg_monitor;
+         CREATE TABLE work AS SELECT g FROM generate_series(1, 200000) g",
+    )
+    .await;
+    let app = App::start(&test_config(
+        &pg.dsn_as("watcher", "w", "postgres"),
+        "cost_budget = 0.02",
+    ))
+    .await;
+    // The application's work, under another role, while centinela samples.
+    let mut app_db = pg.connect("postgres").await;
+    for _ in 0..10 {
+        sqlx::query("SELECT count(*) FROM work a JOIN work b USING (g)")
+            .execute(&mut app_db)
+            .await
+            .unwrap();
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    let m = app
+        .wait_metrics(WAIT, "centinela's share of database time", |m| {
+            m.get("centinela_db_time_share", &[]).is_some()
+        })
+        .await;
+    let ours = m.get("centinela_db_time_seconds_total", &[]).unwrap();
+    let all = m.get("pg_stat_statements_time_seconds_total", &[]).unwrap();
+    assert!(ours > 0.0 && ours < all, "{ours} of {all}");
+    let share = m.get("centinela_db_time_share", &[]).unwrap();
+    assert!(share > 0.0 && share < 0.5, "{share}");
+    assert_eq!(m.get("centinela_db_time_budget_ratio", &[]), Some(0.02));
+    assert_eq!(m.get("centinela_db_role_shared", &[]), Some(0.0));
+    assert!(m.get("centinela_db_sessions", &[]).unwrap() >= 1.0);
+    assert_eq!(m.get("centinela_db_lock_waiting_sessions", &[]), Some(0.0));
+    // centinela's time is what pg_stat_statements holds for its role.
+    let mut admin = pg.connect("postgres").await;
+    let direct: f64 = sqlx::query_scalar(
+        "SELECT (sum(total_exec_time + total_plan_time) / 1000)::float8 FROM pg_stat_statements
+         WHERE toplevel AND userid = 'watcher'::regrole",
+    )
+    .fetch_one(&mut admin)
+    .await
+    .unwrap();
+    assert!(direct >= ours, "{direct} < {ours}");
+    app.stop().await;
+
+    // Another client with centinela's role is flagged.
+    let app = App::start(&test_config(&pg.dsn("postgres"), "")).await;
+    app.wait_metrics(WAIT, "a shared role", |m| {
+        m.get("centinela_db_role_shared", &[]) == Some(1.0)
+    })
+    .await;
+    app.stop().await;
+}

@@ -76,6 +76,9 @@ sequence_min_used_ratio = 0.75
 slow_statement_threshold = "1s"
 # ... at most this many, slowest first.
 slow_statement_limit = 10
+# The share of the database's statement time centinela may take (pg_stat_statements);
+# above it, the default rule CentinelaDatabaseCostHigh fires.
+cost_budget = 0.005
 # Where pg_wal is mounted in centinela's container, for the WAL runway (free space and time
 # until full); unset: the server's data_directory/pg_wal, when centinela sees that path.
 # wal_directory = "/var/lib/postgresql/data/pg_wal"
@@ -136,6 +139,8 @@ pub struct PostgresConfig {
     pub slow_statement_threshold: Duration,
     /// ... at most this many, slowest first.
     pub slow_statement_limit: u32,
+    /// The share of database time centinela may take.
+    pub cost_budget: f64,
     /// Where `pg_wal` is seen from centinela; unset: `data_directory/pg_wal`.
     #[serde(default)]
     pub wal_directory: Option<PathBuf>,
@@ -234,6 +239,7 @@ views! {
     vacuum,
     wraparound,
     wal_runway,
+    own_cost,
 }
 
 /// What can go wrong talking to PostgreSQL. No variant carries the DSN.
@@ -382,6 +388,7 @@ pub struct PostgresCollector {
     filter: DatabaseFilter,
     history: History,
     wal_directory: Option<PathBuf>,
+    cost_budget: f64,
     notes: Notes,
     /// The last error of each failing view, so each is logged once, not every run.
     view_errors: Mutex<HashMap<&'static str, String>>,
@@ -397,6 +404,7 @@ impl PostgresCollector {
             filter: DatabaseFilter::new(config),
             history: History::default(),
             wal_directory: config.wal_directory.clone(),
+            cost_budget: config.cost_budget,
             notes: Notes::default(),
             view_errors: Mutex::new(HashMap::new()),
         }
@@ -432,6 +440,7 @@ impl PostgresCollector {
             }
         }
         b.set(&server::PG_LAST_SCRAPE_ERROR, if failed { 1.0 } else { 0.0 });
+        b.set(&own_cost::BUDGET, self.cost_budget);
         Ok(b)
     }
 }
@@ -573,6 +582,12 @@ pub fn check(pg: &PostgresConfig, errors: &mut Problems) -> Option<SecretString>
         err(
             "postgres.sequence_min_used_ratio",
             format!("must be between 0 and 1, got {}", pg.sequence_min_used_ratio),
+        );
+    }
+    if !(pg.cost_budget > 0.0 && pg.cost_budget <= 1.0) {
+        err(
+            "postgres.cost_budget",
+            format!("must be above 0 and at most 1 (a share), got {}", pg.cost_budget),
         );
     }
     if pg.slow_statement_limit == 0 || pg.slow_statement_limit > 1000 {

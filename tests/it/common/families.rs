@@ -144,6 +144,12 @@ pub const CONDITIONAL: &[(&str, &[Needs])] = &[
     // Sessions and locks.
     ("pg_wait_event_sessions", &[Setup(BUSY_WAIT)]),
     ("pg_xmin_horizon_age", &[Setup(SLOT_XMIN)]),
+    ("centinela_db_time_seconds_total", &[Setup(SLOW_STATEMENT)]),
+    (
+        "pg_stat_statements_time_seconds_total",
+        &[Setup(SLOW_STATEMENT)],
+    ),
+    ("centinela_db_time_share", &[Setup(SLOW_STATEMENT)]),
     ("pg_xmin_horizon_age_seconds", &[Setup(BUSY_WAIT)]),
     ("pg_stat_lock_waits_total", &[Since(190_000)]),
     ("pg_stat_lock_wait_time_seconds_total", &[Since(190_000)]),
