@@ -17,7 +17,7 @@ crate::metrics! {
     MXID_ETA: "pg_multixact_wraparound_eta_seconds", Gauge, ["limit"],
         "Seconds until the oldest database's multixact age reaches the limit at the current rate: limit=autovacuum_multixact_freeze_max_age or limit=stop (2^31 - 3M). 0 when already past; +Inf while none are consumed.";
     HORIZON_AGE: "pg_xmin_horizon_age", Gauge, ["source", "holder", "detail"],
-        "Age in transactions of the oldest xmin each kind of holder keeps, which VACUUM can neither clean nor freeze past: source=backend (holder: pid; detail: application and state), prepared_transaction (gid; owner and database), replication_slot and replication_slot_catalog (slot name; slot type and database), standby (application_name; client address, hot_standby_feedback).";
+        "Age in transactions of the oldest xmin each kind of holder keeps, which VACUUM can neither clean nor freeze past: source=backend (a transaction open for 2 s or more, centinela's own left out; holder: pid; detail: application and state), prepared_transaction (gid; owner and database), replication_slot and replication_slot_catalog (slot name; slot type and database), standby (application_name; client address, hot_standby_feedback).";
     HORIZON_SECONDS: "pg_xmin_horizon_age_seconds", Gauge, ["source", "holder", "detail"],
         "How long the holder of pg_xmin_horizon_age has held it: a backend's transaction, a prepared transaction; absent for slots and standbys.";
 }
@@ -40,7 +40,9 @@ SELECT pg_snapshot_xmax(pg_current_snapshot())::text::float8,
        current_setting('autovacuum_multixact_freeze_max_age')::float8";
 
 /// The oldest xmin of each kind of holder. A backend with an assigned transaction ID holds
-/// the horizon by it as well; WAL senders are counted as their standbys.
+/// the horizon by it as well; WAL senders are counted as their standbys. Backends count
+/// once their transaction is 2 seconds old, so the statements of a busy server (and
+/// centinela's own) do not come and go as holders.
 const HOLDERS: &str = "
 SELECT DISTINCT ON (source) source, holder, detail, age::float8, seconds::float8
 FROM (
@@ -50,7 +52,8 @@ FROM (
          extract(epoch FROM now() - xact_start) AS seconds
   FROM pg_stat_activity
   WHERE (backend_xmin IS NOT NULL OR backend_xid IS NOT NULL)
-    AND backend_type <> 'walsender' AND pid <> pg_backend_pid()
+    AND backend_type <> 'walsender' AND application_name <> 'centinela'
+    AND xact_start < now() - interval '2 seconds'
   UNION ALL
   SELECT 'prepared_transaction', gid, owner::text || ', ' || database::text, age(transaction),
          extract(epoch FROM now() - prepared)
