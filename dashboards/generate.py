@@ -72,6 +72,10 @@ DASHBOARDS = {
              "WAL kept in pg_wal for a consumer: the slot that retains most, and segments waiting to be archived; against the size of pg_wal.",
              [(f"pg_wal_retained_bytes{I}", "{{instance}} {{cause}} {{slot}}"),
               (f"pg_wal_directory_bytes{I}", "{{instance}} pg_wal")], {}),
+            ("On disk, not in force", "table", "none",
+             "Configuration files changed since the last reload, entries a reload would skip, and a certificate file the server does not present yet (replaced, not reloaded).",
+             [(f"pg_config_reload_pending{I} == 1 or pg_config_file_errors{I} > 0 or pg_hba_file_rule_errors{I} > 0 or pg_ssl_cert_file_differs{I} == 1", "")],
+             {"instant": True}),
             ("WAL archiving failures", "timeseries", "none", "Failed archive_command attempts per second; the default rule pages when archiving keeps failing.",
              [(f"rate(pg_stat_archiver_failed_count{I}[5m])", "{{instance}}")], {}),
             ("Time since last WAL archive", "timeseries", "s", "Age of the last archived WAL file.",
@@ -233,6 +237,7 @@ ALLOWED_EMPTY = {
     "Memory against maxmemory": "absent while Redis has no maxmemory",
     "Partial key counts": "empty while every SCAN finishes within its budget",
     "Databases skipped": "empty while every database is read",
+    "On disk, not in force": "empty while every file on disk is what the server runs",
     "Who holds the xmin horizon": "empty while no session, prepared transaction, slot or standby holds an xmin",
     "Certificate sources in error": "empty while every certificate source is readable",
 }

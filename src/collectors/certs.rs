@@ -213,6 +213,17 @@ impl CertsCollector {
 
     /// Connects, handshakes, and returns the presented chain and why it would not verify.
     async fn probe(&self, e: &Endpoint) -> Result<Option<(Vec<CertInfo>, Option<String>)>, ProbeError> {
+        presented(e, Arc::clone(&self.provider), self.webpki.clone()).await
+    }
+}
+
+/// The certificate chain `e` presents (`None`: a PostgreSQL server that offers no TLS where
+/// that is allowed), and why it would not verify against `webpki` (no roots: never).
+pub async fn presented(
+    e: &Endpoint,
+    provider: Arc<CryptoProvider>,
+    webpki: Option<Arc<WebPkiServerVerifier>>,
+) -> Result<Option<(Vec<CertInfo>, Option<String>)>, ProbeError> {
         let mut tcp = TcpStream::connect((e.host.as_str(), e.port))
             .await
             .map_err(|err| ProbeError::from(format!("connect: {}", err.kind())))?;
@@ -232,11 +243,11 @@ impl CertsCollector {
             }
         }
         let verifier = Arc::new(RecordingVerifier {
-            inner: self.webpki.clone(),
-            provider: Arc::clone(&self.provider),
+            inner: webpki,
+            provider: Arc::clone(&provider),
             outcome: Mutex::new(None),
         });
-        let tls = rustls::ClientConfig::builder_with_provider(Arc::clone(&self.provider))
+        let tls = rustls::ClientConfig::builder_with_provider(Arc::clone(&provider))
             .with_safe_default_protocol_versions()
             .map_err(|err| ProbeError::from(format!("tls_config: {err}")))?
             .dangerous()
@@ -268,7 +279,6 @@ impl CertsCollector {
         })
         .await;
         Ok(Some((chain, failure)))
-    }
 }
 
 impl Collector for CertsCollector {

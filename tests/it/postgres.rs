@@ -1040,3 +1040,77 @@ async fn centinela_measures_its_own_share_of_database_time() {
     .await;
     app.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn what_is_on_disk_is_compared_with_what_the_server_runs() {
+    let pg = PgCluster::start();
+    let cert = |cn: &str, year: i32| {
+        let mut params = rcgen::CertificateParams::new(vec![cn.to_owned()]).unwrap();
+        params.not_after = rcgen::date_time_ymd(year, 1, 1);
+        let key = rcgen::KeyPair::generate().unwrap();
+        (params.self_signed(&key).unwrap().pem(), key.serialize_pem())
+    };
+    let (first, first_key) = cert("db.internal", 2030);
+    pg.enable_ssl(&first, &first_key).await;
+    let app = App::start(&test_config(&pg.dsn("postgres"), "")).await;
+    let m = app
+        .wait_metrics(WAIT, "the served certificate compared", |m| {
+            m.get("pg_ssl_cert_file_differs", &[]).is_some()
+        })
+        .await;
+    assert_eq!(m.get("pg_ssl_cert_file_differs", &[]), Some(0.0));
+    assert_eq!(
+        m.get("pg_ssl_cert_file_not_after_timestamp_seconds", &[]),
+        Some(1_893_456_000.0)
+    );
+    for file in ["postgresql.conf", "postgresql.auto.conf", "pg_hba.conf"] {
+        assert_eq!(
+            m.get("pg_config_reload_pending", &[("file", file)]),
+            Some(0.0),
+            "{file}"
+        );
+    }
+    assert_eq!(m.get("pg_hba_file_rule_errors", &[]), Some(0.0));
+
+    // Rotated on disk, not reloaded.
+    let (second, second_key) = cert("db.internal", 2031);
+    for (name, data) in [("server.crt", &second), ("server.key", &second_key)] {
+        std::fs::write(pg.data_dir().join(name), data).unwrap();
+    }
+    // A bad setting and a bad pg_hba.conf line, not reloaded either.
+    let append = |file: &str, line: &str| {
+        use std::io::Write as _;
+        let mut f = std::fs::OpenOptions::new()
+            .append(true)
+            .open(pg.data_dir().join(file))
+            .unwrap();
+        writeln!(f, "{line}").unwrap();
+    };
+    append("postgresql.conf", "work_mem = 'lots'");
+    append("pg_hba.conf", "host all all 0.0.0.0/0 nosuchmethod");
+    let m = app
+        .wait_metrics(WAIT, "the rotation and the edits noticed", |m| {
+            m.get("pg_ssl_cert_file_differs", &[]) == Some(1.0)
+                && m.get("pg_config_reload_pending", &[("file", "postgresql.conf")]) == Some(1.0)
+                && m.get("pg_config_reload_pending", &[("file", "pg_hba.conf")]) == Some(1.0)
+        })
+        .await;
+    assert_eq!(
+        m.get("pg_ssl_cert_file_not_after_timestamp_seconds", &[]),
+        Some(1_924_992_000.0)
+    );
+    assert_eq!(
+        m.get("pg_config_file_errors", &[("file", "postgresql.conf")]),
+        Some(1.0)
+    );
+    assert_eq!(m.get("pg_hba_file_rule_errors", &[]), Some(1.0));
+
+    // Reloaded: the new certificate is served; the edits are loaded (the bad ones skipped).
+    pg.exec("postgres", "SELECT pg_reload_conf()").await;
+    app.wait_metrics(WAIT, "the reload noticed", |m| {
+        m.get("pg_ssl_cert_file_differs", &[]) == Some(0.0)
+            && m.get("pg_config_reload_pending", &[("file", "postgresql.conf")]) == Some(0.0)
+    })
+    .await;
+    app.stop().await;
+}

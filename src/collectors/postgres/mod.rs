@@ -240,6 +240,7 @@ views! {
     wraparound,
     wal_runway,
     own_cost,
+    on_disk,
 }
 
 /// What can go wrong talking to PostgreSQL. No variant carries the DSN.
@@ -389,6 +390,7 @@ pub struct PostgresCollector {
     history: History,
     wal_directory: Option<PathBuf>,
     cost_budget: f64,
+    served_tls: Option<super::certs::Endpoint>,
     notes: Notes,
     /// The last error of each failing view, so each is logged once, not every run.
     view_errors: Mutex<HashMap<&'static str, String>>,
@@ -400,6 +402,7 @@ impl PostgresCollector {
     /// The collector over the shared connections.
     pub fn new(pg: Arc<PgConnections>, config: &PostgresConfig) -> Self {
         Self {
+            served_tls: served_endpoint(pg.options()),
             pg,
             filter: DatabaseFilter::new(config),
             history: History::default(),
@@ -415,6 +418,7 @@ impl PostgresCollector {
         let mut views = Vec::new();
         let mut cx = Ctx::new(conn, &server, &self.filter, &self.history, &self.notes);
         cx.wal_directory = self.wal_directory.as_deref();
+        cx.served_tls = self.served_tls.as_ref();
         read_views(&mut cx, &mut b, &mut views).await?;
         let failed = views.iter().any(|(_, r)| r.is_err());
         let mut errors = lock(&self.view_errors);
@@ -489,6 +493,24 @@ impl Collector for PostgresCollector {
         b.set(&server::PG_LAST_SCRAPE_ERROR, 1.0);
         b
     }
+}
+
+/// The server's own TLS endpoint when the DSN reaches it over TCP, whatever its sslmode:
+/// the certificate it presents is compared with the one on disk.
+fn served_endpoint(options: &PgConnectOptions) -> Option<super::certs::Endpoint> {
+    let host = options.get_host();
+    if options.get_socket().is_some() || host.starts_with('/') {
+        return None;
+    }
+    let port = options.get_port();
+    Some(super::certs::Endpoint {
+        source: format!("{host}:{port}"),
+        host: host.to_owned(),
+        port,
+        server_name: host.to_owned(),
+        starttls: Some(super::certs::StartTls::Postgres),
+        tls_optional: true,
+    })
 }
 
 /// Checks `[postgres]`; returns the configured DSN, read once (none: libpq's defaults).

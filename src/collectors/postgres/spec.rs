@@ -38,6 +38,8 @@ pub struct Ctx<'a> {
     pub history: &'a History,
     /// Where `pg_wal` is seen from here, when configured (`postgres.wal_directory`).
     pub wal_directory: Option<&'a std::path::Path>,
+    /// The server's TLS endpoint (TCP connections), to read the certificate it presents.
+    pub served_tls: Option<&'a crate::collectors::certs::Endpoint>,
     notes: &'a Notes,
 }
 
@@ -56,6 +58,7 @@ impl<'a> Ctx<'a> {
             filter,
             history,
             wal_directory: None,
+            served_tls: None,
             notes,
         }
     }
@@ -102,9 +105,13 @@ impl Notes {
     }
 }
 
-/// Samples of counters across runs, by name, to give their rate.
+/// Samples of counters across runs, by name, to give their rate; and what a view checks
+/// less often than every run, with when it last did.
 #[derive(Debug, Default)]
-pub struct History(Mutex<HashMap<&'static str, VecDeque<(Instant, f64)>>>);
+pub struct History(
+    Mutex<HashMap<&'static str, VecDeque<(Instant, f64)>>>,
+    Mutex<HashMap<&'static str, (Instant, Option<f64>)>>,
+);
 
 impl History {
     /// Records `value` of counter `key` now and returns its rate per second over the
@@ -139,6 +146,23 @@ impl History {
         let (t0, v0) = *samples.front()?;
         let seconds = now.duration_since(t0).as_secs_f64();
         (samples.len() >= 2 && seconds > 0.0).then(|| (value - v0) / seconds)
+    }
+
+    /// Whether check `key` is due: the first time, and once `every` has passed since.
+    pub fn due(&self, key: &'static str, every: Duration) -> bool {
+        let all = lock(&self.1);
+        all.get(key)
+            .is_none_or(|(at, _)| at.elapsed() >= every)
+    }
+
+    /// Records the outcome of check `key` (now); `None` until it is first recorded.
+    pub fn record(&self, key: &'static str, value: Option<f64>) {
+        lock(&self.1).insert(key, (Instant::now(), value));
+    }
+
+    /// The last recorded outcome of check `key`.
+    pub fn last(&self, key: &'static str) -> Option<f64> {
+        lock(&self.1).get(key).and_then(|(_, v)| *v)
     }
 
     /// Records gauge `key` now and returns how fast it changed per second over the last
