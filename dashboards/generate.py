@@ -72,6 +72,9 @@ DASHBOARDS = {
              "WAL kept in pg_wal for a consumer: the slot that retains most, and segments waiting to be archived; against the size of pg_wal.",
              [(f"pg_wal_retained_bytes{I}", "{{instance}} {{cause}} {{slot}}"),
               (f"pg_wal_directory_bytes{I}", "{{instance}} pg_wal")], {}),
+            ("Server log events", "timeseries", "none",
+             "Messages of the server's own log by class in the last hour (postgres.server_log): crashes, corruption, refused connections, timeouts, deadlocks, autovacuum cancellations, standby conflicts, temporary files.",
+             [(f"sum by (instance, class) (increase(pg_log_events_total{I}[1h])) > 0", "{{instance}} {{class}}")], {}),
             ("On disk, not in force", "table", "none",
              "Configuration files changed since the last reload, entries a reload would skip, and a certificate file the server does not present yet (replaced, not reloaded).",
              [(f"pg_config_reload_pending{I} == 1 or pg_config_file_errors{I} > 0 or pg_hba_file_rule_errors{I} > 0 or pg_ssl_cert_file_differs{I} == 1", "")],
@@ -238,6 +241,7 @@ ALLOWED_EMPTY = {
     "Partial key counts": "empty while every SCAN finishes within its budget",
     "Databases skipped": "empty while every database is read",
     "On disk, not in force": "empty while every file on disk is what the server runs",
+    "Server log events": "needs postgres.server_log and a classified message in the last hour",
     "Who holds the xmin horizon": "empty while no session, prepared transaction, slot or standby holds an xmin",
     "Certificate sources in error": "empty while every certificate source is readable",
 }

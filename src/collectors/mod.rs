@@ -218,7 +218,7 @@ macro_rules! collectors {
 }
 
 collectors! {
-    postgres: Postgres(PostgresCollector), PostgresTables(TablesCollector), PostgresCustom(CustomCollector);
+    postgres: Postgres(PostgresCollector), PostgresTables(TablesCollector), PostgresCustom(CustomCollector), PostgresServerLog(ServerLogCollector);
     host: Host(HostCollector);
     certs: Certs(CertsCollector);
     backups: Backups(BackupsCollector);

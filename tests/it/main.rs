@@ -26,4 +26,5 @@ mod postgres;
 mod prometheus;
 mod rules;
 mod security;
+mod server_log;
 mod surroundings;

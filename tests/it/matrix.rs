@@ -340,8 +340,15 @@ async fn matrix(major: u32) {
                   [[postgres.queries]]\nname = \"matrix\"\n\
                   query = \"SELECT pg_is_in_recovery() AS in_recovery, datname, age(datfrozenxid) AS xid_age FROM pg_database WHERE datallowconn\"\n\
                   metrics = [{ datname = { usage = \"LABEL\" } }, { xid_age = { usage = \"GAUGE\" } }]\n";
-    let on_primary = App::start(&test_config(&tls(&primary), config)).await;
-    let on_replica = App::start(&test_config(&tls(&replica), config)).await;
+    // And each server's own log (stderr, the harness's pg_ctl -l file).
+    let config = |pg: &PgCluster| {
+        format!(
+            "{config}[postgres.server_log]\npath = \"{}/server.log\"\n",
+            pg.dir().display()
+        )
+    };
+    let on_primary = App::start(&test_config(&tls(&primary), &config(&primary))).await;
+    let on_replica = App::start(&test_config(&tls(&replica), &config(&replica))).await;
 
     // The failing archive: a backlog and failures.
     let m = on_primary

@@ -5,8 +5,7 @@
 //! entries inline. A query is named by its key (the metric prefix); each column becomes a
 //! label or a metric as its `usage` says. Each query has its own interval (`cache_seconds`
 //! in a file), timeout, server-version range (`runonserver`) and databases, and runs in its
-//! own task in a READ ONLY transaction with `statement_timeout` and `lock_timeout` set
-//! locally: a failing or slow query reports `centinela_custom_query_up 0` and never holds
+//! own task, read-only, with its own `statement_timeout` and `lock_timeout`: a failing or slow query reports `centinela_custom_query_up 0` and never holds
 //! the others back. A metric name a built-in collector or another query exports is refused
 //! when the configuration is checked.
 
@@ -852,18 +851,21 @@ async fn run_in(
 }
 
 /// Runs the query read-only with its timeouts: (database, `server_version_num`, rows as
-/// JSON objects). The query is one statement (the extended protocol refuses more).
+/// JSON objects). The query is one statement (the extended protocol refuses more), run in
+/// its own implicit transaction, read-only by `default_transaction_read_only`; no explicit
+/// transaction, so the session is never seen idle in a transaction. `RESET ALL` then gives
+/// the session back as it was opened (the startup packet's settings).
 async fn query(conn: &mut PgConnection, def: &QueryDef) -> Result<(String, u32, Vec<String>), PgError> {
     let name: &'static str = "custom query";
     let e = |e: sqlx::Error| PgError::query(name, &e);
-    sqlx::query("BEGIN READ ONLY").execute(&mut *conn).await.map_err(e)?;
+    let ms = |d: Duration| d.as_millis().to_string();
     let result = async {
-        let ms = |d: Duration| d.as_millis().to_string();
         let (datname, version): (String, i32) = sqlx::query_as(
             "SELECT current_database()::text, current_setting('server_version_num')::int4
-             FROM (SELECT set_config('statement_timeout', $1, true),
-                          set_config('lock_timeout', $2, true),
-                          set_config('TimeZone', 'UTC', true)) s",
+             FROM (SELECT set_config('default_transaction_read_only', 'on', false),
+                          set_config('statement_timeout', $1, false),
+                          set_config('lock_timeout', $2, false),
+                          set_config('TimeZone', 'UTC', false)) s",
         )
         .bind(ms(def.timeout))
         .bind(ms(def.lock_timeout))
@@ -894,7 +896,7 @@ async fn query(conn: &mut PgConnection, def: &QueryDef) -> Result<(String, u32, 
     }
     .await;
     if !result.as_ref().is_err_and(PgError::is_unreachable) {
-        sqlx::query("ROLLBACK").execute(&mut *conn).await.map_err(e)?;
+        sqlx::query("RESET ALL").execute(&mut *conn).await.map_err(e)?;
     }
     result
 }

@@ -12,6 +12,7 @@ mod pool;
 pub mod queries;
 mod roles;
 mod sequences;
+pub mod server_log;
 mod spec;
 pub mod tables;
 
@@ -32,6 +33,7 @@ use crate::metrics::{labels, Batch, MetricDesc};
 use crate::sync::lock;
 pub use custom::CustomCollector;
 pub use pool::{PgConnections, PgSession};
+pub use server_log::ServerLogCollector;
 use spec::{Ctx, History, Notes};
 pub use tables::TablesCollector;
 
@@ -82,6 +84,11 @@ cost_budget = 0.005
 # Where pg_wal is mounted in centinela's container, for the WAL runway (free space and time
 # until full); unset: the server's data_directory/pg_wal, when centinela sees that path.
 # wal_directory = "/var/lib/postgresql/data/pg_wal"
+# The server's own log, counted by class (collector postgres_server_log); see the README,
+# "The server log, classified". path is a glob; format: stderr, csvlog or jsonlog.
+# [postgres.server_log]
+# path = "/var/lib/postgresql/data/log/postgresql-*.log"
+# format = "stderr"
 # Your own SQL, in postgres_exporter's queries.yaml format (collector postgres_custom).
 # Each query runs read-only on its own schedule; see the README, "Custom queries".
 query_files = []
@@ -150,6 +157,9 @@ pub struct PostgresConfig {
     /// Custom queries given inline (`[[postgres.queries]]`).
     #[serde(default)]
     pub queries: Vec<custom::QuerySpec>,
+    /// The server's own log (`[postgres.server_log]`).
+    #[serde(default)]
+    pub server_log: server_log::ServerLogConfig,
 }
 
 impl PostgresConfig {
