@@ -171,7 +171,10 @@ proptest! {
     fn textfile(text in input("textfile")) {
         if let Ok(families) = textfile::parse(&text) {
             let samples: usize = families.iter().map(|f| f.samples.len()).sum();
-            let batch = Batch { families };
+            let batch = Batch {
+                families,
+                ..Batch::default()
+            };
             let out = encode::encode(&batch, Format::Text);
             let again = textfile::parse(&out).unwrap_or_else(|e| panic!("{e}\n{out}"));
             prop_assert_eq!(again.iter().map(|f| f.samples.len()).sum::<usize>(), samples);

@@ -56,6 +56,8 @@ pub struct AlertView {
     pub active_at: i64,
     /// The expression's value.
     pub value: f64,
+    /// What the database showed when it started firing (P0 and P1 alerts).
+    pub evidence: Option<serde_json::Value>,
 }
 
 /// A rule group and how its last evaluation went.
@@ -119,6 +121,8 @@ struct SavedAlert {
     fired_at: Option<i64>,
     resolved_at: Option<i64>,
     keep_firing_since: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    evidence: Option<serde_json::Value>,
 }
 
 /// The rules with their alert states, and the history their range functions read.
@@ -185,6 +189,7 @@ impl Engine {
                 }
                 let mut record = AlertRecord::new(&labels, annotations, a.value, a.active_at);
                 record.ends_at = a.resolved_at;
+                record.evidence.clone_from(&a.evidence);
                 out.push((record, a.state));
             }
         }
@@ -212,6 +217,7 @@ impl Engine {
                         fired_at: a.fired_at,
                         resolved_at: a.resolved_at,
                         keep_firing_since: a.keep_firing_since,
+                        evidence: a.evidence.clone(),
                     });
                 }
             }
@@ -251,6 +257,7 @@ impl Engine {
                         fired_at: s.fired_at,
                         resolved_at: s.resolved_at,
                         keep_firing_since: s.keep_firing_since,
+                        evidence: s.evidence,
                     },
                 );
                 n += 1;
@@ -287,8 +294,32 @@ impl Engine {
             self.group_seconds[i] = started.elapsed().as_secs_f64();
         }
         self.log_transitions(&before);
+        self.attach_evidence(snapshot, ts);
         self.history.trim(ts);
         self.publish()
+    }
+
+    /// Gives each P0 or P1 alert that fires without evidence what the collectors last saw
+    /// (taken once per alert: it then travels with its notifications and its state).
+    fn attach_evidence(&mut self, snapshot: &Snapshot, ts: i64) {
+        let mut taken: Option<Option<serde_json::Value>> = None;
+        for group in &mut self.rules.groups {
+            for rule in &mut group.rules {
+                let RuleKind::Alert(r) = &mut rule.kind else {
+                    continue;
+                };
+                for a in r.active.values_mut() {
+                    let paged = matches!(
+                        Severity::parse(a.labels.get("severity").unwrap_or_default()),
+                        Severity::P0 | Severity::P1
+                    );
+                    if a.state == AlertState::Firing && paged && a.evidence.is_none() {
+                        a.evidence
+                            .clone_from(taken.get_or_insert_with(|| evidence(snapshot, ts)));
+                    }
+                }
+            }
+        }
     }
 
     fn log_transitions(&self, before: &HashMap<(String, LabelSet), AlertState>) {
@@ -431,6 +462,43 @@ fn with_external(labels: &LabelSet, external: &LabelSet) -> LabelSet {
     out
 }
 
+/// The evidence parts every collector's last run kept, in one object with the time taken,
+/// cut to [`EVIDENCE_MAX`] bytes of JSON (the longest lists lose their last entries first);
+/// `None` while no collector keeps any.
+fn evidence(snapshot: &Snapshot, ts: i64) -> Option<serde_json::Value> {
+    let mut parts = serde_json::Map::new();
+    for slot in snapshot.slots() {
+        for (name, part) in &slot.load().batch.evidence {
+            parts.insert((*name).to_owned(), part.clone());
+        }
+    }
+    if parts.is_empty() {
+        return None;
+    }
+    loop {
+        let size = serde_json::to_string(&parts).map_or(0, |t| t.len());
+        if size <= EVIDENCE_MAX {
+            break;
+        }
+        let longest = parts
+            .values_mut()
+            .filter_map(serde_json::Value::as_array_mut)
+            .filter(|a| !a.is_empty())
+            .max_by_key(|a| a.len());
+        if let Some(list) = longest {
+            list.pop();
+        } else {
+            parts.clear();
+            break;
+        }
+    }
+    parts.insert("taken_at".into(), crate::time::rfc3339(ts).into());
+    Some(serde_json::Value::Object(parts))
+}
+
+/// Evidence attached to one alert, at most (bytes of JSON).
+pub const EVIDENCE_MAX: usize = 16 << 10;
+
 /// An alert with the external labels it would be sent with.
 fn alert_view(a: &super::rules::Alert, external: &LabelSet) -> AlertView {
     AlertView {
@@ -439,6 +507,7 @@ fn alert_view(a: &super::rules::Alert, external: &LabelSet) -> AlertView {
         state: a.state,
         active_at: a.active_at,
         value: a.value,
+        evidence: a.evidence.clone(),
     }
 }
 

@@ -27,6 +27,9 @@ pub struct AlertRecord {
     pub ends_at: Option<i64>,
     /// [`fingerprint`] of the labels.
     pub fingerprint: String,
+    /// What the database showed when it started firing (P0 and P1 alerts).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub evidence: Option<Json>,
 }
 
 impl AlertRecord {
@@ -48,6 +51,7 @@ impl AlertRecord {
             value,
             starts_at,
             ends_at: None,
+            evidence: None,
         }
     }
 

@@ -30,13 +30,18 @@ fn alert(a: &AlertView) -> Value {
         .iter()
         .map(|(k, v)| (k.to_owned(), Value::String(v.to_owned())))
         .collect();
-    json!({
+    let mut v = json!({
         "labels": labels,
         "annotations": a.annotations,
         "state": a.state.as_str(),
         "activeAt": rfc3339(a.active_at),
         "value": format_go_float(a.value),
-    })
+    });
+    // Not in Prometheus' API: what the database showed when a P0 or P1 alert fired.
+    if let Some(e) = &a.evidence {
+        v["evidence"] = e.clone();
+    }
+    v
 }
 
 fn group(g: &GroupView) -> Value {

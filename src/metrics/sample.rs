@@ -131,6 +131,9 @@ impl Family {
 pub struct Batch {
     /// Families, each once.
     pub families: Vec<Family>,
+    /// Evidence for pages, by part (`blocking`, `server_log`, …): what the run saw, bounded,
+    /// attached to a P0 or P1 alert when it fires. Not exported.
+    pub evidence: Vec<(&'static str, serde_json::Value)>,
 }
 
 impl Batch {
@@ -197,6 +200,7 @@ impl Batch {
 
     /// Moves `other`'s families in (families of the same name are merged).
     pub fn append(&mut self, other: Batch) {
+        self.evidence.extend(other.evidence);
         for family in other.families {
             match self.families.iter_mut().find(|f| f.name == family.name) {
                 Some(f) => f.samples.extend(family.samples),

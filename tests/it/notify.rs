@@ -13,7 +13,7 @@ use crate::common::receivers::{
     pd_events, pd_server_error, pd_throttled, slack_error, slack_rate_limited, slack_texts,
     Emulator, PD_KEY,
 };
-use crate::common::{config_with, App, PgCluster};
+use crate::common::{config_with, config_with_postgres, App, PgCluster};
 
 /// A DSN nothing listens on: these tests drive alerts through the textfile collector.
 const NO_PG: &str = "postgresql://postgres@127.0.0.1:1/postgres";
@@ -821,4 +821,181 @@ fn huge_groups_stay_within_slack_and_pagerduty_limits() {
         Vec::<String>::new()
     );
     assert!(event.to_string().len() < 512 * 1024);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lock_pile_up_pages_with_its_evidence() {
+    let s = Setup::new().await;
+    let pg = PgCluster::start();
+    pg.exec(
+        "postgres",
+        "CREATE EXTENSION pg_stat_statements; CREATE TABLE orders AS SELECT generate_series(1, 100) AS id",
+    )
+    .await;
+    std::fs::write(
+        s.path("rules.yaml"),
+        "groups:\n  - name: pg\n    rules:\n\
+         \x20     - alert: LockPileUp\n        expr: sum(pg_blocked_sessions) >= 2\n        for: 1s\n\
+         \x20       labels: {severity: P1}\n        annotations: {summary: '{{ $value }} sessions wait for a lock'}\n",
+    )
+    .unwrap();
+    let config = config_with_postgres(
+        &pg.dsn("postgres"),
+        &format!(
+            "max_connections = 3\n[postgres.server_log]\npath = \"{}/server.log\"\n",
+            pg.dir().display()
+        ),
+        &s.toml("", ""),
+    );
+    let app = App::start(&config).await;
+    app.wait_metrics(Duration::from_secs(20), "the log followed", |m| {
+        m.get("centinela_server_log_files", &[]) == Some(1.0)
+    })
+    .await;
+    // A statement the server cancels, for the log part.
+    let mut c = pg.connect("postgres").await;
+    assert!(
+        sqlx::raw_sql("SET statement_timeout = '50ms'; SELECT pg_sleep(1)")
+            .execute(&mut c)
+            .await
+            .is_err()
+    );
+    // Statements that keep taking time, for the statements part.
+    let busy = {
+        let mut c = pg.connect("postgres").await;
+        tokio::spawn(async move {
+            while sqlx::query("SELECT pg_sleep(0.05)")
+                .execute(&mut c)
+                .await
+                .is_ok()
+            {}
+        })
+    };
+    // The pile-up: a batch job holds the table; two web sessions wait for it.
+    let mut holder = pg.connect("postgres").await;
+    sqlx::raw_sql(
+        "SET application_name = 'batch-job'; BEGIN; LOCK TABLE orders IN ACCESS EXCLUSIVE MODE",
+    )
+    .execute(&mut holder)
+    .await
+    .unwrap();
+    let holder_pid: i32 = sqlx::query_scalar("SELECT pg_backend_pid()")
+        .fetch_one(&mut holder)
+        .await
+        .unwrap();
+    let mut waiters = Vec::new();
+    for _ in 0..2 {
+        let mut c = pg.connect("postgres").await;
+        sqlx::query("SET application_name = 'web'")
+            .execute(&mut c)
+            .await
+            .unwrap();
+        waiters.push(tokio::spawn(async move {
+            sqlx::query("SELECT count(*) FROM orders")
+                .execute(&mut c)
+                .await
+                .map(|_| ())
+        }));
+    }
+
+    let pages = s.pd.wait_accepted(1, Duration::from_secs(30)).await;
+    let slack = s.slack.wait_accepted(1, Duration::from_secs(30)).await;
+    println!(
+        "PagerDuty event:\n{}",
+        serde_json::to_string_pretty(&pages[0]).unwrap()
+    );
+    println!(
+        "Slack message:\n{}",
+        serde_json::to_string_pretty(&slack[0]).unwrap()
+    );
+
+    // PagerDuty carries it in custom_details.
+    let e = &pages[0]["payload"]["custom_details"]["firing"][0]["evidence"];
+    let tree = e["blocking"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no blocking tree: {e}"));
+    let root = tree
+        .iter()
+        .find(|s| s["pid"] == holder_pid)
+        .unwrap_or_else(|| panic!("the holder is not in the tree: {e}"));
+    assert_eq!(root["blocked_by"], json!([]));
+    assert_eq!(root["application"], "batch-job");
+    assert_eq!(root["state"], "idle in transaction");
+    let blocked: Vec<&Value> = tree
+        .iter()
+        .filter(|s| s["blocked_by"] == json!([holder_pid]))
+        .collect();
+    assert_eq!(blocked.len(), 2, "{e}");
+    for w in &blocked {
+        assert_eq!(w["wait_event"], "Lock:relation");
+        assert_eq!(w["application"], "web");
+        assert!(w["query"].as_str().unwrap().contains("FROM orders"), "{w}");
+    }
+    assert!(
+        e["wait_events"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|w| w["wait_event"] == "Lock:relation" && w["sessions"] == 2),
+        "{e}"
+    );
+    assert!(
+        e["statements"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|st| st["query"]
+                .as_str()
+                .unwrap_or_default()
+                .contains("pg_sleep")),
+        "{e}"
+    );
+    assert!(
+        e["server_log"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|l| l["class"] == "statement_timeout"),
+        "{e}"
+    );
+    assert!(serde_json::to_string(e).unwrap().len() <= 16 << 10);
+
+    // Slack shows it in one block of its own.
+    let blocks = slack[0]["attachments"][0]["blocks"].as_array().unwrap();
+    let evidence = blocks
+        .iter()
+        .filter_map(|b| b["text"]["text"].as_str())
+        .find(|t| t.starts_with("*Evidence*"))
+        .unwrap_or_else(|| panic!("no evidence block: {}", slack[0]));
+    assert!(evidence.len() <= 3000);
+    assert!(
+        evidence.contains(&format!("pid {holder_pid} (batch-job")),
+        "{evidence}"
+    );
+    assert!(
+        evidence.contains("waits") && evidence.contains("Lock:relation"),
+        "{evidence}"
+    );
+    assert!(evidence.contains("[statement_timeout]"), "{evidence}");
+
+    // And the API returns it with the alert.
+    let v: Value = app.get("/api/v1/alerts").await.json().await.unwrap();
+    let alert = v["data"]["alerts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["labels"]["alertname"] == "LockPileUp")
+        .unwrap()
+        .clone();
+    assert_eq!(alert["evidence"]["blocking"], e["blocking"]);
+
+    sqlx::raw_sql("ROLLBACK")
+        .execute(&mut holder)
+        .await
+        .unwrap();
+    for w in waiters {
+        w.await.unwrap().unwrap();
+    }
+    busy.abort();
+    app.stop().await;
 }

@@ -64,12 +64,16 @@ pub fn render(view: &GroupView<'_>) -> Json {
         .iter()
         .take(DETAILS_MAX)
         .map(|a| {
-            json!({
+            let mut alert = json!({
                 "labels": a.labels,
                 "annotations": a.annotations,
                 "value": crate::promql::gofmt::format_go_float(a.value),
                 "starts_at": rfc3339(a.starts_at),
-            })
+            });
+            if let Some(e) = &a.evidence {
+                alert["evidence"] = e.clone();
+            }
+            alert
         })
         .collect();
     let mut links: Vec<Json> = Vec::new();

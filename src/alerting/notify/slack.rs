@@ -106,6 +106,105 @@ fn alert_text(a: &AlertRecord, resolved: bool) -> String {
     text
 }
 
+/// The evidence as a person reads it: the blocking tree, the busiest wait events, the
+/// statements that grew, the newest classified server-log lines ("" when it holds none).
+pub fn evidence_text(e: &Json) -> String {
+    let list = |k: &str| {
+        e.get(k)
+            .and_then(Json::as_array)
+            .cloned()
+            .unwrap_or_default()
+    };
+    let s = |v: &Json, k: &str| {
+        v.get(k)
+            .and_then(Json::as_str)
+            .unwrap_or_default()
+            .to_owned()
+    };
+    let n = |v: &Json, k: &str| v.get(k).and_then(Json::as_f64).unwrap_or_default();
+    let mut lines = Vec::new();
+    let tree = list("blocking");
+    for v in &tree {
+        let blocked_by: Vec<String> = v
+            .get("blocked_by")
+            .and_then(Json::as_array)
+            .map(|b| b.iter().map(ToString::to_string).collect())
+            .unwrap_or_default();
+        let who = format!(
+            "pid {} ({}, {}, {})",
+            v.get("pid").map(ToString::to_string).unwrap_or_default(),
+            escape(&s(v, "application")),
+            escape(&s(v, "user")),
+            escape(&s(v, "state"))
+        );
+        let query = s(v, "query");
+        let query = if query.is_empty() {
+            String::new()
+        } else {
+            format!(" `{}`", escape(&truncate(&one_line(&query), 120)))
+        };
+        let id = s(v, "query_id");
+        let id = if id.is_empty() {
+            String::new()
+        } else {
+            format!(" (query {id})")
+        };
+        if blocked_by.is_empty() {
+            lines.push(format!(
+                "• {who} blocks others, in its transaction for {:.0} s{query}{id}",
+                n(v, "transaction_seconds")
+            ));
+        } else {
+            lines.push(format!(
+                "  ↳ {who} waits {:.0} s on {} for pid {}{query}{id}",
+                n(v, "seconds_in_state"),
+                escape(&s(v, "wait_event")),
+                blocked_by.join(", ")
+            ));
+        }
+    }
+    if !tree.is_empty() {
+        lines.insert(0, "*Blocking tree*".into());
+    }
+    let waits: Vec<String> = list("wait_events")
+        .iter()
+        .map(|v| format!("{} ×{}", escape(&s(v, "wait_event")), n(v, "sessions")))
+        .collect();
+    if !waits.is_empty() {
+        lines.push(format!("*Waits:* {}", waits.join(", ")));
+    }
+    for v in list("statements") {
+        lines.push(format!(
+            "*Grew:* {:.1} s in {} calls `{}` (query {})",
+            n(&v, "seconds"),
+            n(&v, "calls"),
+            escape(&truncate(&one_line(&s(&v, "query")), 120)),
+            s(&v, "query_id")
+        ));
+    }
+    for v in list("server_log") {
+        lines.push(format!(
+            "*Log* [{}] {}",
+            s(&v, "class"),
+            escape(&truncate(&s(&v, "line"), 200))
+        ));
+    }
+    if lines.is_empty() {
+        return String::new();
+    }
+    let taken = e.get("taken_at").and_then(Json::as_str).unwrap_or_default();
+    format!("*Evidence* (taken {taken})\n{}", lines.join("\n"))
+}
+
+/// Statement text on one line, without the backticks that would end its code span.
+fn one_line(query: &str) -> String {
+    query
+        .replace('`', "'")
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 /// The message for one group. Never more than [`BLOCKS_MAX`] blocks or
 /// [`SECTION_TEXT_MAX`] characters in a block, whatever the group's size: alerts beyond
 /// `max_alerts` are counted in one line.
@@ -141,6 +240,18 @@ pub fn render(view: &GroupView<'_>, max_alerts: usize) -> Json {
     for a in view.firing.iter().take(budget) {
         blocks.push(section(&alert_text(a, false)));
         listed += 1;
+    }
+    // The evidence of the first alert that has some: one block, so the limits hold.
+    if let Some(e) = view
+        .firing
+        .iter()
+        .take(listed)
+        .find_map(|a| a.evidence.as_ref())
+    {
+        let text = evidence_text(e);
+        if !text.is_empty() {
+            blocks.push(section(&text));
+        }
     }
     if view.firing.len() > listed {
         blocks.push(context(&format!(

@@ -100,6 +100,8 @@ pub struct Alert {
     pub resolved_at: Option<i64>,
     /// Since when `keep_firing_for` keeps it firing.
     pub keep_firing_since: Option<i64>,
+    /// What the database showed when it started firing (P0 and P1 only), for its pages.
+    pub evidence: Option<serde_json::Value>,
 }
 
 /// What only an alerting rule has.
@@ -658,6 +660,7 @@ impl Rule {
                             fired_at: None,
                             resolved_at: None,
                             keep_firing_since: None,
+                            evidence: None,
                         },
                     );
                 }

@@ -646,6 +646,7 @@ impl Collector for CustomCollector {
                 if let Ok(families) = &outcome.families {
                     b.append(Batch {
                         families: families.clone(),
+                        ..Batch::default()
                     });
                 }
             }

@@ -222,6 +222,7 @@ macro_rules! views {
                 match $view::read(cx).await {
                     Ok(Some(part)) => {
                         b.families.extend(part.families);
+                        b.evidence.extend(part.evidence);
                         views.push((stringify!($view), Ok(())));
                     }
                     Ok(None) => {}
@@ -251,6 +252,7 @@ views! {
     wal_runway,
     own_cost,
     on_disk,
+    evidence,
 }
 
 /// What can go wrong talking to PostgreSQL. No variant carries the DSN.
@@ -397,10 +399,11 @@ pub fn connections(
 pub struct PostgresCollector {
     pg: Arc<PgConnections>,
     filter: DatabaseFilter,
-    history: History,
+    /// Boxed: the collectors' enum stays small.
+    history: Box<History>,
     wal_directory: Option<PathBuf>,
     cost_budget: f64,
-    served_tls: Option<super::certs::Endpoint>,
+    served_tls: Option<Box<super::certs::Endpoint>>,
     notes: Notes,
     /// The last error of each failing view, so each is logged once, not every run.
     view_errors: Mutex<HashMap<&'static str, String>>,
@@ -412,10 +415,10 @@ impl PostgresCollector {
     /// The collector over the shared connections.
     pub fn new(pg: Arc<PgConnections>, config: &PostgresConfig) -> Self {
         Self {
-            served_tls: served_endpoint(pg.options()),
+            served_tls: served_endpoint(pg.options()).map(Box::new),
             pg,
             filter: DatabaseFilter::new(config),
-            history: History::default(),
+            history: Box::default(),
             wal_directory: config.wal_directory.clone(),
             cost_budget: config.cost_budget,
             notes: Notes::default(),
@@ -428,7 +431,7 @@ impl PostgresCollector {
         let mut views = Vec::new();
         let mut cx = Ctx::new(conn, &server, &self.filter, &self.history, &self.notes);
         cx.wal_directory = self.wal_directory.as_deref();
-        cx.served_tls = self.served_tls.as_ref();
+        cx.served_tls = self.served_tls.as_deref();
         read_views(&mut cx, &mut b, &mut views).await?;
         let failed = views.iter().any(|(_, r)| r.is_err());
         let mut errors = lock(&self.view_errors);

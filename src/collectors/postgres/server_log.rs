@@ -66,8 +66,10 @@ const SEVERITIES: &[&str] = &["LOG", "WARNING", "ERROR", "FATAL", "PANIC"];
 const MAX_READ_PER_RUN: u64 = 64 << 20;
 /// A record longer than this is classified on its first this many bytes.
 const MAX_RECORD: usize = 64 << 10;
-/// Classified lines kept for evidence.
+/// Classified lines kept.
 const RECENT: usize = 50;
+/// The newest of them attached to a page.
+const EVIDENCE_LINES: usize = 10;
 
 // === configuration ===
 
@@ -245,6 +247,12 @@ impl Collector for ServerLogCollector {
             }
             recent.push_back(line);
         }
+        let last: Vec<serde_json::Value> = recent
+            .iter()
+            .skip(recent.len().saturating_sub(EVIDENCE_LINES))
+            .map(|l| serde_json::json!({"class": l.class, "line": l.text}))
+            .collect();
+        b.evidence.push(("server_log", serde_json::Value::Array(last)));
         Ok(b)
     }
 }

@@ -111,6 +111,7 @@ impl Notes {
 pub struct History(
     Mutex<HashMap<&'static str, VecDeque<(Instant, f64)>>>,
     Mutex<HashMap<&'static str, (Instant, Option<f64>)>>,
+    Mutex<HashMap<i64, (f64, f64)>>,
 );
 
 impl History {
@@ -146,6 +147,29 @@ impl History {
         let (t0, v0) = *samples.front()?;
         let seconds = now.duration_since(t0).as_secs_f64();
         (samples.len() >= 2 && seconds > 0.0).then(|| (value - v0) / seconds)
+    }
+
+    /// The `top` statements whose time grew most (by 10 ms or more) since the last call, as
+    /// (query id, calls, seconds) grown; `statements` are (query id, calls, seconds) totals now. Nothing on
+    /// the first call.
+    pub fn statement_growth(&self, statements: Vec<(i64, f64, f64)>, top: usize) -> Vec<(i64, f64, f64)> {
+        let mut before = lock(&self.2);
+        let first = before.is_empty();
+        let mut grown: Vec<(i64, f64, f64)> = statements
+            .iter()
+            .filter_map(|(id, calls, secs)| {
+                let (c0, s0) = before.get(id).copied().unwrap_or((0.0, 0.0));
+                // Under 10 ms over an interval is noise (centinela's own reads among it).
+                (*secs - s0 >= 0.01).then(|| (*id, (calls - c0).max(0.0), secs - s0))
+            })
+            .collect();
+        *before = statements.into_iter().map(|(id, c, s)| (id, (c, s))).collect();
+        if first {
+            return Vec::new();
+        }
+        grown.sort_by(|a, b| b.2.total_cmp(&a.2));
+        grown.truncate(top);
+        grown
     }
 
     /// Whether check `key` is due: the first time, and once `every` has passed since.
