@@ -101,6 +101,9 @@ DASHBOARDS = {
              [(f"pg_stat_replication_pg_wal_lsn_diff{I}", "{{instance}} {{application_name}} {{client_addr}}")], {}),
             ("Standbys: replay lag", "timeseries", "s", "On a primary, per standby: the replay lag the primary measured.",
              [(f"pg_stat_replication_replay_lag_seconds{I}", "{{instance}} {{application_name}} {{client_addr}}")], {}),
+            ("Heartbeat age", "timeseries", "s",
+             "Age of the heartbeat row each server sees (postgres.heartbeat_table): on a replica, its delay behind the primary, idle or not.",
+             [(f"pg_heartbeat_age_seconds{I}", "{{instance}}")], {"thresholds": [(None, "green"), (120, "red")]}),
             ("Replica receiving WAL", "stat", "none", "On a replica: 1 while its WAL receiver streams from the primary; at 0 the lag above keeps growing.",
              [(f"pg_stat_wal_receiver_streaming{I}", "{{instance}}")], {"thresholds": [(None, "red"), (1, "green")]}),
             ("Archive backlog", "timeseries", "none", "WAL segments waiting to be archived (.ready files); the default rule warns when the oldest waits 30 minutes and the queue grows.",
@@ -242,6 +245,7 @@ ALLOWED_EMPTY = {
     "Databases skipped": "empty while every database is read",
     "On disk, not in force": "empty while every file on disk is what the server runs",
     "Server log events": "needs postgres.server_log and a classified message in the last hour",
+    "Heartbeat age": "needs postgres.heartbeat_table",
     "Who holds the xmin horizon": "empty while no session, prepared transaction, slot or standby holds an xmin",
     "Certificate sources in error": "empty while every certificate source is readable",
 }

@@ -87,6 +87,7 @@ SELECT pg_sleep(1.1)";
 
 /// Scene conditions the primary provides once set up.
 const PRIMARY_PROVIDES: &[&str] = &[
+    families::HEARTBEAT,
     families::SLOT,
     families::SLOT_LIMIT,
     families::INACTIVE_SLOT,
@@ -109,6 +110,7 @@ const PRIMARY_PROVIDES: &[&str] = &[
 
 /// What the replica has from the primary's catalogue.
 const REPLICA_PROVIDES: &[&str] = &[
+    families::HEARTBEAT,
     families::FULL_SEQUENCE,
     families::EXPIRING_ROLE,
     families::INVALID_INDEX,
@@ -336,7 +338,7 @@ async fn matrix(major: u32) {
             .replace("sslmode=disable", "sslmode=require")
     };
     // A custom query in postgres_exporter's form, on every major, primary and replica.
-    let config = "unused_index_min_size = \"8kB\"\n\
+    let config = "unused_index_min_size = \"8kB\"\nheartbeat_table = \"public.centinela_heartbeat\"\n\
                   [[postgres.queries]]\nname = \"matrix\"\n\
                   query = \"SELECT pg_is_in_recovery() AS in_recovery, datname, age(datfrozenxid) AS xid_age FROM pg_database WHERE datallowconn\"\n\
                   metrics = [{ datname = { usage = \"LABEL\" } }, { xid_age = { usage = \"GAUGE\" } }]\n";

@@ -1114,3 +1114,63 @@ async fn what_is_on_disk_is_compared_with_what_the_server_runs() {
     .await;
     app.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn heartbeat_shows_the_replicas_delay_even_when_the_primary_is_idle_or_gone() {
+    let primary = PgCluster::start();
+    let replica = primary.replica().await;
+    let config = "heartbeat_table = \"public.centinela_heartbeat\"";
+    let on_primary = App::start(&test_config(&primary.dsn("postgres"), config)).await;
+    let on_replica = App::start(&test_config(&replica.dsn("postgres"), config)).await;
+    let m = on_primary
+        .wait_metrics(WAIT, "a heartbeat written", |m| {
+            m.get("pg_heartbeat_write_success", &[]) == Some(1.0)
+        })
+        .await;
+    let commit = m.get("pg_heartbeat_commit_seconds", &[]).unwrap();
+    assert!(commit > 0.0 && commit < 1.0, "{commit}");
+    assert!(m.get("pg_heartbeat_age_seconds", &[]).unwrap() < 2.0);
+    // The primary does nothing else, and the replica still reads a fresh row.
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    let r = on_replica
+        .wait_metrics(WAIT, "the heartbeat on the replica", |m| {
+            m.get("pg_heartbeat_age_seconds", &[]).is_some()
+        })
+        .await;
+    let age = r.get("pg_heartbeat_age_seconds", &[]).unwrap();
+    assert!(age < 3.0, "an idle primary's replica reads {age} s");
+    assert_eq!(
+        r.get("pg_heartbeat_write_success", &[]),
+        None,
+        "replicas never write"
+    );
+    // The primary gone: the replica's age grows, replay has nothing to say.
+    primary.stop();
+    on_replica
+        .wait_metrics(WAIT, "the age growing past 5 s", |m| {
+            m.get("pg_heartbeat_age_seconds", &[])
+                .is_some_and(|a| a > 5.0)
+        })
+        .await;
+    on_primary.stop().await;
+    on_replica.stop().await;
+
+    // A role that may not write: the failure is a 0, not a failed view.
+    let pg = PgCluster::start();
+    pg.exec(
+        "postgres",
+        "CREATE ROLE reader LOGIN PASSWORD 'r' IN ROLE pg_monitor",
+    )
+    .await;
+    let app = App::start(&test_config(&pg.dsn_as("reader", "r", "postgres"), config)).await;
+    let m = app
+        .wait_metrics(WAIT, "the write refused", |m| {
+            m.get("pg_heartbeat_write_success", &[]) == Some(0.0)
+        })
+        .await;
+    assert_eq!(
+        m.get("centinela_pg_view_up", &[("view", "heartbeat")]),
+        Some(1.0)
+    );
+    app.stop().await;
+}

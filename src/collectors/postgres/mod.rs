@@ -81,6 +81,9 @@ slow_statement_limit = 10
 # The share of the database's statement time centinela may take (pg_stat_statements);
 # above it, the default rule CentinelaDatabaseCostHigh fires.
 cost_budget = 0.005
+# Replication truth by heartbeat (opt-in): the primary writes the time into one row of this
+# table every interval (created if missing and allowed), and every server reads its age.
+# heartbeat_table = "public.centinela_heartbeat"
 # Where pg_wal is mounted in centinela's container, for the WAL runway (free space and time
 # until full); unset: the server's data_directory/pg_wal, when centinela sees that path.
 # wal_directory = "/var/lib/postgresql/data/pg_wal"
@@ -148,6 +151,9 @@ pub struct PostgresConfig {
     pub slow_statement_limit: u32,
     /// The share of database time centinela may take.
     pub cost_budget: f64,
+    /// `schema.table` of the heartbeat row; unset: no heartbeat.
+    #[serde(default)]
+    pub heartbeat_table: Option<String>,
     /// Where `pg_wal` is seen from centinela; unset: `data_directory/pg_wal`.
     #[serde(default)]
     pub wal_directory: Option<PathBuf>,
@@ -253,6 +259,7 @@ views! {
     own_cost,
     on_disk,
     evidence,
+    heartbeat,
 }
 
 /// What can go wrong talking to PostgreSQL. No variant carries the DSN.
@@ -404,6 +411,7 @@ pub struct PostgresCollector {
     wal_directory: Option<PathBuf>,
     cost_budget: f64,
     served_tls: Option<Box<super::certs::Endpoint>>,
+    heartbeat_table: Option<String>,
     notes: Notes,
     /// The last error of each failing view, so each is logged once, not every run.
     view_errors: Mutex<HashMap<&'static str, String>>,
@@ -421,6 +429,7 @@ impl PostgresCollector {
             history: Box::default(),
             wal_directory: config.wal_directory.clone(),
             cost_budget: config.cost_budget,
+            heartbeat_table: config.heartbeat_table.clone(),
             notes: Notes::default(),
             view_errors: Mutex::new(HashMap::new()),
         }
@@ -432,6 +441,7 @@ impl PostgresCollector {
         let mut cx = Ctx::new(conn, &server, &self.filter, &self.history, &self.notes);
         cx.wal_directory = self.wal_directory.as_deref();
         cx.served_tls = self.served_tls.as_deref();
+        cx.heartbeat_table = self.heartbeat_table.as_deref();
         read_views(&mut cx, &mut b, &mut views).await?;
         let failed = views.iter().any(|(_, r)| r.is_err());
         let mut errors = lock(&self.view_errors);
@@ -618,6 +628,20 @@ pub fn check(pg: &PostgresConfig, errors: &mut Problems) -> Option<SecretString>
             "postgres.sequence_min_used_ratio",
             format!("must be between 0 and 1, got {}", pg.sequence_min_used_ratio),
         );
+    }
+    if let Some(t) = &pg.heartbeat_table {
+        let ident = |p: &str| {
+            let mut c = p.chars();
+            c.next().is_some_and(|c| c.is_ascii_lowercase() || c == '_')
+                && c.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+        };
+        let parts: Vec<&str> = t.split('.').collect();
+        if parts.len() > 2 || !parts.iter().all(|p| ident(p)) {
+            err(
+                "postgres.heartbeat_table",
+                format!("{t:?} is not a table name (schema.table, lower-case letters, digits and _)"),
+            );
+        }
     }
     if !(pg.cost_budget > 0.0 && pg.cost_budget <= 1.0) {
         err(

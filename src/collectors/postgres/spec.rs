@@ -40,6 +40,8 @@ pub struct Ctx<'a> {
     pub wal_directory: Option<&'a std::path::Path>,
     /// The server's TLS endpoint (TCP connections), to read the certificate it presents.
     pub served_tls: Option<&'a crate::collectors::certs::Endpoint>,
+    /// The heartbeat table (`postgres.heartbeat_table`), when replication is measured so.
+    pub heartbeat_table: Option<&'a str>,
     notes: &'a Notes,
 }
 
@@ -59,6 +61,7 @@ impl<'a> Ctx<'a> {
             history,
             wal_directory: None,
             served_tls: None,
+            heartbeat_table: None,
             notes,
         }
     }

@@ -39,6 +39,7 @@ pub const MANUAL_VACUUM: &str = "a table vacuumed by hand";
 pub const MANUAL_ANALYZE: &str = "a table analyzed by hand";
 pub const UNUSED_INDEX: &str = "an index past unused_index_min_size, never scanned";
 pub const SLOW_STATEMENT: &str = "a statement slower than slow_statement_threshold";
+pub const HEARTBEAT: &str = "postgres.heartbeat_table set";
 pub const INVALID_INDEX: &str = "an invalid index (a failed CREATE INDEX CONCURRENTLY)";
 
 /// Every conditional family, with all it needs.
@@ -144,6 +145,9 @@ pub const CONDITIONAL: &[(&str, &[Needs])] = &[
     // Sessions and locks.
     ("pg_wait_event_sessions", &[Setup(BUSY_WAIT)]),
     ("pg_xmin_horizon_age", &[Setup(SLOT_XMIN)]),
+    ("pg_heartbeat_write_success", &[Primary, Setup(HEARTBEAT)]),
+    ("pg_heartbeat_commit_seconds", &[Primary, Setup(HEARTBEAT)]),
+    ("pg_heartbeat_age_seconds", &[Setup(HEARTBEAT)]),
     ("centinela_db_time_seconds_total", &[Setup(SLOW_STATEMENT)]),
     (
         "pg_stat_statements_time_seconds_total",
