@@ -139,17 +139,7 @@ impl History {
         if samples.back().is_some_and(|&(_, last)| value < last) {
             samples.clear();
         }
-        samples.push_back((now, value));
-        while samples.len() > 2
-            && samples
-                .front()
-                .is_some_and(|(t, _)| now.duration_since(*t) > window)
-        {
-            samples.pop_front();
-        }
-        let (t0, v0) = *samples.front()?;
-        let seconds = now.duration_since(t0).as_secs_f64();
-        (samples.len() >= 2 && seconds > 0.0).then(|| (value - v0) / seconds)
+        change_per_second(samples, now, value, window)
     }
 
     /// The `top` statements whose time grew most (by 10 ms or more) since the last call, as
@@ -197,19 +187,29 @@ impl History {
     pub fn slope(&self, key: &'static str, value: f64, window: Duration) -> Option<f64> {
         let now = Instant::now();
         let mut all = lock(&self.0);
-        let samples = all.entry(key).or_default();
-        samples.push_back((now, value));
-        while samples.len() > 2
-            && samples
-                .front()
-                .is_some_and(|(t, _)| now.duration_since(*t) > window)
-        {
-            samples.pop_front();
-        }
-        let (t0, v0) = *samples.front()?;
-        let seconds = now.duration_since(t0).as_secs_f64();
-        (samples.len() >= 2 && seconds > 0.0).then(|| (value - v0) / seconds)
+        change_per_second(all.entry(key).or_default(), now, value, window)
     }
+}
+
+/// Adds `value` at `now` to `samples`, drops those older than `window` (keeping two), and
+/// returns the change per second from the oldest kept; `None` until there are two.
+fn change_per_second(
+    samples: &mut VecDeque<(Instant, f64)>,
+    now: Instant,
+    value: f64,
+    window: Duration,
+) -> Option<f64> {
+    samples.push_back((now, value));
+    while samples.len() > 2
+        && samples
+            .front()
+            .is_some_and(|(t, _)| now.duration_since(*t) > window)
+    {
+        samples.pop_front();
+    }
+    let (t0, v0) = *samples.front()?;
+    let seconds = now.duration_since(t0).as_secs_f64();
+    (samples.len() >= 2 && seconds > 0.0).then(|| (value - v0) / seconds)
 }
 
 /// A figure read from a view whose columns moved between versions: for each version range
