@@ -1,14 +1,14 @@
 #!/usr/bin/env bash
 # bench/own-cost.sh [N] [SECONDS]: the share of database time centinela measures for itself
 # (centinela_db_time_share) on the benchmark fixture of N tables (default 1000), while
-# pgbench runs a steady light load (50 transactions/s, 2 clients) for SECONDS (default 360:
-# one slow interval and more). centinela runs on its defaults (15 s / 5 min) as its own
+# pgbench runs a steady load (BENCH_TPS transactions/s, default 50, 2 clients) for SECONDS
+# (default 360: one slow interval and more). centinela runs on its defaults (15 s / 5 min) as its own
 # pg_monitor role. Prints the figures centinela exported, and the same share computed
 # here from pg_stat_statements, side by side.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/lib/common.sh
-n=${1:-1000} seconds=${2:-360}
+n=${1:-1000} seconds=${2:-360} tps=${BENCH_TPS:-50}
 ensure_packages '/usr/lib/postgresql/*/bin/initdb:postgresql' psql:postgresql-client \
   curl:curl python3:python3 runuser:util-linux
 ensure_rust
@@ -37,8 +37,8 @@ CENTINELA__SERVER__LISTEN="127.0.0.1:$cport" RUST_LOG=warn \
   CENTINELA__POSTGRES__DSN="postgres://bench_centinela@127.0.0.1:$port/bench?sslmode=disable" \
   target/release/centinela >"$work/centinela.log" 2>&1 &
 pids+=($!)
-log "pgbench at 50 tps for ${seconds}s, centinela on its defaults"
-"$(pg_bindir)/pgbench" -n -c 2 -R 50 -T "$seconds" -h 127.0.0.1 -p "$port" -U postgres bench \
+log "pgbench at $tps tps for ${seconds}s, centinela on its defaults"
+"$(pg_bindir)/pgbench" -n -c 2 -R "$tps" -T "$seconds" -h 127.0.0.1 -p "$port" -U postgres bench \
   >"$work/pgbench.log" 2>&1
 metric() { curl -sf "http://127.0.0.1:$cport/metrics" | awk -v m="$1" '$1 == m {print $2}'; }
 share=$(metric centinela_db_time_share)
@@ -48,7 +48,7 @@ direct=$(psql -X -At -h 127.0.0.1 -p "$port" -U postgres -d bench -c "
   SELECT round((100 * sum(total_exec_time + total_plan_time) FILTER (WHERE userid = 'bench_centinela'::regrole)
                / sum(total_exec_time + total_plan_time))::numeric, 3)
   FROM pg_stat_statements WHERE toplevel")
-tps=$(awk '/^tps/ {print $3; exit}' "$work/pgbench.log")
+achieved=$(awk '/^tps/ {print $3; exit}' "$work/pgbench.log")
 printf '| tables | seconds | pgbench tps | centinela_db_time_share | centinela s | all statements s | share from pg_stat_statements here |\n'
 printf '|---|---|---|---|---|---|---|\n'
-printf '| %s | %s | %s | %s | %s | %s | %s %% |\n' "$n" "$seconds" "$tps" "$share" "$ours" "$all" "$direct"
+printf '| %s | %s | %s | %s | %s | %s | %s %% |\n' "$n" "$seconds" "$achieved" "$share" "$ours" "$all" "$direct"
