@@ -133,6 +133,21 @@ struct Followed {
     offset: u64,
     /// An unfinished line (or, in csvlog, an unfinished record).
     partial: Vec<u8>,
+    /// The file's first bytes when it was last read: a file truncated and written again
+    /// (copytruncate) to the size it had starts differently (log lines start with a time).
+    head: Vec<u8>,
+}
+
+/// Bytes of a file's start remembered to notice it was truncated and rewritten.
+const HEAD: u64 = 64;
+
+/// The first [`HEAD`] bytes of `file`.
+fn head(file: &mut File) -> Vec<u8> {
+    let mut head = Vec::new();
+    if file.seek(SeekFrom::Start(0)).is_ok() {
+        let _read = file.take(HEAD).read_to_end(&mut head);
+    }
+    head
 }
 
 impl Collector for ServerLogCollector {
@@ -179,19 +194,23 @@ impl Collector for ServerLogCollector {
             let Ok(meta) = std::fs::metadata(path) else { continue };
             let id = (meta.dev(), meta.ino());
             seen.push(id);
+            let Ok(mut file) = File::open(path) else { continue };
+            let start = head(&mut file);
             let f = state.files.entry(id).or_insert_with(|| Followed {
                 // Files there at start are history; later files are read whole.
                 offset: if first { meta.len() } else { 0 },
                 partial: Vec::new(),
+                head: start.clone(),
             });
-            if meta.len() < f.offset {
+            let rewritten = !start.starts_with(&f.head) && !f.head.starts_with(&start);
+            if meta.len() < f.offset || rewritten {
                 f.offset = 0;
                 f.partial.clear();
             }
+            f.head = start;
             if meta.len() == f.offset || budget == 0 {
                 continue;
             }
-            let Ok(mut file) = File::open(path) else { continue };
             if file.seek(SeekFrom::Start(f.offset)).is_err() {
                 continue;
             }
@@ -403,6 +422,62 @@ fn first_line(record: &[u8]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn collector(dir: &std::path::Path) -> ServerLogCollector {
+        ServerLogCollector {
+            pattern: format!("{}/*.log", dir.display()),
+            format: LogFormat::Stderr,
+            state: Mutex::default(),
+            recent: Arc::default(),
+        }
+    }
+
+    async fn deadlocks(c: &ServerLogCollector) -> f64 {
+        let b = c.collect().await.unwrap();
+        b.families
+            .iter()
+            .find(|f| f.name == "pg_log_events_total")
+            .and_then(|f| f.samples.iter().find(|s| &*s.labels[0].1 == "deadlock"))
+            .map_or(0.0, |s| s.value)
+    }
+
+    #[tokio::test]
+    async fn history_is_skipped_and_rotation_and_truncation_lose_and_repeat_nothing() {
+        use std::io::Write as _;
+        let dir = tempfile::tempdir().unwrap();
+        let line = "2026-12-06 15:00:00.000 UTC [42] ERROR:  deadlock detected\n";
+        let append = |name: &str, text: &str| {
+            let mut f = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(dir.path().join(name))
+                .unwrap();
+            f.write_all(text.as_bytes()).unwrap();
+        };
+        append("postgresql-1.log", line);
+        let c = collector(dir.path());
+        assert_eq!(deadlocks(&c).await, 0.0, "what was there at start is history");
+        append("postgresql-1.log", line);
+        assert_eq!(deadlocks(&c).await, 1.0);
+        // Rotated by rename within the glob, written on, and a new file started.
+        std::fs::rename(dir.path().join("postgresql-1.log"), dir.path().join("postgresql-1.old.log")).unwrap();
+        append("postgresql-1.old.log", line);
+        append("postgresql-2.log", line);
+        assert_eq!(deadlocks(&c).await, 3.0);
+        // Truncated in place (copytruncate) and written again to the same size: what is
+        // there now is new.
+        std::fs::write(
+            dir.path().join("postgresql-2.log"),
+            line.replace("15:00:00", "15:00:09"),
+        )
+        .unwrap();
+        assert_eq!(deadlocks(&c).await, 4.0);
+        // A line written in two parts counts once, when it ends.
+        append("postgresql-2.log", &line[..30]);
+        assert_eq!(deadlocks(&c).await, 4.0);
+        append("postgresql-2.log", &line[30..]);
+        assert_eq!(deadlocks(&c).await, 5.0);
+    }
 
     #[test]
     fn records_of_each_format_are_classified() {
