@@ -200,12 +200,7 @@ pub fn parse_bounded(
 }
 
 fn check_name(name: &str) -> Result<(), TextfileError> {
-    let mut chars = name.chars();
-    let ok = chars
-        .next()
-        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_' || c == ':')
-        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == ':');
-    if ok {
+    if crate::metrics::valid_name(name) {
         Ok(())
     } else {
         Err(TextfileError::from(format!("invalid metric name {name:?}")))

@@ -5,4 +5,4 @@ pub mod encode;
 pub mod sample;
 
 pub use encode::Format;
-pub use sample::{labels, Batch, Family, Labels, MetricDesc, MetricKind, Sample};
+pub use sample::{labels, valid_name, Batch, Family, Labels, MetricDesc, MetricKind, Sample};

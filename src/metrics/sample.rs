@@ -84,6 +84,16 @@ pub type Label = (Cow<'static, str>, Arc<str>);
 /// A sample's labels, shared by reference count between families.
 pub type Labels = Arc<[Label]>;
 
+/// Whether `name` is a valid metric name (`[a-zA-Z_:][a-zA-Z0-9_:]*`).
+#[must_use]
+pub fn valid_name(name: &str) -> bool {
+    let mut bytes = name.bytes();
+    bytes
+        .next()
+        .is_some_and(|b| b.is_ascii_alphabetic() || b == b'_' || b == b':')
+        && bytes.all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b':')
+}
+
 /// Builds a label set from static names and values.
 pub fn labels<const N: usize>(pairs: [(&'static str, &str); N]) -> Labels {
     pairs

@@ -23,6 +23,8 @@ use super::{DatabaseFilter, PgConnections, PgError, PostgresConfig};
 use crate::collectors::{CollectError, Collector, Schedule, Shared};
 use crate::config::check::{ConfigError, Problems};
 use crate::metrics::{labels, Batch, Family, Labels, MetricDesc, MetricKind, Sample};
+// `le` as client_golang prints it: strconv.FormatFloat(v, 'g', -1, 64).
+use crate::promql::gofmt::go_g;
 use crate::sync::lock;
 
 crate::metrics! {
@@ -304,7 +306,7 @@ fn resolve(
     errors: &mut Vec<String>,
 ) -> Option<QueryDef> {
     let before = errors.len();
-    if !valid_metric_name(&name) {
+    if !crate::metrics::valid_name(&name) {
         errors.push(format!(
             "{name:?} is not a valid metric name prefix ([a-zA-Z_:][a-zA-Z0-9_:]*)"
         ));
@@ -331,7 +333,7 @@ fn resolve(
                 Some(Usage::Mapped) if c.metric_mapping.is_empty() => errors.push(format!(
                     "column {column}: MAPPEDMETRIC needs metric_mapping (text value: number)"
                 )),
-                Some(u) if u != Usage::Label && !valid_metric_name(&format!("{name}_{column}")) => {
+                Some(u) if u != Usage::Label && !crate::metrics::valid_name(&format!("{name}_{column}")) => {
                     errors.push(format!("column {column}: {name}_{column} is not a valid metric name"));
                 }
                 _ => {}
@@ -415,14 +417,6 @@ fn resolve(
         targets,
         max_rows,
     })
-}
-
-fn valid_metric_name(s: &str) -> bool {
-    let mut bytes = s.bytes();
-    bytes
-        .next()
-        .is_some_and(|b| b.is_ascii_alphabetic() || b == b'_' || b == b':')
-        && bytes.all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b':')
 }
 
 fn valid_label_name(s: &str) -> bool {
@@ -1018,7 +1012,7 @@ fn families(
                     buckets.entry(OrdF64(f64::INFINITY)).or_insert(count);
                     for (le, n) in buckets {
                         let mut with_le: Vec<_> = row_labels.iter().cloned().collect();
-                        with_le.push(("le".into(), Arc::from(go_float(le.0).as_str())));
+                        with_le.push(("le".into(), Arc::from(go_g(le.0, None).as_str())));
                         out.push(&format!("{base}_bucket"), with_le.into(), n)?;
                     }
                     out.push(&format!("{base}_sum"), row_labels.clone(), sum)?;
@@ -1033,7 +1027,7 @@ fn families(
             }
             let name = format!("{}_{column}", def.name);
             if !out.has(&name) {
-                if !valid_metric_name(&name) {
+                if !crate::metrics::valid_name(&name) {
                     warnings.push(format!("column {column}: {name} is not a valid metric name; skipped"));
                     consumed.insert(column.clone());
                     continue;
@@ -1207,24 +1201,6 @@ fn go_duration_ms(s: &str) -> Option<f64> {
     Some(if negative { -ms } else { ms })
 }
 
-/// Go's `strconv.FormatFloat(v, 'g', -1, 64)`, as `client_golang` prints `le`: the shortest
-/// digits, in exponent form when the exponent is below -4 or at least 6.
-fn go_float(v: f64) -> String {
-    if v.is_infinite() {
-        return if v > 0.0 { "+Inf" } else { "-Inf" }.into();
-    }
-    if v == 0.0 {
-        return "0".into();
-    }
-    let e = format!("{v:e}");
-    let (mantissa, exp) = e.split_once('e').unwrap_or((&e, "0"));
-    let exp: i32 = exp.parse().unwrap_or(0);
-    if (-4..6).contains(&exp) {
-        return format!("{v}");
-    }
-    format!("{mantissa}e{}{:02}", if exp < 0 { '-' } else { '+' }, exp.abs())
-}
-
 /// A bucket bound, ordered (bounds are never NaN here).
 #[derive(Debug, Clone, Copy)]
 struct OrdF64(f64);
@@ -1355,7 +1331,7 @@ mod tests {
             (0.000_01, "1e-05"),
             (f64::INFINITY, "+Inf"),
         ] {
-            assert_eq!(go_float(v), s, "{v}");
+            assert_eq!(go_g(v, None), s, "{v}");
         }
     }
 
