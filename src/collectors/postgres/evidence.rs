@@ -44,11 +44,6 @@ WHERE wait_event IS NOT NULL AND wait_event_type <> 'Activity'
   AND state IS DISTINCT FROM 'idle' AND pid <> pg_backend_pid()
 GROUP BY 1 ORDER BY 2 DESC LIMIT 10";
 
-/// Whether `pg_stat_statements` can be read here (installed and loaded).
-const STATEMENTS_AVAILABLE: &str = "
-SELECT to_regclass('pg_stat_statements') IS NOT NULL
-       AND current_setting('shared_preload_libraries') ~ '(^|[ ,])pg_stat_statements([ ,]|$)'";
-
 /// Top-level statements by total time (the 500 costliest: enough to find what grew).
 const STATEMENTS: &str = "
 SELECT queryid, calls::float8, (total_exec_time / 1000)::float8, left(query, 200)
@@ -80,8 +75,7 @@ pub async fn read(cx: &mut Ctx<'_>) -> Result<Option<Batch>, PgError> {
             .map(|(event, n)| json!({"wait_event": event, "sessions": n}))
             .collect(),
     ));
-    let available: Vec<(bool,)> = cx.rows_as("evidence_statements_available", STATEMENTS_AVAILABLE).await?;
-    if available.first().is_some_and(|(a,)| *a) {
+    if cx.server.reads_statements {
         let rows: Vec<(i64, f64, f64, String)> = cx.rows_as("evidence_statements", STATEMENTS).await?;
         let grown = cx.history.statement_growth(
             rows.iter().map(|(id, calls, secs, _)| (*id, *calls, *secs)).collect(),

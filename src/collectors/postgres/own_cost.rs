@@ -32,11 +32,6 @@ SELECT count(*) FILTER (WHERE application_name = 'centinela')::float8,
                           AND backend_type = 'client backend')::float8
 FROM pg_stat_activity";
 
-/// Whether `pg_stat_statements` can be read here: installed in this database and loaded.
-const AVAILABLE: &str = "
-SELECT to_regclass('pg_stat_statements') IS NOT NULL
-       AND current_setting('shared_preload_libraries') ~ '(^|[ ,])pg_stat_statements([ ,]|$)'";
-
 /// Top-level statement time, centinela's role's and everyone's, in seconds.
 const TIME: &str = "
 SELECT coalesce(sum(total_exec_time + total_plan_time) FILTER (WHERE userid = session_user::text::regrole::oid), 0) / 1000,
@@ -52,8 +47,7 @@ pub async fn read(cx: &mut Ctx<'_>) -> Result<Option<Batch>, PgError> {
         b.set(&LOCK_WAITS, *waiting);
         b.set(&ROLE_SHARED, if *others > 0.0 { 1.0 } else { 0.0 });
     }
-    let available: Vec<(bool,)> = cx.rows_as("own_cost_available", AVAILABLE).await?;
-    if !available.first().is_some_and(|(a,)| *a) {
+    if !cx.server.reads_statements {
         return Ok(Some(b));
     }
     let time: Vec<(f64, f64)> = cx.rows_as("own_cost", TIME).await?;

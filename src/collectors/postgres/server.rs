@@ -36,12 +36,14 @@ SELECT current_setting('server_version_num')::int4,
                 to_regprocedure('pg_catalog.pg_ls_dir(text,boolean,boolean)')::oid, 'EXECUTE')
           AND has_function_privilege(
                 to_regprocedure('pg_catalog.pg_stat_file(text,boolean)')::oid, 'EXECUTE')
-       END, false)";
+       END, false),
+       to_regclass('pg_stat_statements') IS NOT NULL,
+       current_setting('shared_preload_libraries')";
 
 /// Reads the server's identity; the batch holds `pg_up 1` and the identity series.
 pub async fn identity(conn: &mut PgConnection) -> Result<(Server, Batch), PgError> {
-    type Row = (i32, String, f64, bool, bool);
-    let (version_num, version, started, replica, reads_archive_status): Row =
+    type Row = (i32, String, f64, bool, bool, bool, String);
+    let (version_num, version, started, replica, reads_archive_status, pgss, preload): Row =
         sqlx::query_as(IDENTITY)
             .fetch_one(&mut *conn)
             .await
@@ -61,6 +63,7 @@ pub async fn identity(conn: &mut PgConnection) -> Result<(Server, Batch), PgErro
         replica,
         started,
         reads_archive_status,
+        reads_statements: pgss && super::tables::preloaded(&preload),
     };
     Ok((server, b))
 }

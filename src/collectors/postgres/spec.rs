@@ -24,6 +24,9 @@ pub struct Server {
     /// The session may list the archive status directory (`pg_ls_archive_statusdir()` on
     /// 15+, `pg_ls_dir` before): `pg_monitor` or a superuser.
     pub reads_archive_status: bool,
+    /// `pg_stat_statements` is installed in the DSN's database and loaded
+    /// (`shared_preload_libraries`), so its view can be read without an error.
+    pub reads_statements: bool,
 }
 
 /// One run's session, server facts and filters, handed to each view in turn.

@@ -375,7 +375,7 @@ pub fn database_batch(
 }
 
 /// Whether `shared_preload_libraries` (as `SHOW` gives it) loads `pg_stat_statements`.
-fn preloaded(libraries: &str) -> bool {
+pub(super) fn preloaded(libraries: &str) -> bool {
     libraries.split(',').any(|lib| {
         let lib = lib.trim().trim_matches('"');
         lib == "pg_stat_statements" || lib.ends_with("/pg_stat_statements")
