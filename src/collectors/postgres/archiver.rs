@@ -31,7 +31,7 @@ SELECT archived_count::float8, failed_count::float8,
 FROM pg_stat_archiver";
 
 /// The backlog from PostgreSQL 15 (`pg_ls_archive_statusdir()`, granted to `pg_monitor`).
-const BACKLOG: &str = "
+pub(super) const BACKLOG: &str = "
 SELECT count(*)::float8,
        greatest(0, coalesce(extract(epoch FROM now() - min(modification)), 0))::float8
 FROM pg_ls_archive_statusdir()
@@ -39,7 +39,7 @@ WHERE name LIKE '%.ready'";
 
 /// The backlog before 15, for a superuser: a segment archived between the listing and the
 /// stat is skipped (`missing_ok`), not an error.
-const BACKLOG_14: &str = "
+pub(super) const BACKLOG_14: &str = "
 SELECT count(m)::float8,
        greatest(0, coalesce(extract(epoch FROM now() - min(m)), 0))::float8
 FROM pg_ls_dir('pg_wal/archive_status', true, false) AS f,

@@ -25,9 +25,12 @@ pub async fn read(cx: &mut Ctx<'_>) -> Result<Option<Batch>, PgError> {
         return Ok(None);
     };
     let mut b = Batch::default();
+    // A write that committed leaves the row there; otherwise, ask whether the table exists.
+    let mut written = false;
     if !cx.server.replica {
         match write(cx, table).await {
             Ok(seconds) => {
+                written = true;
                 b.set(&WRITE_OK, 1.0);
                 b.set(&COMMIT, seconds);
             }
@@ -42,10 +45,7 @@ pub async fn read(cx: &mut Ctx<'_>) -> Result<Option<Batch>, PgError> {
             }
         }
     }
-    let exists: Vec<(bool,)> = cx
-        .rows_as("heartbeat_exists", &format!("SELECT to_regclass('{table}') IS NOT NULL"))
-        .await?;
-    if exists.first().is_some_and(|(e,)| *e) {
+    if written || exists(cx, table).await? {
         let age: Vec<(f64,)> = cx
             .rows_as(
                 "heartbeat_age",
@@ -59,14 +59,21 @@ pub async fn read(cx: &mut Ctx<'_>) -> Result<Option<Batch>, PgError> {
     Ok(Some(b))
 }
 
+/// Whether `table` exists.
+async fn exists(cx: &mut Ctx<'_>, table: &str) -> Result<bool, PgError> {
+    let rows: Vec<(bool,)> = cx
+        .rows_as(
+            "heartbeat_exists",
+            &format!("SELECT to_regclass('{table}') IS NOT NULL"),
+        )
+        .await?;
+    Ok(rows.first().is_some_and(|(e,)| *e))
+}
+
 /// Writes the row (creating the table when it is missing and the role may); the commit's
 /// duration in seconds, or why it failed.
 async fn write(cx: &mut Ctx<'_>, table: &str) -> Result<f64, String> {
-    let exists: Vec<(bool,)> = cx
-        .rows_as("heartbeat_exists", &format!("SELECT to_regclass('{table}') IS NOT NULL"))
-        .await
-        .map_err(|e| e.to_string())?;
-    if !exists.first().is_some_and(|(e,)| *e) {
+    if !exists(cx, table).await.map_err(|e| e.to_string())? {
         cx.rows_as::<(i32,)>(
             "heartbeat_create",
             &format!("CREATE TABLE IF NOT EXISTS {table} (id int PRIMARY KEY, ts timestamptz NOT NULL)"),

@@ -51,12 +51,6 @@ LEFT JOIN LATERAL (
   ORDER BY 2 DESC LIMIT 1
 ) s ON true";
 
-/// Segments waiting to be archived (15 and later: `pg_monitor`).
-const READY: &str = "SELECT count(*)::float8 FROM pg_ls_archive_statusdir() WHERE name LIKE '%.ready'";
-/// The same before 15, for a superuser.
-const READY_14: &str =
-    "SELECT count(*)::float8 FROM pg_ls_dir('pg_wal/archive_status', true, false) AS f WHERE f LIKE '%.ready'";
-
 /// Reads the WAL figures and, where centinela sees `pg_wal`, the runway.
 pub async fn read(cx: &mut Ctx<'_>) -> Result<Option<Batch>, PgError> {
     type Row = (String, f64, f64, f64, f64, Option<String>, Option<f64>);
@@ -76,9 +70,14 @@ pub async fn read(cx: &mut Ctx<'_>) -> Result<Option<Batch>, PgError> {
         holders.push(("slot", slot, bytes.max(0.0)));
     }
     if cx.server.reads_archive_status {
-        let sql = if cx.server.version >= 150_000 { READY } else { READY_14 };
-        let ready: Vec<(f64,)> = cx.rows_as("wal_runway_ready", sql).await?;
-        if let Some((n,)) = ready.first() {
+        // The archiver view's count of `.ready` segments (and their age, unused here).
+        let sql = if cx.server.version >= 150_000 {
+            super::archiver::BACKLOG
+        } else {
+            super::archiver::BACKLOG_14
+        };
+        let ready: Vec<(f64, f64)> = cx.rows_as("wal_runway_ready", sql).await?;
+        if let Some((n, _)) = ready.first() {
             holders.push(("archiving", String::new(), n * segment));
         }
     }
