@@ -114,11 +114,14 @@ impl Notes {
 /// Samples of counters across runs, by name, to give their rate; and what a view checks
 /// less often than every run, with when it last did.
 #[derive(Debug, Default)]
-pub struct History(
-    Mutex<HashMap<&'static str, VecDeque<(Instant, f64)>>>,
-    Mutex<HashMap<&'static str, (Instant, Option<f64>)>>,
-    Mutex<HashMap<i64, (f64, f64)>>,
-);
+pub struct History {
+    /// Samples of each counter or gauge, oldest first, within its window.
+    samples: Mutex<HashMap<&'static str, VecDeque<(Instant, f64)>>>,
+    /// Each occasional check: when it last ran and what it found.
+    checks: Mutex<HashMap<&'static str, (Instant, Option<f64>)>>,
+    /// `pg_stat_statements` totals (calls, seconds) by query id at the last run.
+    statements: Mutex<HashMap<i64, (f64, f64)>>,
+}
 
 impl History {
     /// Records `value` of counter `key` now and returns its rate per second over the
@@ -133,7 +136,7 @@ impl History {
         window: Duration,
     ) -> Option<f64> {
         let now = Instant::now();
-        let mut all = lock(&self.0);
+        let mut all = lock(&self.samples);
         let samples = all.entry(key).or_default();
         let value = match (samples.back(), modulus) {
             (Some(&(_, last)), Some(m)) => last + (value - last.rem_euclid(m)).rem_euclid(m),
@@ -149,7 +152,7 @@ impl History {
     /// (query id, calls, seconds) grown; `statements` are (query id, calls, seconds) totals now. Nothing on
     /// the first call.
     pub fn statement_growth(&self, statements: Vec<(i64, f64, f64)>, top: usize) -> Vec<(i64, f64, f64)> {
-        let mut before = lock(&self.2);
+        let mut before = lock(&self.statements);
         let first = before.is_empty();
         let mut grown: Vec<(i64, f64, f64)> = statements
             .iter()
@@ -170,26 +173,26 @@ impl History {
 
     /// Whether check `key` is due: the first time, and once `every` has passed since.
     pub fn due(&self, key: &'static str, every: Duration) -> bool {
-        let all = lock(&self.1);
+        let all = lock(&self.checks);
         all.get(key)
             .is_none_or(|(at, _)| at.elapsed() >= every)
     }
 
     /// Records the outcome of check `key` (now); `None` until it is first recorded.
     pub fn record(&self, key: &'static str, value: Option<f64>) {
-        lock(&self.1).insert(key, (Instant::now(), value));
+        lock(&self.checks).insert(key, (Instant::now(), value));
     }
 
     /// The last recorded outcome of check `key`.
     pub fn last(&self, key: &'static str) -> Option<f64> {
-        lock(&self.1).get(key).and_then(|(_, v)| *v)
+        lock(&self.checks).get(key).and_then(|(_, v)| *v)
     }
 
     /// Records gauge `key` now and returns how fast it changed per second over the last
     /// `window` (negative when it fell); `None` until there are two samples.
     pub fn slope(&self, key: &'static str, value: f64, window: Duration) -> Option<f64> {
         let now = Instant::now();
-        let mut all = lock(&self.0);
+        let mut all = lock(&self.samples);
         change_per_second(all.entry(key).or_default(), now, value, window)
     }
 }
